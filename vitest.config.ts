@@ -1,0 +1,25 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two rooms: the platform-free engine core runs in plain Node; everything that touches actors,
+// queues or routes runs inside workerd through the Workers Vitest integration.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { STATE_MANAGER_SECRET: "test-secret-key", EXOFLARE_TEST: "1" },
+            },
+          }),
+        ],
+        test: { name: "integration", include: ["test/integration/**/*.test.ts"] },
+      },
+    ],
+  },
+});
