@@ -1,16 +1,11 @@
-import { DurableObject } from "cloudflare:workers";
+// The Worker: the HTTP API, the actors, and the queue consumer of the bundled example push runtime.
+import { app } from "./api/app";
 
-export class RunActor extends DurableObject<Env> {
-  ping(): string {
-    return "pong";
-  }
-}
-export class NamespaceActor extends DurableObject<Env> {}
+export { NamespaceActor } from "./actors/namespace-actor";
+export { RunActor } from "./actors/run-actor";
 
 export default {
-  async fetch(): Promise<Response> {
-    return Response.json({ message: "OK" });
-  },
+  fetch: app.fetch,
   async queue(batch: MessageBatch): Promise<void> {
     batch.ackAll();
   },
