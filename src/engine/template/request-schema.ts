@@ -1,0 +1,145 @@
+// Tier 1 of graph validation (spec §4.1.1, §2.8): request bodies, with Exosphere's field-validator messages.
+// Custom rules raise one `custom` issue per field, its messages joined by "\n" as Pydantic's ValueError is,
+// so the API can render FastAPI's 422 shape from the issue list without knowing the rules.
+import { z } from "zod";
+import { isValidCron } from "../cron";
+import { DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
+
+type Ctx = z.core.$RefinementCtx;
+
+function fail(ctx: Ctx, input: unknown, messages: string[]): typeof z.NEVER {
+  ctx.addIssue({ code: "custom", message: messages.join("\n"), input });
+  return z.NEVER;
+}
+
+/**
+ * Pydantic's lax integer: 5000, 5000.0 and "5000" are 5000; 5000.5 and "abc" are not integers. Strings
+ * that are not plain integers are left as they are, so `z.int()` reports them with its own issue.
+ */
+function laxInteger(value: unknown): unknown {
+  if (typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value)) return Number(value.trim());
+  return value;
+}
+
+const int = <T extends z.ZodType>(schema: T) => z.preprocess(laxInteger, schema);
+
+const nodeName = z.string().transform((v, ctx) => {
+  const name = v.trim();
+  return name === "" ? fail(ctx, v, ["Node name cannot be empty"]) : name;
+});
+
+const nodeIdentifier = z.string().transform((v, ctx) => {
+  const id = v.trim();
+  if (id === "") return fail(ctx, v, ["Node identifier cannot be empty"]);
+  if (id === "store") return fail(ctx, v, ["Node identifier cannot be reserved word 'store'"]);
+  return id;
+});
+
+const nextNodes = z
+  .array(z.string())
+  .nullable()
+  .default(null)
+  .transform((list, ctx) => {
+    if (list === null) return null;
+    const seen = new Set<string>();
+    const errors: string[] = [];
+    for (const entry of list) {
+      const id = entry.trim();
+      if (id === "") errors.push("Next node identifier cannot be empty");
+      else if (seen.has(id)) errors.push(`Next node identifier ${id} is not unique`);
+      else seen.add(id);
+    }
+    return errors.length > 0 ? fail(ctx, list, errors) : [...seen];
+  });
+
+const unites = z
+  .object({ identifier: z.string(), strategy: UnitesStrategy.default("ALL_SUCCESS") })
+  .nullable()
+  .default(null)
+  .transform((u, ctx) => {
+    if (u === null) return null;
+    const identifier = u.identifier.trim();
+    if (identifier === "") return fail(ctx, u, ["Unites identifier cannot be empty"]);
+    return { identifier, strategy: u.strategy };
+  });
+
+export const nodeTemplateSchema = z.object({
+  node_name: nodeName,
+  namespace: z.string(),
+  identifier: nodeIdentifier,
+  inputs: z.record(z.string(), z.unknown()),
+  next_nodes: nextNodes,
+  unites,
+});
+
+/** Exosphere's store key rule: trimmed, non-empty, no '.', unique after trimming. */
+function storeKeyErrors(keys: string[]): { errors: string[]; accepted: Set<string> } {
+  const errors: string[] = [];
+  const accepted = new Set<string>();
+  for (const raw of keys) {
+    const key = raw.trim();
+    if (key === "") errors.push("Key cannot be empty or contain only whitespace");
+    else if (key.includes(".")) errors.push(`Key '${key}' cannot contain '.' character`);
+    else if (accepted.has(key)) errors.push(`Key '${key}' is duplicated`);
+    else accepted.add(key);
+  }
+  return { errors, accepted };
+}
+
+export const storeConfigSchema = z
+  .object({
+    required_keys: z
+      .array(z.string())
+      .default(() => [])
+      .transform((keys, ctx) => {
+        const { errors, accepted } = storeKeyErrors(keys);
+        return errors.length > 0 ? fail(ctx, keys, errors) : [...accepted];
+      }),
+    default_values: z
+      .record(z.string(), z.string())
+      .default(() => ({}))
+      .transform((values, ctx) => {
+        const entries = Object.entries(values);
+        const { errors } = storeKeyErrors(entries.map(([k]) => k));
+        if (errors.length > 0) return fail(ctx, values, errors);
+        return Object.fromEntries(entries.map(([k, v]) => [k.trim(), v]));
+      }),
+  })
+  .default(() => ({ required_keys: [], default_values: {} }));
+
+export const retryPolicySchema = z
+  .object({
+    max_retries: int(z.int().min(0)).default(DEFAULT_RETRY_POLICY.max_retries),
+    strategy: RetryStrategy.default(DEFAULT_RETRY_POLICY.strategy),
+    backoff_factor: int(z.int().positive()).default(DEFAULT_RETRY_POLICY.backoff_factor),
+    exponent: int(z.int().positive()).default(DEFAULT_RETRY_POLICY.exponent),
+    max_delay: int(z.int().positive().nullable()).default(DEFAULT_RETRY_POLICY.max_delay),
+  })
+  .default(() => ({ ...DEFAULT_RETRY_POLICY }));
+
+export const cronTriggerSchema = z.object({
+  type: z.literal("CRON"),
+  value: z.object({
+    expression: z.string().refine((expression) => isValidCron(expression), "Invalid cron expression"),
+  }),
+});
+
+const stringMap = z.record(z.string(), z.string());
+
+/** Body of `PUT /v0/namespace/{ns}/graph/{graph_name}` (spec §2.5); unknown fields are dropped. */
+export const upsertGraphBodySchema = z.object({
+  secrets: stringMap,
+  nodes: z.array(nodeTemplateSchema),
+  retry_policy: retryPolicySchema,
+  store_config: storeConfigSchema,
+  triggers: z.array(cronTriggerSchema).default(() => []),
+});
+export type UpsertGraphBody = z.infer<typeof upsertGraphBodySchema>;
+
+/** Body of `POST /v0/namespace/{ns}/graph/{graph_name}/trigger` (spec §2.8). */
+export const triggerBodySchema = z.object({
+  store: stringMap.default(() => ({})),
+  inputs: stringMap.default(() => ({})),
+  start_delay: int(z.int().min(0)).default(0),
+});
+export type TriggerBody = z.infer<typeof triggerBodySchema>;
