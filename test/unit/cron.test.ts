@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CronExpressionError, dueFire, isValidCron, nextFireAfter } from "../../src/engine/cron";
 
 const utc = (iso: string) => Date.parse(`${iso}Z`);
@@ -109,13 +109,12 @@ describe("nextFireAfter", () => {
   });
 
   describe("on a host whose local time zone is not UTC", () => {
-    const saved = process.env.TZ;
+    // Node re-reads TZ when it changes, so this moves the host's local zone for these tests only.
     beforeAll(() => {
-      process.env.TZ = "America/New_York";
+      vi.stubEnv("TZ", "America/New_York");
     });
     afterAll(() => {
-      if (saved === undefined) delete process.env.TZ;
-      else process.env.TZ = saved;
+      vi.unstubAllEnvs();
     });
 
     it("still schedules in UTC", () => {
