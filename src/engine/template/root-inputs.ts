@@ -1,0 +1,66 @@
+// The root state's inputs at trigger time (spec §2.8 steps 4–6), with Exosphere's 400 details.
+import { ApiError } from "../errors";
+import type { NodeTemplate, StoreConfig } from "../model";
+import { PlaceholderSyntaxError, parseTemplate, renderTemplate } from "./placeholders";
+import { pySetRepr, pyStr } from "./py-repr";
+import type { TriggerBody } from "./request-schema";
+
+export interface RootInputs {
+  /** the root state's rendered inputs */
+  inputs: Record<string, string>;
+  /** the run's initial store: every key of the trigger body, declared or not */
+  store: Record<string, string>;
+}
+
+/**
+ * Body inputs override the template's values for keys the template has (extra keys are ignored); the
+ * root may only read the store. Required store keys are checked after rendering, as Exosphere does, so a
+ * request with both problems reports the rendering one.
+ */
+export function resolveRootInputs(
+  root: NodeTemplate,
+  body: TriggerBody,
+  storeConfig: StoreConfig,
+): RootInputs {
+  const inputs: Record<string, string> = {};
+  for (const [key, templateValue] of Object.entries(root.inputs)) {
+    const value = Object.hasOwn(body.inputs, key) ? body.inputs[key] : templateValue;
+    if (typeof value !== "string") {
+      throw new ApiError(400, `Invalid input: Input ${key} of root node ${root.identifier} is not a string`);
+    }
+    inputs[key] = renderRootValue(value, root, body, storeConfig);
+  }
+
+  const missing = storeConfig.required_keys.filter((k) => !Object.hasOwn(body.store, k));
+  if (missing.length > 0) throw new ApiError(400, `Missing store keys: ${pySetRepr(missing)}`);
+  return { inputs, store: { ...body.store } };
+}
+
+function renderRootValue(
+  value: string,
+  root: NodeTemplate,
+  body: TriggerBody,
+  storeConfig: StoreConfig,
+): string {
+  try {
+    return renderTemplate(parseTemplate(value), (ref) => {
+      // Exosphere raises an HTTPException inside its own try and re-wraps it, hence "400: " in the text.
+      if (ref.kind !== "store") {
+        throw wrapped(`400: Root node can have only store identifier as dependent but got ${ref.identifier}`);
+      }
+      const fromBody = Object.hasOwn(body.store, ref.key) ? body.store[ref.key] : undefined;
+      if (fromBody !== undefined) return fromBody;
+      const fallback = Object.hasOwn(storeConfig.default_values, ref.key)
+        ? storeConfig.default_values[ref.key]
+        : undefined;
+      if (fallback !== undefined) return fallback;
+      throw wrapped(`400: Dependent ${ref.key} not found in store for root node ${root.identifier}`);
+    });
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    if (e instanceof PlaceholderSyntaxError) throw wrapped(e.message);
+    throw wrapped(pyStr(e instanceof Error ? e.message : e));
+  }
+}
+
+const wrapped = (message: string) => new ApiError(400, `Invalid input: ${message}`);
