@@ -1,0 +1,5 @@
+// The public TypeScript SDK. Only re-exports: one line per module, so another module can be added beside these.
+export * from "./base-node";
+export * from "./execute";
+export * from "./registration";
+export * from "./signals";
