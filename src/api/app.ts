@@ -1,4 +1,37 @@
+// The HTTP surface. Cross-cutting middleware runs outermost first, as in Exosphere (CORS → request id →
+// errors → router), then the API key for /v0, then the route modules. A new area of the API is one
+// more entry in ROUTE_MODULES.
 import { Hono } from "hono";
+import type { AppEnv } from "./env";
+import { requireApiKey } from "./middleware/auth";
+import { cors } from "./middleware/cors";
+import { methodNotAllowed, notFound, onError } from "./middleware/errors";
+import { requestId } from "./middleware/request-id";
+import { NAMESPACE_ROUTES, rejectReservedNamespace } from "./middleware/reserved-namespace";
+import { graphsRoutes } from "./routes/graphs";
+import { healthRoutes } from "./routes/health";
+import { namespacesRoutes } from "./routes/namespaces";
+import { nodesRoutes } from "./routes/nodes";
+import { runsRoutes } from "./routes/runs";
+import { triggerRoutes } from "./routes/trigger";
 
-export const app = new Hono<{ Bindings: Env }>();
-app.get("/health", (c) => c.json({ message: "OK" }));
+/** Route modules, each a Hono app declaring full paths; mounted at the root in this order. */
+const ROUTE_MODULES: Hono<AppEnv>[] = [
+  healthRoutes,
+  namespacesRoutes,
+  nodesRoutes,
+  graphsRoutes,
+  triggerRoutes,
+  runsRoutes,
+];
+
+export const app = new Hono<AppEnv>();
+
+app.use(cors);
+app.use(requestId);
+app.use(methodNotAllowed(app));
+app.use("/v0/*", requireApiKey);
+app.use(NAMESPACE_ROUTES, rejectReservedNamespace);
+for (const routes of ROUTE_MODULES) app.route("/", routes);
+app.notFound(notFound);
+app.onError(onError);

@@ -1,0 +1,75 @@
+// Graph templates: upsert, read, list (spec §2.5–§2.7). Secret values and ciphertexts never leave the
+// actor through these routes; every view shows secret names mapped to `true`.
+import { Hono } from "hono";
+import type { GraphTemplateRecord } from "../../actors/namespace-actor";
+import { namespaceStub } from "../../actors/namespace-actor";
+import { notFound, unwrap } from "../../engine/errors";
+import { encryptSecrets, secretsKeyFrom } from "../../engine/secrets";
+import { upsertGraphBodySchema } from "../../engine/template/request-schema";
+import type { AppEnv } from "../env";
+import { jsonBody } from "../middleware/json-body";
+
+const secretFlags = (names: string[]): Record<string, true> =>
+  Object.fromEntries(names.map((n) => [n, true]));
+
+/** The shape of the upsert and GET responses. */
+function templateView(t: GraphTemplateRecord) {
+  return {
+    nodes: t.nodes,
+    secrets: secretFlags(t.secret_names),
+    retry_policy: t.retry_policy,
+    store_config: t.store_config,
+    triggers: t.triggers,
+    created_at: t.created_at,
+    updated_at: t.updated_at,
+    validation_status: t.validation_status,
+    validation_errors: t.validation_errors,
+  };
+}
+
+/** One element of the list response: the stored document, minus the ciphertexts Exosphere leaks there. */
+function listedTemplateView(t: GraphTemplateRecord) {
+  return {
+    _id: t._id,
+    created_at: t.created_at,
+    updated_at: t.updated_at,
+    name: t.name,
+    namespace: t.namespace,
+    nodes: t.nodes,
+    validation_status: t.validation_status,
+    validation_errors: t.validation_errors,
+    secrets: secretFlags(t.secret_names),
+    triggers: t.triggers,
+    retry_policy: t.retry_policy,
+    store_config: t.store_config,
+  };
+}
+
+export const graphsRoutes = new Hono<AppEnv>()
+  .put("/v0/namespace/:namespace/graph/:graph", jsonBody(upsertGraphBodySchema), async (c) => {
+    const namespace = c.req.param("namespace");
+    const body = c.get("body");
+    // Encrypted here so plaintext never reaches storage. Deployments must set SECRETS_ENCRYPTION_KEY;
+    // without it the documented local development key is used.
+    const key = await secretsKeyFrom(c.env.SECRETS_ENCRYPTION_KEY);
+    const secrets = await encryptSecrets(key, body.secrets);
+    const stored = unwrap(
+      await namespaceStub(c.env, namespace).upsertGraph(namespace, c.req.param("graph"), {
+        ...body,
+        secrets,
+      }),
+    );
+    return c.json(templateView(stored), 201);
+  })
+  .get("/v0/namespace/:namespace/graph/:graph", async (c) => {
+    const namespace = c.req.param("namespace");
+    const graph = c.req.param("graph");
+    const stored = await namespaceStub(c.env, namespace).getGraph(namespace, graph);
+    if (stored === null) throw notFound(`Graph template ${graph} not found in namespace ${namespace}`);
+    return c.json(templateView(stored));
+  })
+  .get("/v0/namespace/:namespace/graphs/", async (c) => {
+    const namespace = c.req.param("namespace");
+    const templates = await namespaceStub(c.env, namespace).listGraphs(namespace);
+    return c.json({ namespace, count: templates.length, templates: templates.map(listedTemplateView) });
+  });

@@ -1,0 +1,39 @@
+// `GET /v0/namespace/{ns}/runs/{page}/{size}` (spec §2.16). The namespace actor pages its run index;
+// each listed run's counts come from its own run actor, asked in parallel.
+import { Hono } from "hono";
+import type { RunSummary } from "../../actors/contracts";
+import type { RunIndexEntry } from "../../actors/namespace-actor";
+import { namespaceStub } from "../../actors/namespace-actor";
+import { runKeyOfRunId } from "../../engine/ids";
+import { MAX_RUNS_PAGE_SIZE } from "../../engine/limits";
+import type { AppEnv } from "../env";
+import { intPathParam } from "../validation/path-params";
+
+/** Far beyond any real page, small enough that (page - 1) * size stays an exact integer. */
+const MAX_PAGE = 1_000_000_000;
+
+export const runsRoutes = new Hono<AppEnv>().get("/v0/namespace/:namespace/runs/:page/:size", async (c) => {
+  const namespace = c.req.param("namespace");
+  const page = intPathParam("page", c.req.param("page"), { min: 1, max: MAX_PAGE });
+  const size = intPathParam("size", c.req.param("size"), { min: 1, max: MAX_RUNS_PAGE_SIZE });
+  const index = await namespaceStub(c.env, namespace).listRuns(page, size);
+  const runs = await Promise.all(index.runs.map((entry) => runView(c.env, entry)));
+  return c.json({ namespace, total: index.total, page, size, runs });
+});
+
+async function runView(env: Env, entry: RunIndexEntry) {
+  const runKey = runKeyOfRunId(entry.run_id);
+  const summary: RunSummary | null = runKey === null ? null : await env.RUN.getByName(runKey).summary();
+  // A run whose actor holds no states (e.g. its start failed) shows zero counts and FAILED, as in Exosphere.
+  return {
+    run_id: entry.run_id,
+    graph_name: entry.graph_name,
+    success_count: summary?.success_count ?? 0,
+    pending_count: summary?.pending_count ?? 0,
+    errored_count: summary?.errored_count ?? 0,
+    retried_count: summary?.retried_count ?? 0,
+    total_count: summary?.total_count ?? 0,
+    status: summary?.status ?? "FAILED",
+    created_at: entry.created_at,
+  };
+}

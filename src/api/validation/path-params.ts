@@ -1,0 +1,47 @@
+// Path parameters that must be integers (the runs list's page and size). A value that is not an integer,
+// or out of range, is the client's mistake: 422 in pydantic's shape, never a 500 from a negative offset.
+import { ApiError } from "../../engine/errors";
+import type { PydanticError } from "./pydantic-detail";
+
+export interface IntRange {
+  min: number;
+  max: number;
+}
+
+/** Parses `raw` as pydantic's lax int does for a path segment ("5", " 5 ", "+5"); throws 422 otherwise. */
+export function intPathParam(name: string, raw: string, range: IntRange): number {
+  const loc = ["path", name];
+  const trimmed = raw.trim();
+  if (!/^[+-]?\d+$/.test(trimmed)) {
+    throw unprocessable({
+      type: "int_parsing",
+      loc,
+      msg: "Input should be a valid integer, unable to parse string as an integer",
+      input: raw,
+    });
+  }
+  const value = Number(trimmed);
+  if (value < range.min) {
+    throw unprocessable({
+      type: "greater_than_equal",
+      loc,
+      msg: `Input should be greater than or equal to ${range.min}`,
+      input: raw,
+      ctx: { ge: range.min },
+    });
+  }
+  if (value > range.max) {
+    throw unprocessable({
+      type: "less_than_equal",
+      loc,
+      msg: `Input should be less than or equal to ${range.max}`,
+      input: raw,
+      ctx: { le: range.max },
+    });
+  }
+  return value;
+}
+
+function unprocessable(error: PydanticError): ApiError {
+  return new ApiError(422, [error]);
+}
