@@ -185,12 +185,9 @@ describe("types", () => {
   it("rejects non-string fields at compile time", () => {
     // @ts-expect-error every input field must be a z.string()
     type NumberInputs = BaseNode<z.ZodObject<{ n: z.ZodNumber }>>;
+    type OptionalString = z.ZodObject<{ s: z.ZodOptional<z.ZodString> }>;
     // @ts-expect-error every secret field must be a z.string()
-    type OptionalSecret = BaseNode<
-      typeof Inputs,
-      typeof Outputs,
-      z.ZodObject<{ s: z.ZodOptional<z.ZodString> }>
-    >;
+    type OptionalSecret = BaseNode<typeof Inputs, typeof Outputs, OptionalString>;
     expectTypeOf<NumberInputs | OptionalSecret>().not.toBeNever();
   });
 });
