@@ -1,0 +1,36 @@
+// Run counts and status, exactly as Exosphere derives them (spec §2.16), from per-status counters.
+import type { RunCounts } from "../../actors/contracts";
+import type { RunStatus, StateStatus } from "../model";
+
+export type StatusCounts = Partial<Record<StateStatus, number>>;
+
+export function runCounts(c: StatusCounts): RunCounts {
+  const n = (s: StateStatus) => c[s] ?? 0;
+  const success_count = n("SUCCESS") + n("PRUNED");
+  const pending_count = n("CREATED") + n("QUEUED") + n("EXECUTED");
+  const errored_count = n("ERRORED") + n("NEXT_CREATED_ERROR");
+  const retried_count = n("RETRY_CREATED");
+  return {
+    success_count,
+    pending_count,
+    errored_count,
+    retried_count,
+    total_count: success_count + pending_count + errored_count + retried_count,
+  };
+}
+
+export function runStatus(counts: RunCounts): RunStatus {
+  if (counts.pending_count > 0) return "PENDING";
+  if (counts.errored_count > 0) return "FAILED";
+  // Exosphere: a run with no states at all is FAILED.
+  return counts.total_count > 0 ? "SUCCESS" : "FAILED";
+}
+
+export const TERMINAL: ReadonlySet<StateStatus> = new Set<StateStatus>([
+  "SUCCESS",
+  "PRUNED",
+  "ERRORED",
+  "NEXT_CREATED_ERROR",
+  "RETRY_CREATED",
+]);
+export const FAILED: ReadonlySet<StateStatus> = new Set<StateStatus>(["ERRORED", "NEXT_CREATED_ERROR"]);

@@ -1,0 +1,458 @@
+// The run engine: every transition of a run's states (design §4), against a RunStore. The run actor
+// calls it inside one storage transaction per RPC; this module decides, the store only persists.
+//
+// Work per transition is O(1) in the run's size: barrier counters are adjusted incrementally, and only
+// a unite that fires reads its subtree (once, to render array inputs).
+import { stateIdOf } from "../ids";
+import type { RetryPolicy, StateStatus } from "../model";
+import { retryDelayMs } from "../retry";
+import type { PlaceholderRef } from "../template/placeholders";
+import { FAILED, TERMINAL } from "./counts";
+import type { GraphIndex } from "./graph-index";
+import { assertSeq, childLineage, subtreePrefix, uniteLineage } from "./lineage";
+import { outputString, RenderError, type Resolve, renderInputs } from "./render";
+import type { Barrier, ParentLink, Report, ReportOutcome, RunStore, StatePatch, StateRow } from "./types";
+
+export interface EngineEnv {
+  runKey: string;
+  namespace: string;
+  graphName: string;
+  retryPolicy: RetryPolicy;
+  newFanoutId: () => string;
+  random?: () => number;
+}
+
+const FAILED_SAMPLE = 5;
+type BarrierKey = readonly [unite: string, execSeq: number];
+
+export class RunEngine {
+  // Per-call caches; cleared by `begin`.
+  private barriers = new Map<string, Barrier>();
+  private dirty = new Set<string>();
+  private touched = new Set<string>();
+  private now = 0;
+
+  constructor(
+    private readonly store: RunStore,
+    readonly graph: GraphIndex,
+    private readonly env: EngineEnv,
+  ) {}
+
+  /** Creates the root state. MUST be called inside a transaction, once per run. */
+  start(rootInputs: Record<string, string>, startDelayMs: number, now: number): StateRow {
+    this.begin(now);
+    const root = this.graph.root;
+    const seq = assertSeq(this.store.nextSeq());
+    const state = this.newState({
+      seq,
+      identifier: root.identifier,
+      node_name: root.node_name,
+      namespace: root.namespace,
+      inputs: rootInputs,
+      parents: [],
+      lineage: "",
+      enqueue_after: now + startDelayMs,
+    });
+    this.insert(state);
+    this.end();
+    return state;
+  }
+
+  /** CREATED → QUEUED for the states being handed to a runtime. Returns the seqs that moved. */
+  claim(seqs: Iterable<number>, now: number): StateRow[] {
+    this.begin(now);
+    const claimed: StateRow[] = [];
+    for (const seq of seqs) {
+      const state = this.store.getState(seq);
+      if (state?.status !== "CREATED") continue;
+      this.setStatus(state, "QUEUED");
+      claimed.push(state);
+    }
+    this.end();
+    return claimed;
+  }
+
+  /** Applies a batch of runtime reports. MUST be called inside one transaction. */
+  apply(reports: Report[], now: number): ReportOutcome[] {
+    this.begin(now);
+    const outcomes = reports.map((report) => this.applyOne(report));
+    this.settleBarriers();
+    this.end();
+    return outcomes;
+  }
+
+  private applyOne(report: Report): ReportOutcome {
+    const state = this.store.getState(report.seq);
+    if (!state) return { applied: false, reason: "not_found" };
+    if (report.type === "requeue") return this.requeue(state, report.delayMs);
+    if (state.status !== "QUEUED") return { applied: false, reason: "not_queued", status: state.status };
+    switch (report.type) {
+      case "executed":
+        return this.executed(state, report.outputs);
+      case "errored":
+        return this.errored(state, report.error);
+      case "pruned":
+        this.setStatus(state, "PRUNED", { data: report.data });
+        return { applied: true, status: "PRUNED", enqueueAfter: state.enqueue_after };
+    }
+  }
+
+  private requeue(state: StateRow, delayMs: number): ReportOutcome {
+    // FIX (design §4): a finished state never runs twice.
+    if (TERMINAL.has(state.status)) return { applied: false, reason: "terminal", status: state.status };
+    const due = this.now + delayMs;
+    this.setStatus(state, "CREATED", { enqueue_after: due });
+    this.store.ready(state.seq, due);
+    return { applied: true, status: "CREATED", enqueueAfter: due };
+  }
+
+  private errored(state: StateRow, error: string): ReportOutcome {
+    const policy = this.env.retryPolicy;
+    if (state.retry_count < policy.max_retries) {
+      const retryCount = state.retry_count + 1;
+      const due = this.now + retryDelayMs(policy, retryCount, this.env.random);
+      const seq = assertSeq(this.store.nextSeq());
+      // The retry takes the failed attempt's place: same inputs, parents and lineage, so a unite
+      // counts it in the same barriers, and it is inserted before the attempt ends so no barrier
+      // can see zero pending in between.
+      this.insert({
+        ...this.newState({ ...state, seq, enqueue_after: due }),
+        retry_count: retryCount,
+        fanout_id: state.fanout_id,
+        does_unites: state.does_unites,
+      });
+      this.setStatus(state, "RETRY_CREATED", { error });
+      return { applied: true, status: "RETRY_CREATED", retryCreated: true, enqueueAfter: due };
+    }
+    this.setStatus(state, "ERRORED", { error });
+    return { applied: true, status: "ERRORED", retryCreated: false, enqueueAfter: state.enqueue_after };
+  }
+
+  private executed(state: StateRow, outputs: Record<string, unknown>[]): ReportOutcome {
+    const node = this.graph.node(state.identifier);
+    const spawn = (node.next_nodes ?? []).map((id) => this.graph.node(id)).filter((n) => !n.unites);
+    // Members of this execution: the state keeps output 0; clones carry the rest.
+    const memberOutputs = outputs.length === 0 ? [{}] : outputs;
+    const member = (i: number): StateRow => ({
+      ...state,
+      outputs: memberOutputs[i] ?? {},
+      fanout_index: i,
+      exec_seq: state.seq,
+    });
+
+    // Pass 1: check that every child can be rendered, so a failure creates nothing (Exosphere marks
+    // the whole execution NEXT_CREATED_ERROR; we also leave no orphan children behind).
+    try {
+      for (let i = 0; i < memberOutputs.length; i++) {
+        const m = member(i);
+        for (const next of spawn) renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
+      }
+    } catch (e) {
+      if (!(e instanceof RenderError)) throw e;
+      return this.nextCreatedError(state, memberOutputs, e.message);
+    }
+
+    // Barriers for unites waiting on this execution exist before any child is counted in them.
+    this.openBarriers(state);
+    this.store.updateState(state.seq, { outputs: memberOutputs[0] ?? {}, fanout_index: 0 }, this.now);
+    for (let i = 0; i < memberOutputs.length; i++) {
+      let m = member(i);
+      if (i > 0) {
+        m = { ...m, seq: assertSeq(this.store.nextSeq()), fanout_id: this.env.newFanoutId(), retry_count: 0 };
+        m.does_unites = false;
+        // A clone is born executed and settles below in the same transaction, so it is never pending.
+        this.store.insertState({ ...m, status: "SUCCESS", created_at: this.now, updated_at: this.now });
+        this.store.count("SUCCESS", 1);
+      }
+      for (const next of spawn) {
+        const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
+        this.insert(
+          this.newState({
+            seq: assertSeq(this.store.nextSeq()),
+            identifier: next.identifier,
+            node_name: next.node_name,
+            namespace: next.namespace,
+            inputs,
+            parents: [...m.parents, [m.identifier, m.seq, m.exec_seq]],
+            lineage: childLineage(m),
+            enqueue_after: this.now,
+          }),
+        );
+      }
+    }
+    this.setStatus(state, "SUCCESS");
+    return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
+  }
+
+  private nextCreatedError(
+    state: StateRow,
+    memberOutputs: Record<string, unknown>[],
+    error: string,
+  ): ReportOutcome {
+    this.setStatus(state, "NEXT_CREATED_ERROR", { outputs: memberOutputs[0] ?? {}, error });
+    for (let i = 1; i < memberOutputs.length; i++) {
+      const clone: StateRow = {
+        ...state,
+        seq: assertSeq(this.store.nextSeq()),
+        status: "NEXT_CREATED_ERROR",
+        outputs: memberOutputs[i] ?? {},
+        error,
+        exec_seq: state.seq,
+        fanout_index: i,
+        fanout_id: this.env.newFanoutId(),
+        retry_count: 0,
+        does_unites: false,
+        created_at: this.now,
+        updated_at: this.now,
+      };
+      this.store.insertState(clone);
+      this.store.count("NEXT_CREATED_ERROR", 1);
+      this.countFailure(clone);
+    }
+    return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
+  }
+
+  /** Resolves placeholders for a child of `spawner` (spec §4.2 value sources). */
+  private resolverFor(spawner: StateRow, target: string): Resolve {
+    return (ref: PlaceholderRef) => {
+      if (ref.kind === "store") return this.storeValue(ref.key);
+      if (ref.identifier === spawner.identifier) {
+        return outputString(spawner.outputs, ref.field, ref.identifier, target);
+      }
+      return this.ancestorOutput(spawner.parents, ref.identifier, ref.field, target);
+    };
+  }
+
+  private ancestorOutput(parents: ParentLink[], identifier: string, field: string, target: string): string {
+    const link = parents.find(([id]) => id === identifier);
+    if (!link)
+      throw new RenderError(`Identifier '${identifier}' not found in parents for template '${target}'`);
+    const ancestor = this.store.getState(link[1]);
+    if (!ancestor) throw new RenderError(`State of '${identifier}' not found for template '${target}'`);
+    return outputString(ancestor.outputs, field, identifier, target);
+  }
+
+  private storeValue(key: string): string {
+    const value = this.store.storeValue(key) ?? this.graph.snapshot.store_config.default_values[key];
+    if (value === undefined) {
+      throw new RenderError(
+        `Store value not found for field '${key}' in namespace '${this.env.namespace}' and graph '${this.env.graphName}'`,
+      );
+    }
+    return value;
+  }
+
+  // ---- unite barriers ------------------------------------------------------------------------
+
+  /** The barriers a state counts in: one per unite waiting on an execution among its ancestors. */
+  private barrierKeys(parents: readonly ParentLink[], ownTarget: string | undefined): BarrierKey[] {
+    const keys: BarrierKey[] = [];
+    for (const [identifier, , execSeq] of parents) {
+      // A unite state does not wait for, nor hold up, the other unites of its own target execution.
+      if (identifier === ownTarget) continue;
+      for (const unite of this.graph.unitesByTarget.get(identifier) ?? [])
+        keys.push([unite.identifier, execSeq]);
+    }
+    return keys;
+  }
+
+  private keysOf(state: StateRow): BarrierKey[] {
+    return this.barrierKeys(
+      state.parents,
+      state.does_unites ? this.graph.uniteTargetOf(state.identifier) : undefined,
+    );
+  }
+
+  private adjust(keys: BarrierKey[], pending: number, failedSeq?: number): void {
+    for (const [unite, execSeq] of keys) {
+      const barrier = this.barrier(unite, execSeq);
+      if (!barrier || barrier.fired) continue;
+      barrier.pending += pending;
+      if (failedSeq !== undefined) {
+        barrier.failed += 1;
+        if (barrier.failed_sample.length < FAILED_SAMPLE) barrier.failed_sample.push(failedSeq);
+      }
+      const key = `${unite}\u0000${execSeq}`;
+      this.dirty.add(key);
+      this.touched.add(key);
+    }
+  }
+
+  private countFailure(state: StateRow): void {
+    this.adjust(this.keysOf(state), 0, state.seq);
+  }
+
+  /**
+   * Opens one barrier per unite waiting on this execution. Each open barrier also holds a reservation
+   * in the barriers around it, so an outer unite cannot fire before the inner unite state exists.
+   */
+  private openBarriers(head: StateRow): void {
+    const unites = this.graph.unitesByTarget.get(head.identifier) ?? [];
+    const outer = this.barrierKeys([...head.parents, [head.identifier, head.seq, head.seq]], head.identifier);
+    for (const unite of unites) {
+      const barrier: Barrier = {
+        unite: unite.identifier,
+        exec_seq: head.seq,
+        pending: 0,
+        failed: 0,
+        failed_sample: [],
+        fired: false,
+      };
+      const key = `${unite.identifier}\u0000${head.seq}`;
+      this.barriers.set(key, barrier);
+      this.dirty.add(key);
+      this.touched.add(key);
+      this.adjust(outer, 1);
+    }
+  }
+
+  private settleBarriers(): void {
+    while (this.touched.size > 0) {
+      const key = this.touched.values().next().value as string;
+      this.touched.delete(key);
+      const barrier = this.barriers.get(key);
+      if (barrier && !barrier.fired && barrier.pending === 0) this.fire(barrier);
+    }
+  }
+
+  private fire(barrier: Barrier): void {
+    const unite = this.graph.node(barrier.unite);
+    const target = unite.unites?.identifier ?? "";
+    const head = this.store.getState(barrier.exec_seq);
+    if (!head) throw new Error(`execution ${barrier.exec_seq} of ${target} is missing`);
+    barrier.fired = true;
+    this.dirty.add(`${barrier.unite}\u0000${barrier.exec_seq}`);
+    const parents: ParentLink[] = [...head.parents, [target, head.seq, head.seq]];
+    this.adjust(this.barrierKeys(parents, target), -1); // release the reservation
+
+    const base = this.newState({
+      seq: assertSeq(this.store.nextSeq()),
+      identifier: unite.identifier,
+      node_name: unite.node_name,
+      namespace: unite.namespace,
+      inputs: {},
+      parents,
+      lineage: uniteLineage(head),
+      enqueue_after: this.now,
+    });
+    base.does_unites = true;
+    const strategy = unite.unites?.strategy ?? "ALL_SUCCESS";
+    if (strategy === "ALL_SUCCESS" && barrier.failed > 0) {
+      const ids = barrier.failed_sample.map((s) => stateIdOf(this.env.runKey, s)).join(", ");
+      const more = barrier.failed > barrier.failed_sample.length ? ", …" : "";
+      this.insertFailedUnite(
+        base,
+        `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
+      );
+      return;
+    }
+    try {
+      base.inputs = renderInputs(this.graph, unite, this.uniteResolver(unite.identifier, head));
+    } catch (e) {
+      if (!(e instanceof RenderError)) throw e;
+      this.insertFailedUnite(base, `Could not create unite state: ${e.message}`);
+      return;
+    }
+    this.insert(base);
+  }
+
+  private insertFailedUnite(state: StateRow, error: string): void {
+    const failed: StateRow = { ...state, status: "ERRORED", error };
+    this.store.insertState(failed);
+    this.store.count("ERRORED", 1);
+    this.countFailure(failed);
+  }
+
+  /** Unite inputs: the target's own outputs as strings, subtree nodes' outputs as JSON arrays (FIX). */
+  private uniteResolver(uniteId: string, head: StateRow): Resolve {
+    const subtree = this.graph.subtreeOf.get(uniteId) ?? new Set<string>();
+    const prefix = subtreePrefix(head);
+    return (ref) => {
+      if (ref.kind === "store") return this.storeValue(ref.key);
+      if (ref.identifier === head.identifier)
+        return outputString(head.outputs, ref.field, ref.identifier, uniteId);
+      if (subtree.has(ref.identifier)) {
+        const values: unknown[] = [];
+        for (const value of this.store.subtreeValues(ref.identifier, prefix, ref.field)) values.push(value);
+        return JSON.stringify(values);
+      }
+      return this.ancestorOutput(head.parents, ref.identifier, ref.field, uniteId);
+    };
+  }
+
+  private barrier(unite: string, execSeq: number): Barrier | undefined {
+    const key = `${unite}\u0000${execSeq}`;
+    let barrier = this.barriers.get(key);
+    if (!barrier) {
+      barrier = this.store.getBarrier(unite, execSeq);
+      if (barrier) this.barriers.set(key, barrier);
+    }
+    return barrier;
+  }
+
+  // ---- state bookkeeping ---------------------------------------------------------------------
+
+  private newState(
+    s: Pick<
+      StateRow,
+      "seq" | "identifier" | "node_name" | "namespace" | "inputs" | "parents" | "lineage" | "enqueue_after"
+    >,
+  ): StateRow {
+    return {
+      seq: s.seq,
+      identifier: s.identifier,
+      node_name: s.node_name,
+      namespace: s.namespace,
+      inputs: s.inputs,
+      parents: s.parents,
+      lineage: s.lineage,
+      enqueue_after: s.enqueue_after,
+      status: "CREATED",
+      outputs: {},
+      error: null,
+      data: {},
+      exec_seq: s.seq,
+      fanout_index: 0,
+      retry_count: 0,
+      fanout_id: this.env.newFanoutId(),
+      manual_retry_fanout_id: "",
+      does_unites: false,
+      created_at: this.now,
+      updated_at: this.now,
+    };
+  }
+
+  /** Inserts a new CREATED state, counts it pending in its barriers, and queues it for dispatch. */
+  private insert(state: StateRow): void {
+    this.store.insertState(state);
+    this.store.count(state.status, 1);
+    this.adjust(this.keysOf(state), 1);
+    this.store.ready(state.seq, state.enqueue_after);
+  }
+
+  private setStatus(state: StateRow, status: StateStatus, patch: StatePatch = {}): void {
+    const from = state.status;
+    this.store.updateState(state.seq, { ...patch, status }, this.now);
+    this.store.count(from, -1);
+    this.store.count(status, 1);
+    if (!TERMINAL.has(from) && TERMINAL.has(status)) {
+      this.adjust(this.keysOf(state), -1, FAILED.has(status) ? state.seq : undefined);
+    }
+    state.status = status;
+  }
+
+  private begin(now: number): void {
+    this.now = now;
+    this.barriers.clear();
+    this.dirty.clear();
+    this.touched.clear();
+  }
+
+  private end(): void {
+    for (const key of this.dirty) {
+      const barrier = this.barriers.get(key);
+      if (barrier) this.store.putBarrier(barrier);
+    }
+    this.dirty.clear();
+  }
+}

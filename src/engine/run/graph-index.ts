@@ -1,0 +1,71 @@
+// Lookups over a run's graph snapshot, built once per actor instance.
+import type { NodeInfo, RunTemplateSnapshot } from "../../actors/contracts";
+import { nodeKey } from "../../actors/contracts";
+import type { NodeTemplate } from "../model";
+import { type ParsedTemplate, parseTemplate } from "../template/placeholders";
+import { unitedSubtree } from "../template/united-subtree";
+
+export class GraphIndex {
+  readonly byId = new Map<string, NodeTemplate>();
+  readonly root: NodeTemplate;
+  /** target identifier → the unite nodes that wait on it */
+  readonly unitesByTarget = new Map<string, NodeTemplate[]>();
+  /** unite identifier → identifiers inside its united subtree (their outputs render as JSON arrays) */
+  readonly subtreeOf = new Map<string, Set<string>>();
+  private readonly parsed = new Map<string, ParsedTemplate>();
+
+  constructor(readonly snapshot: RunTemplateSnapshot) {
+    const indegree = new Map<string, number>();
+    for (const node of snapshot.nodes) {
+      this.byId.set(node.identifier, node);
+      indegree.set(node.identifier, indegree.get(node.identifier) ?? 0);
+      for (const next of node.next_nodes ?? []) indegree.set(next, (indegree.get(next) ?? 0) + 1);
+      if (node.unites) {
+        indegree.set(node.identifier, (indegree.get(node.identifier) ?? 0) + 1);
+        const list = this.unitesByTarget.get(node.unites.identifier) ?? [];
+        list.push(node);
+        this.unitesByTarget.set(node.unites.identifier, list);
+      }
+    }
+    const root = snapshot.nodes.find((n) => indegree.get(n.identifier) === 0);
+    // The namespace actor only snapshots VALID graphs, which have exactly one root.
+    if (!root) throw new Error("graph snapshot has no root node");
+    this.root = root;
+    for (const node of snapshot.nodes) {
+      if (node.unites) this.subtreeOf.set(node.identifier, unitedSubtree(snapshot.nodes, node));
+    }
+  }
+
+  node(identifier: string): NodeTemplate {
+    const node = this.byId.get(identifier);
+    if (!node) throw new Error(`Node template ${identifier} not found in the run's graph`);
+    return node;
+  }
+
+  info(node: NodeTemplate): NodeInfo | undefined {
+    return this.snapshot.node_info[nodeKey(node.namespace, node.node_name)];
+  }
+
+  /** The input fields a state of `node` gets: its registered schema's properties (Exosphere's rule). */
+  inputFields(node: NodeTemplate): string[] {
+    return this.info(node)?.inputFields ?? Object.keys(node.inputs);
+  }
+
+  /** The unite target of a unite node, so that its own states never wait on their own barrier. */
+  uniteTargetOf(identifier: string): string | undefined {
+    return this.byId.get(identifier)?.unites?.identifier;
+  }
+
+  /** Parsed `${{ }}` template of one input, cached: a wide fan-out renders the same string n times. */
+  template(node: NodeTemplate, field: string): ParsedTemplate | undefined {
+    const key = `${node.identifier}\u0000${field}`;
+    let parsed = this.parsed.get(key);
+    if (!parsed) {
+      const value = node.inputs[field];
+      if (typeof value !== "string") return undefined;
+      parsed = parseTemplate(value);
+      this.parsed.set(key, parsed);
+    }
+    return parsed;
+  }
+}

@@ -1,0 +1,74 @@
+// An in-memory RunStore: the engine's test driver, and the reference for what the SQLite store must do.
+import type { StateStatus } from "../model";
+import type { Barrier, RunStore, StatePatch, StateRow } from "./types";
+
+export class MemoryRunStore implements RunStore {
+  readonly states = new Map<number, StateRow>();
+  readonly barriers = new Map<string, Barrier>();
+  readonly counts = new Map<StateStatus, number>();
+  /** seq → due time of states waiting to be dispatched */
+  readonly outbox = new Map<number, number>();
+  private seq = 0;
+
+  constructor(readonly store: Record<string, string> = {}) {}
+
+  nextSeq(): number {
+    this.seq += 1;
+    return this.seq;
+  }
+
+  getState(seq: number): StateRow | undefined {
+    const row = this.states.get(seq);
+    return row ? structuredClone(row) : undefined;
+  }
+
+  insertState(row: StateRow): void {
+    if (this.states.has(row.seq)) throw new Error(`state ${row.seq} exists`);
+    this.states.set(row.seq, structuredClone(row));
+  }
+
+  updateState(seq: number, patch: StatePatch, now: number): void {
+    const row = this.states.get(seq);
+    if (!row) throw new Error(`state ${seq} missing`);
+    Object.assign(row, structuredClone(patch), { updated_at: now });
+  }
+
+  getBarrier(unite: string, execSeq: number): Barrier | undefined {
+    const b = this.barriers.get(`${unite}/${execSeq}`);
+    return b ? structuredClone(b) : undefined;
+  }
+
+  putBarrier(barrier: Barrier): void {
+    this.barriers.set(`${barrier.unite}/${barrier.exec_seq}`, structuredClone(barrier));
+  }
+
+  storeValue(key: string): string | undefined {
+    return this.store[key];
+  }
+
+  *subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown> {
+    const rows = [...this.states.values()]
+      .filter((s) => s.identifier === identifier && s.status === "SUCCESS" && s.lineage.startsWith(prefix))
+      .sort((a, b) => (a.lineage < b.lineage ? -1 : a.lineage > b.lineage ? 1 : a.seq - b.seq));
+    for (const row of rows) yield row.outputs[field];
+  }
+
+  count(status: StateStatus, delta: number): void {
+    this.counts.set(status, (this.counts.get(status) ?? 0) + delta);
+  }
+
+  ready(seq: number, due: number): void {
+    this.outbox.set(seq, due);
+  }
+
+  /** Test helper: takes every state waiting for dispatch. */
+  takeReady(): number[] {
+    const seqs = [...this.outbox.keys()];
+    this.outbox.clear();
+    return seqs;
+  }
+
+  byIdentifier(identifier: string): StateRow[] {
+    return [...this.states.values()].filter((s) => s.identifier === identifier);
+  }
+}

@@ -1,0 +1,84 @@
+// The run engine's data model and the small driver interface it talks to. The run actor implements
+// RunStore over its SQLite storage; tests use the in-memory store. Every method is synchronous because
+// the actor calls the engine inside one `transactionSync`.
+import type { StateStatus } from "../model";
+
+/** One ancestor on a state's spawning chain: identifier, the ancestor state's seq, and its execution. */
+export type ParentLink = readonly [identifier: string, seq: number, execSeq: number];
+
+export interface StateRow {
+  seq: number;
+  identifier: string;
+  node_name: string;
+  namespace: string;
+  status: StateStatus;
+  inputs: Record<string, string>;
+  outputs: Record<string, unknown>;
+  error: string | null;
+  data: Record<string, unknown>;
+  /** Ancestors, root first, direct predecessor last (Exosphere's ordered `parents`). */
+  parents: ParentLink[];
+  /** The execution this state belongs to: its own seq, or the head's seq for a fan-out clone. */
+  exec_seq: number;
+  /** Which output of its execution this state carries (0 for the head). */
+  fanout_index: number;
+  /** Sortable key: the (execution, output index) pairs of every ancestor; see lineage.ts. */
+  lineage: string;
+  retry_count: number;
+  fanout_id: string;
+  manual_retry_fanout_id: string;
+  does_unites: boolean;
+  /** Epoch ms before which the state must not be dispatched. */
+  enqueue_after: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type StatePatch = Partial<
+  Pick<StateRow, "status" | "outputs" | "error" | "data" | "enqueue_after" | "fanout_index">
+>;
+
+/** A unite barrier: one per (unite node, execution of its target). */
+export interface Barrier {
+  unite: string;
+  exec_seq: number;
+  /** States of the subtree not yet terminal, plus not-yet-fired inner barriers (reservations). */
+  pending: number;
+  /** Subtree states that ended ERRORED or NEXT_CREATED_ERROR. */
+  failed: number;
+  /** A few failed state seqs, to name them in the unite's error. */
+  failed_sample: number[];
+  fired: boolean;
+}
+
+export interface RunStore {
+  /** Allocates the next state seq of this run. */
+  nextSeq(): number;
+  getState(seq: number): StateRow | undefined;
+  insertState(row: StateRow): void;
+  updateState(seq: number, patch: StatePatch, now: number): void;
+  getBarrier(unite: string, execSeq: number): Barrier | undefined;
+  putBarrier(barrier: Barrier): void;
+  /** The run's store value for `key`, as given at trigger time. */
+  storeValue(key: string): string | undefined;
+  /**
+   * `field` of every SUCCESS state of node `identifier` whose lineage starts with `prefix`, in lineage
+   * order (fan-out order).
+   */
+  subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown>;
+  /** Adds `delta` to the run's count of states in `status`. */
+  count(status: StateStatus, delta: number): void;
+  /** Records that state `seq` must be dispatched once `due` (epoch ms) has passed. */
+  ready(seq: number, due: number): void;
+}
+
+export type Report =
+  | { type: "executed"; seq: number; outputs: Record<string, unknown>[] }
+  | { type: "errored"; seq: number; error: string }
+  | { type: "pruned"; seq: number; data: Record<string, unknown> }
+  | { type: "requeue"; seq: number; delayMs: number };
+
+/** What happened to one report; `applied: false` means the state had moved on and nothing changed. */
+export type ReportOutcome =
+  | { applied: true; status: StateStatus; retryCreated?: boolean; enqueueAfter: number }
+  | { applied: false; reason: "not_found" | "not_queued" | "terminal"; status?: StateStatus };

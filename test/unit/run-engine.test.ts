@@ -1,0 +1,295 @@
+import { describe, expect, it } from "vitest";
+import type { StateRow } from "../../src/engine/run/types";
+import { type Behaviour, makeRun, node, sum } from "./run-harness";
+
+// The seed's graph: split → process each chunk → merge once over all processed chunks.
+const seedGraph = (strategy: "ALL_SUCCESS" | "ALL_DONE" = "ALL_SUCCESS") => [
+  node("data_splitter", { data: "${{ store.data }}" }, ["processor"]),
+  node("processor", { data: "${{ data_splitter.outputs.chunk }}" }, ["merger"]),
+  node("merger", { processed_data: "${{ processor.outputs.result }}" }, null, {
+    identifier: "data_splitter",
+    strategy,
+  }),
+];
+
+const seedRuntime =
+  (onProcess?: (s: StateRow) => ReturnType<Behaviour> | undefined): Behaviour =>
+  (s) => {
+    if (s.identifier === "data_splitter") {
+      const items = JSON.parse(s.inputs.data ?? "[]") as number[];
+      return { type: "executed", outputs: items.map((x) => ({ chunk: JSON.stringify([x]) })) };
+    }
+    if (s.identifier === "processor") {
+      return (
+        onProcess?.(s) ?? { type: "executed", outputs: [{ result: String(sum(s.inputs.data ?? "[]")) }] }
+      );
+    }
+    const parts = JSON.parse(s.inputs.processed_data ?? "[]") as string[];
+    return { type: "executed", outputs: [{ merged: String(parts.reduce((a, p) => a + Number(p), 0)) }] };
+  };
+
+describe("fan-out", () => {
+  it("turns N outputs into N branches, each child rendered from its own output", () => {
+    const run = makeRun([node("a", {}, ["b"]), node("b", { x: "${{ a.outputs.v }}" })]);
+    run.start();
+    run.drain((s) =>
+      s.identifier === "a"
+        ? { type: "executed", outputs: [{ v: "0" }, { v: "1" }, { v: "2" }] }
+        : { type: "executed", outputs: [] },
+    );
+    expect(run.states("a")).toHaveLength(3);
+    expect(run.states("b").map((s) => s.inputs.x)).toEqual(["0", "1", "2"]);
+    expect(run.states("a").map((s) => s.fanout_index)).toEqual([0, 1, 2]);
+    expect(run.counts()).toEqual({
+      success_count: 6,
+      pending_count: 0,
+      errored_count: 0,
+      retried_count: 0,
+      total_count: 6,
+    });
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("keeps one executed state with empty outputs when a node returns nothing", () => {
+    const run = makeRun([node("a", {}, ["b"]), node("b", { x: "literal" })]);
+    run.start();
+    run.drain(() => ({ type: "executed", outputs: [] }));
+    expect(run.states("a")).toHaveLength(1);
+    expect(run.states("a")[0]?.outputs).toEqual({});
+    expect(run.states("b")).toHaveLength(1);
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("marks the whole execution NEXT_CREATED_ERROR and creates no child when an input cannot render", () => {
+    const run = makeRun([node("a", {}, ["b"]), node("b", { x: "${{ a.outputs.missing }}" })]);
+    run.start();
+    run.drain(() => ({ type: "executed", outputs: [{ v: "1" }, { v: "2" }] }));
+    expect(run.states("a").map((s) => s.status)).toEqual(["NEXT_CREATED_ERROR", "NEXT_CREATED_ERROR"]);
+    expect(run.states("a")[0]?.error).toContain("Output field 'missing' not found");
+    expect(run.states("b")).toHaveLength(0);
+    expect(run.status()).toBe("FAILED");
+  });
+
+  it("renders store values and defaults into children", () => {
+    const run = makeRun([node("a", {}, ["b"]), node("b", { x: "${{ store.k }}-${{ store.d }}" })], {
+      store: { k: "from-trigger" },
+      defaults: { d: "default" },
+    });
+    run.start();
+    run.drain(() => ({ type: "executed", outputs: [] }));
+    expect(run.states("b")[0]?.inputs.x).toBe("from-trigger-default");
+  });
+});
+
+describe("unites", () => {
+  it("runs the seed's merger once, over every chunk in fan-out order", () => {
+    const run = makeRun(seedGraph(), { store: { data: JSON.stringify([1, 2, 3, 4, 5, 6, 7]) } });
+    run.start({ data: JSON.stringify([1, 2, 3, 4, 5, 6, 7]) });
+    run.drain(seedRuntime());
+    const mergers = run.states("merger");
+    expect(mergers).toHaveLength(1);
+    expect(JSON.parse(mergers[0]?.inputs.processed_data ?? "")).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
+    expect(mergers[0]?.outputs).toEqual({ merged: "28" });
+    expect(mergers[0]?.parents.map(([id]) => id)).toEqual(["data_splitter"]);
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("creates the unite once when the last branches finish in the same batch", () => {
+    const run = makeRun(seedGraph());
+    run.start({ data: "[1,2,3]" });
+    // One round runs the splitter; the next round reports all three processors in one batch.
+    run.rounds(seedRuntime(), 2);
+    expect(run.states("merger")).toHaveLength(1);
+    expect(run.states("merger")[0]?.status).toBe("CREATED");
+  });
+
+  it("creates the unite state once when the last branch is pruned", () => {
+    const run = makeRun(seedGraph());
+    run.start({ data: "[1,2,3]" });
+    run.drain(
+      seedRuntime((s) => (s.inputs.data === "[3]" ? { type: "pruned", data: { why: "skip" } } : undefined)),
+    );
+    const merger = run.states("merger");
+    expect(merger).toHaveLength(1);
+    expect(JSON.parse(merger[0]?.inputs.processed_data ?? "")).toEqual(["1", "2"]);
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("fails an ALL_SUCCESS barrier when a branch errors: unite ERRORED and never dispatched, run FAILED", () => {
+    const run = makeRun(seedGraph("ALL_SUCCESS"));
+    run.start({ data: "[1,2,3]" });
+    run.drain(seedRuntime((s) => (s.inputs.data === "[2]" ? { type: "errored", error: "boom" } : undefined)));
+    const merger = run.states("merger");
+    expect(merger).toHaveLength(1);
+    expect(merger[0]?.status).toBe("ERRORED");
+    expect(merger[0]?.error).toMatch(/Unite barrier failed: 1 state\(s\) under data_splitter/);
+    const failedId = `0123456789abcdef${run
+      .states("processor")
+      .find((s) => s.status === "ERRORED")
+      ?.seq.toString(16)
+      .padStart(8, "0")}`;
+    expect(merger[0]?.error).toContain(failedId);
+    expect(run.store.outbox.has(merger[0]?.seq ?? -1)).toBe(false);
+    expect(run.status()).toBe("FAILED");
+  });
+
+  it("fires an ALL_DONE unite over errored branches", () => {
+    const run = makeRun(seedGraph("ALL_DONE"));
+    run.start({ data: "[1,2,3]" });
+    run.drain(seedRuntime((s) => (s.inputs.data === "[2]" ? { type: "errored", error: "boom" } : undefined)));
+    const merger = run.states("merger");
+    expect(merger).toHaveLength(1);
+    expect(merger[0]?.status).toBe("SUCCESS");
+    expect(merger[0]?.outputs).toEqual({ merged: "4" });
+  });
+
+  it("fires when the unite is listed directly in its target's next_nodes", () => {
+    const run = makeRun([
+      node("a", {}, ["b", "u"]),
+      node("b", { x: "${{ a.outputs.v }}" }),
+      node("u", { all: "${{ b.outputs.y }}", first: "${{ a.outputs.v }}" }, null, {
+        identifier: "a",
+        strategy: "ALL_SUCCESS",
+      }),
+    ]);
+    run.start();
+    run.drain((s) =>
+      s.identifier === "a"
+        ? { type: "executed", outputs: [{ v: "p" }, { v: "q" }] }
+        : { type: "executed", outputs: [{ y: `${s.inputs.x}!` }] },
+    );
+    const u = run.states("u");
+    expect(u).toHaveLength(1);
+    expect(u[0]?.inputs).toEqual({ all: JSON.stringify(["p!", "q!"]), first: "p" });
+  });
+
+  it("fires immediately when the target has nothing below it but the unite", () => {
+    const run = makeRun([
+      node("a", {}, ["u"]),
+      node("u", { v: "${{ a.outputs.v }}" }, null, { identifier: "a", strategy: "ALL_SUCCESS" }),
+    ]);
+    run.start();
+    run.drain((s) => ({ type: "executed", outputs: s.identifier === "a" ? [{ v: "1" }, { v: "2" }] : [] }));
+    expect(run.states("u")).toHaveLength(1);
+    expect(run.states("u")[0]?.inputs).toEqual({ v: "1" });
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("unites each level of a nested fan-out: inner unites per inner execution, outer unite once after them", () => {
+    const nodes = [
+      node("outer", {}, ["inner"]),
+      node("inner", { group: "${{ outer.outputs.group }}" }, ["leaf"]),
+      node("leaf", { item: "${{ inner.outputs.item }}" }),
+      node(
+        "inner_merge",
+        { items: "${{ leaf.outputs.done }}", group: "${{ inner.outputs.item }}" },
+        ["after"],
+        {
+          identifier: "inner",
+          strategy: "ALL_SUCCESS",
+        },
+      ),
+      node("after", { v: "${{ inner_merge.outputs.total }}" }),
+      node("outer_merge", { totals: "${{ inner_merge.outputs.total }}" }, null, {
+        identifier: "outer",
+        strategy: "ALL_SUCCESS",
+      }),
+    ];
+    const run = makeRun(nodes);
+    run.start();
+    run.drain((s) => {
+      switch (s.identifier) {
+        case "outer":
+          return { type: "executed", outputs: [{ group: "A" }, { group: "B" }, { group: "C" }] };
+        case "inner": {
+          const n = { A: 2, B: 3, C: 1 }[s.inputs.group as "A" | "B" | "C"];
+          return {
+            type: "executed",
+            outputs: Array.from({ length: n }, (_, i) => ({ item: `${s.inputs.group}${i}` })),
+          };
+        }
+        case "leaf":
+          return { type: "executed", outputs: [{ done: s.inputs.item ?? "" }] };
+        case "inner_merge": {
+          const items = JSON.parse(s.inputs.items ?? "[]") as string[];
+          return { type: "executed", outputs: [{ total: items.join("+") }] };
+        }
+        default:
+          return { type: "executed", outputs: [{ out: "x" }] };
+      }
+    });
+    const inner = run.states("inner_merge");
+    expect(inner).toHaveLength(3);
+    expect(inner.map((s) => s.outputs.total).sort()).toEqual(["A0+A1", "B0+B1+B2", "C0"]);
+    const outer = run.states("outer_merge");
+    expect(outer).toHaveLength(1);
+    expect(JSON.parse(outer[0]?.inputs.totals ?? "")).toEqual(["A0+A1", "B0+B1+B2", "C0"]);
+    // The outer unite waited for the inner unites and what followed them.
+    expect(run.states("after")).toHaveLength(3);
+    const outerSeq = outer[0]?.seq ?? 0;
+    for (const s of [...inner, ...run.states("after")]) expect(s.seq).toBeLessThan(outerSeq);
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("waits for retries: a branch that fails then succeeds lets the unite fire once", () => {
+    const run = makeRun(seedGraph(), { retry: { max_retries: 2, strategy: "FIXED", backoff_factor: 1000 } });
+    run.start({ data: "[1,2]" });
+    let failures = 0;
+    const rt = seedRuntime((s) =>
+      s.inputs.data === "[2]" && failures++ < 2 ? { type: "errored", error: "flaky" } : undefined,
+    );
+    for (let i = 0; i < 10; i++) {
+      run.drain(rt);
+      run.advance(1000);
+    }
+    expect(run.states("processor").map((s) => s.status)).toEqual([
+      "SUCCESS",
+      "RETRY_CREATED",
+      "RETRY_CREATED",
+      "SUCCESS",
+    ]);
+    expect(run.states("processor").map((s) => s.retry_count)).toEqual([0, 0, 1, 2]);
+    expect(run.states("merger")).toHaveLength(1);
+    expect(run.states("merger")[0]?.outputs).toEqual({ merged: "3" });
+    expect(run.counts().retried_count).toBe(2);
+    expect(run.status()).toBe("SUCCESS");
+  });
+});
+
+describe("reports", () => {
+  it("ignores a duplicate batch of reports: no extra children, retries or unites", () => {
+    const run = makeRun(seedGraph(), { retry: { max_retries: 1 } });
+    run.start({ data: "[1,2]" });
+    const split = run.claimDue();
+    const report = {
+      type: "executed" as const,
+      seq: split[0]?.seq ?? 0,
+      outputs: [{ chunk: "[1]" }, { chunk: "[2]" }],
+    };
+    run.engine.apply([report], run.now);
+    const outcomes = run.engine.apply([report], run.now);
+    expect(outcomes).toEqual([{ applied: false, reason: "not_queued", status: "SUCCESS" }]);
+    expect(run.states("processor")).toHaveLength(2);
+    const procs = run.claimDue();
+    const batch = procs.map((s) => ({ type: "errored" as const, seq: s.seq, error: "x" }));
+    run.engine.apply(batch, run.now);
+    run.engine.apply(batch, run.now);
+    expect(run.states("processor")).toHaveLength(4);
+    expect(run.counts().total_count).toBe(6);
+  });
+
+  it("refuses to requeue a finished state and requeues a queued one with its retry count", () => {
+    const run = makeRun([node("a", {})]);
+    run.start();
+    const [a] = run.claimDue();
+    const out = run.engine.apply([{ type: "requeue", seq: a?.seq ?? 0, delayMs: 5000 }], run.now);
+    expect(out[0]).toEqual({ applied: true, status: "CREATED", enqueueAfter: run.now + 5000 });
+    expect(run.claimDue()).toHaveLength(0);
+    run.advance(5000);
+    const [again] = run.claimDue();
+    expect(again?.seq).toBe(a?.seq);
+    run.engine.apply([{ type: "executed", seq: again?.seq ?? 0, outputs: [] }], run.now);
+    const refused = run.engine.apply([{ type: "requeue", seq: a?.seq ?? 0, delayMs: 5000 }], run.now);
+    expect(refused[0]).toEqual({ applied: false, reason: "terminal", status: "SUCCESS" });
+  });
+});
