@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${{ }}" is the placeholder syntax under test, not a mistaken template literal.
 import { describe, expect, it } from "vitest";
 import {
   type PlaceholderRef,
