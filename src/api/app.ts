@@ -12,6 +12,7 @@ import { graphsRoutes } from "./routes/graphs";
 import { healthRoutes } from "./routes/health";
 import { namespacesRoutes } from "./routes/namespaces";
 import { nodesRoutes } from "./routes/nodes";
+import { runInspectRoutes } from "./routes/run-inspect";
 import { runsRoutes } from "./routes/runs";
 import { triggerRoutes } from "./routes/trigger";
 
@@ -23,6 +24,7 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   graphsRoutes,
   triggerRoutes,
   runsRoutes,
+  runInspectRoutes,
 ];
 
 export const app = new Hono<AppEnv>();
