@@ -5,11 +5,18 @@ import { DurableObject } from "cloudflare:workers";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
-import type { Report, ReportOutcome, StateRow } from "../engine/run/types";
+import type { Report, ReportOutcome } from "../engine/run/types";
+import {
+  type GraphStructureView,
+  graphStructure,
+  type NodeDetailsView,
+  nodeDetails,
+} from "../engine/run/views";
+import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import type { RunBootstrap, RunSummary } from "./contracts";
 import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
-import { migrateRunSchema, SqlRunStore, toStateRow } from "./run-sql-store";
+import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./run-sql-store";
 
 export interface RunCosts {
   reportRpcs: number;
@@ -79,6 +86,32 @@ export class RunActor extends DurableObject<Env> {
     return out;
   }
 
+  /**
+   * Decrypted secrets for states about to execute: for each state, exactly the secrets its node declared
+   * (design §4, FIX), never the whole graph's.
+   */
+  async secretsOf(seqs: number[]): Promise<Record<number, Record<string, string>>> {
+    const meta = this.meta;
+    if (!meta) return {};
+    const key = await secretsKeyFrom(
+      (this.env as { SECRETS_ENCRYPTION_KEY?: string }).SECRETS_ENCRYPTION_KEY,
+    );
+    const graph = this.runEngine().graph;
+    const out: Record<number, Record<string, string>> = {};
+    for (const seq of seqs) {
+      const state = this.store.getState(seq);
+      if (!state) continue;
+      const declared = graph.info(graph.node(state.identifier))?.secrets ?? [];
+      const secrets: Record<string, string> = {};
+      for (const name of declared) {
+        const ciphertext = meta.template.secrets[name];
+        if (ciphertext !== undefined) secrets[name] = await decryptSecret(key, ciphertext);
+      }
+      out[seq] = secrets;
+    }
+    return out;
+  }
+
   async summary(): Promise<RunSummary | null> {
     if (!this.meta) return null;
     const counts = runCounts(this.store.counts());
@@ -91,21 +124,25 @@ export class RunActor extends DurableObject<Env> {
     };
   }
 
-  /** All states of the run, for the run-graph view. */
-  async states(): Promise<StateRow[]> {
-    return this.ctx.storage.sql
-      .exec("SELECT * FROM states ORDER BY seq")
-      .toArray()
-      .map((r) => toStateRow(r as never));
+  /** The run-graph view of the states that live in `namespace` (spec §2.17). */
+  async graphView(namespace: string): Promise<GraphStructureView> {
+    const meta = this.meta;
+    const rows = this.ctx.storage.sql.exec<StateRecord>(
+      "SELECT * FROM states WHERE namespace = ? ORDER BY seq",
+      namespace,
+    );
+    function* states() {
+      for (const r of rows) yield toStateRow(r);
+    }
+    return graphStructure(meta?.run_key ?? "", meta?.graph_name ?? "", states());
   }
 
-  async state(seq: number): Promise<StateRow | null> {
-    return this.store.getState(seq) ?? null;
-  }
-
-  async runInfo(): Promise<{ run_id: string; namespace: string; graph_name: string } | null> {
-    if (!this.meta) return null;
-    return { run_id: this.meta.run_id, namespace: this.meta.namespace, graph_name: this.meta.graph_name };
+  /** One state's details, if it belongs to this run, graph and namespace (spec §2.18). */
+  async stateDetails(seq: number, graphName: string, namespace: string): Promise<NodeDetailsView | null> {
+    const meta = this.meta;
+    const state = this.store.getState(seq);
+    if (!meta || !state || meta.graph_name !== graphName || state.namespace !== namespace) return null;
+    return nodeDetails(meta.run_key, meta.run_id, meta.graph_name, state);
   }
 
   async costs(): Promise<RunCosts> {

@@ -53,7 +53,7 @@ export function migrateRunSchema(sql: SqlStorage): void {
   );
 }
 
-interface StateRecord extends Record<string, SqlStorageValue> {
+export interface StateRecord extends Record<string, SqlStorageValue> {
   seq: number;
   identifier: string;
   node_name: string;

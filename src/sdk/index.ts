@@ -2,4 +2,5 @@
 export * from "./base-node";
 export * from "./execute";
 export * from "./registration";
+export * from "./runtime";
 export * from "./signals";

@@ -1,0 +1,132 @@
+// A push runtime: a Worker whose queue() consumer executes TypeScript nodes for ready states that run
+// actors send through the dispatch queue, and reports the results back to each run actor in one RPC
+// per run per batch.
+//
+//   const runtime = createRuntime({ namespace: "examples", name: "example-runtime", nodes: [new MyNode()] });
+//   export default { queue: runtime.queue };             // plus RUN and NAMESPACE bindings to the engine
+//   await runtime.register(env);                          // once, e.g. from a deploy script or fetch()
+import type { NamespaceActor } from "../actors/namespace-actor";
+import type { RunActor } from "../actors/run-actor";
+import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
+import { parseStateId } from "../engine/ids";
+import type { Report } from "../engine/run/types";
+import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
+import { type ExecuteOutcome, executeNode } from "./execute";
+import { toRegisteredNode } from "./registration";
+
+/** The bindings a runtime Worker needs: the engine's actors (same script, or `script_name` bindings). */
+export interface RuntimeEnv {
+  RUN: DurableObjectNamespace<RunActor>;
+  NAMESPACE: DurableObjectNamespace<NamespaceActor>;
+}
+
+export interface RuntimeOptions {
+  namespace: string;
+  name: string;
+  nodes: AnyNode[];
+  /** Node executions in flight at once inside one consumer batch. */
+  concurrency?: number;
+}
+
+export interface Runtime {
+  readonly namespace: string;
+  readonly name: string;
+  /** The queue() handler of the runtime Worker. */
+  queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void>;
+  /** Registers the nodes with the engine as queue-dispatched ("push") nodes. Idempotent. */
+  register(env: RuntimeEnv): Promise<void>;
+}
+
+const DEFAULT_CONCURRENCY = 64;
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  assertValidNodes(opts.nodes);
+  const byName = new Map(opts.nodes.map((n) => [nodeNameOf(n), n]));
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+
+  async function register(env: RuntimeEnv): Promise<void> {
+    const nodes = opts.nodes.map((n) => ({ ...toRegisteredNode(n), transport: "queue" as const }));
+    await env.NAMESPACE.getByName(opts.namespace).registerNodes(opts.namespace, opts.name, nodes);
+  }
+
+  async function queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void> {
+    // Messages of one run are reported together; a run whose report fails is retried as a whole.
+    const byRun = new Map<string, { messages: Message<unknown>[]; states: DispatchedState[] }>();
+    for (const message of batch.messages) {
+      const parsed = DispatchMessage.safeParse(message.body);
+      if (!parsed.success) {
+        // Not ours to execute, and redelivering will not make it valid.
+        console.error("dropping malformed dispatch message", message.id);
+        message.ack();
+        continue;
+      }
+      const group = byRun.get(parsed.data.run) ?? { messages: [], states: [] };
+      group.messages.push(message);
+      group.states.push(...parsed.data.states);
+      byRun.set(parsed.data.run, group);
+    }
+    await Promise.all(
+      [...byRun].map(async ([runKey, group]) => {
+        try {
+          await runOne(env.RUN.getByName(runKey), group.states);
+          for (const m of group.messages) m.ack();
+        } catch (e) {
+          console.error(
+            `reporting to run ${runKey} failed; retrying its messages`,
+            e instanceof Error ? e.message : e,
+          );
+          for (const m of group.messages) m.retry();
+        }
+      }),
+    );
+  }
+
+  async function runOne(run: DurableObjectStub<RunActor>, states: DispatchedState[]): Promise<void> {
+    const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
+    const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
+    const withSecrets = states.filter((s) => s.secrets).map((s) => seqOf(s.id));
+    const [refInputs, secrets] = await Promise.all([
+      byRef.length > 0 ? run.inputsOf(byRef) : Promise.resolve({} as Record<number, Record<string, string>>),
+      withSecrets.length > 0
+        ? run.secretsOf(withSecrets)
+        : Promise.resolve({} as Record<number, Record<string, string>>),
+    ]);
+    const reports = await mapBounded(states, concurrency, async (s): Promise<Report> => {
+      const seq = seqOf(s.id);
+      const node = byName.get(s.node);
+      const outcome: ExecuteOutcome = node
+        ? await executeNode(node, s.inputs ?? refInputs[seq] ?? {}, secrets[seq] ?? {}, { stateId: s.id })
+        : { type: "errored", error: `Node ${s.node} is not served by runtime ${opts.name}` };
+      return toReport(seq, outcome);
+    });
+    await run.report(reports);
+  }
+
+  return { namespace: opts.namespace, name: opts.name, queue, register };
+}
+
+export function toReport(seq: number, outcome: ExecuteOutcome): Report {
+  switch (outcome.type) {
+    case "executed":
+      return { type: "executed", seq, outputs: outcome.outputs };
+    case "errored":
+      return { type: "errored", seq, error: outcome.error };
+    case "pruned":
+      return { type: "pruned", seq, data: outcome.data };
+    case "requeue":
+      return { type: "requeue", seq, delayMs: outcome.delayMs };
+  }
+}
+
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
