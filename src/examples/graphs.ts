@@ -1,0 +1,60 @@
+import type { z } from "zod";
+import type { upsertGraphBodySchema } from "../engine/template/request-schema";
+import { EXAMPLES_NAMESPACE } from "./nodes";
+
+// The seed's two graph templates, as bodies for `PUT /v0/namespace/examples/graph/{name}`. The splitter's
+// inputs are defaults: a trigger's `inputs` ({"data": "[1,2,3]", "chunk_size": "2"}) replaces them.
+
+type UpsertGraphRequest = z.input<typeof upsertGraphBodySchema>;
+
+const dataSplitter = {
+  node_name: "DataSplitterNode",
+  namespace: EXAMPLES_NAMESPACE,
+  identifier: "data_splitter",
+  inputs: { data: "[]", chunk_size: "1" },
+  next_nodes: ["processor"],
+  unites: null,
+};
+
+/** data_splitter fans out one branch per chunk; processor sums each chunk. */
+export const splitProcessGraph = {
+  secrets: {},
+  nodes: [
+    dataSplitter,
+    {
+      node_name: "DataProcessorNode",
+      namespace: EXAMPLES_NAMESPACE,
+      identifier: "processor",
+      inputs: { data: "${{ data_splitter.outputs.chunk }}" },
+      next_nodes: null,
+      unites: null,
+    },
+  ],
+} satisfies UpsertGraphRequest;
+
+/**
+ * As {@link splitProcessGraph}, then merger runs once after every chunk is processed (it unites
+ * data_splitter) and reads all the processor results as one JSON array of strings, in fan-out order.
+ */
+export const splitProcessMergeGraph = {
+  secrets: {},
+  nodes: [
+    dataSplitter,
+    {
+      node_name: "DataProcessorNode",
+      namespace: EXAMPLES_NAMESPACE,
+      identifier: "processor",
+      inputs: { data: "${{ data_splitter.outputs.chunk }}" },
+      next_nodes: ["merger"],
+      unites: null,
+    },
+    {
+      node_name: "ResultMergerNode",
+      namespace: EXAMPLES_NAMESPACE,
+      identifier: "merger",
+      inputs: { processed_data: "${{ processor.outputs.result }}" },
+      next_nodes: null,
+      unites: { identifier: "data_splitter", strategy: "ALL_SUCCESS" },
+    },
+  ],
+} satisfies UpsertGraphRequest;

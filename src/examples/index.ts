@@ -1,0 +1,2 @@
+export * from "./graphs";
+export * from "./nodes";
