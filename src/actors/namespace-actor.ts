@@ -281,8 +281,11 @@ export class NamespaceActor extends DurableObject<Env> {
    */
   private async registryFor(namespace: string, nodes: NodeTemplate[]): Promise<Map<string, RegisteredNode>> {
     const byNamespace = new Map<string, string[]>();
-    for (const n of nodes)
-      byNamespace.set(n.namespace, [...(byNamespace.get(n.namespace) ?? []), n.node_name]);
+    for (const n of nodes) {
+      const names = byNamespace.get(n.namespace);
+      if (names) names.push(n.node_name);
+      else byNamespace.set(n.namespace, [n.node_name]);
+    }
     const found = await Promise.all(
       [...byNamespace].map(async ([ns, names]) => {
         if (ns === namespace) return this.registeredNodes(namespace, names);
