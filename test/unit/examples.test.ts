@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RegisteredNode } from "../../src/engine/model";
 import { verifyGraph } from "../../src/engine/template/registry-check";
 import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
+import { validateGraphStructure } from "../../src/engine/template/structure";
 import {
   DataProcessorNode,
   DataSplitterNode,
@@ -203,16 +204,21 @@ describe("registration and graphs", () => {
   it.each([
     ["splitProcessGraph", splitProcessGraph],
     ["splitProcessMergeGraph", splitProcessMergeGraph],
-  ])("%s is a valid upsert body whose nodes verify against the registered examples", (_name, graph) => {
-    const body = upsertGraphBodySchema.parse(graph);
-    expect(body.secrets).toEqual({});
-    expect(body.nodes.every((n) => n.namespace === "examples")).toBe(true);
-    expect(
-      verifyGraph(body.nodes, Object.keys(body.secrets), (name, ns) =>
-        ns === "examples" ? registry.get(name) : undefined,
-      ),
-    ).toEqual([]);
-  });
+  ])(
+    "%s is a valid upsert body, structurally sound, whose nodes verify against the registered examples",
+    (_name, graph) => {
+      const body = upsertGraphBodySchema.parse(graph);
+      // The merge graph's merger reads processor inside the subtree it unites: accepted here by design.
+      expect(() => validateGraphStructure(body.nodes, body.store_config)).not.toThrow();
+      expect(body.secrets).toEqual({});
+      expect(body.nodes.every((n) => n.namespace === "examples")).toBe(true);
+      expect(
+        verifyGraph(body.nodes, Object.keys(body.secrets), (name, ns) =>
+          ns === "examples" ? registry.get(name) : undefined,
+        ),
+      ).toEqual([]);
+    },
+  );
 
   it("wires the merge graph as the seed does", () => {
     const [splitterNode, processorNode, mergerNode] = splitProcessMergeGraph.nodes;
