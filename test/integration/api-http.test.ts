@@ -89,6 +89,35 @@ describe("API key", () => {
   });
 });
 
+describe("server-side failures", () => {
+  it("answers an unexpected error with the generic 500 body and nothing internal", async () => {
+    const broken = { ...env, NAMESPACE: undefined } as unknown as Env;
+    const res = await app.fetch(
+      new Request("http://x/v0/namespaces", { headers: { "x-api-key": KEY } }),
+      broken,
+    );
+    expect(await expectJson(res, 500)).toEqual({
+      success: false,
+      detail: "internal server error, please reach out to support team at support@exosphere.host",
+    });
+  });
+
+  it("answers 503 when the secrets key is misconfigured, without echoing it", async () => {
+    const badKey = "c2hvcnQta2V5";
+    const res = await app.fetch(
+      new Request(`http://x/v0/namespace/${freshNamespace()}/graph/g`, {
+        method: "PUT",
+        headers: { "x-api-key": KEY },
+        body: JSON.stringify({ secrets: { s: "v" }, nodes: [] }),
+      }),
+      { ...env, SECRETS_ENCRYPTION_KEY: badKey },
+    );
+    const body = (await expectJson(res, 503)) as { detail: string };
+    expect(body.detail).toContain("SECRETS_ENCRYPTION_KEY");
+    expect(body.detail).not.toContain(badKey);
+  });
+});
+
 describe("request id", () => {
   it("echoes an id that Python's uuid.UUID accepts, in all its spellings", async () => {
     const id = "12345678-1234-5678-1234-567812345678";

@@ -4,6 +4,7 @@ import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed as honoMethodNotAllowed } from "hono/method-not-allowed";
 import { ApiError } from "../../engine/errors";
+import { SecretsKeyError } from "../../engine/secrets";
 import type { AppEnv } from "../env";
 
 export const INTERNAL_ERROR_BODY = {
@@ -13,6 +14,8 @@ export const INTERNAL_ERROR_BODY = {
 
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return c.json({ detail: err.detail }, err.status);
+  // A misconfigured key is the operator's problem, not the client's; its message names no key material.
+  if (err instanceof SecretsKeyError) return c.json({ detail: err.message }, 503);
   if (err instanceof HTTPException && err.status < 500) {
     return c.json({ detail: err.message || "Bad Request" }, err.status);
   }
