@@ -18,7 +18,8 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "integration", include: ["test/integration/**/*.test.ts"] },
+        // End-to-end runs go through the real queue and alarms; they wait on observable state, never sleep.
+        test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 60_000 },
       },
     ],
   },

@@ -2,6 +2,8 @@
 // transition through the platform-free engine inside one storage transaction per RPC, and sends ready
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
+import { ok, type Result, toResult } from "../engine/errors";
+import { stateIdOf } from "../engine/ids";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
@@ -13,16 +15,29 @@ import {
   nodeDetails,
 } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
+import { isoNaive } from "../engine/time";
 import type { RunBootstrap, RunSummary } from "./contracts";
-import { Dispatcher } from "./run-dispatch";
+import { DEFAULT_PULL_LEASE_MS, Dispatcher, UPSERT_LEASE } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
 import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./run-sql-store";
+
+export const LEASE_EXPIRED = "lease expired";
+
+/** A claimed state as `states/enqueue` returns it (spec §2.9). */
+export interface PulledState {
+  state_id: string;
+  node_name: string;
+  identifier: string;
+  inputs: Record<string, string>;
+  created_at: string;
+}
 
 export interface RunCosts {
   reportRpcs: number;
   rowsWritten: number;
   queueMessages: number;
   sendBatchCalls: number;
+  readyQueueOffers: number;
 }
 
 export class RunActor extends DurableObject<Env> {
@@ -71,9 +86,76 @@ export class RunActor extends DurableObject<Env> {
   async report(reports: Report[]): Promise<ReportOutcome[]> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
-    const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now()));
+    const outcomes = this.transact(() => {
+      const applied = this.runEngine().apply(reports, Date.now());
+      // A state that left QUEUED no longer holds a lease.
+      reports.forEach((r, i) => {
+        if (applied[i]?.applied) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", r.seq);
+      });
+      return applied;
+    });
     await this.dispatcher.flush();
     return outcomes;
+  }
+
+  /**
+   * Claims ready states for a pull runtime (CREATED → QUEUED) with a lease; states that moved on
+   * (claimed by someone else, requeued for later, finished) are left out.
+   */
+  async claimPulled(seqs: number[]): Promise<PulledState[]> {
+    const meta = this.meta;
+    if (!meta) return [];
+    const now = Date.now();
+    const lease = now + this.dispatcher.leaseMs("PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS);
+    return this.transact(() => {
+      const due = seqs.filter((seq) => {
+        const state = this.store.getState(seq);
+        return state !== undefined && state.enqueue_after <= now;
+      });
+      return this.runEngine()
+        .claim(due, now)
+        .map((state) => {
+          this.ctx.storage.sql.exec(UPSERT_LEASE, state.seq, lease);
+          return {
+            state_id: stateIdOf(meta.run_key, state.seq),
+            node_name: state.node_name,
+            identifier: state.identifier,
+            inputs: state.inputs,
+            created_at: isoNaive(state.created_at),
+          };
+        });
+    });
+  }
+
+  /** Manual retry of one state (spec §2.14 with our status rule); answers the new state's id. */
+  async manualRetry(seq: number, fanoutId: string): Promise<Result<{ id: string }>> {
+    const meta = this.meta;
+    if (!meta) return { ok: false, status: 404, detail: "State not found" };
+    const result = await toResult(() =>
+      this.transact(() => this.runEngine().manualRetry(seq, fanoutId, Date.now())),
+    );
+    if (!result.ok) return result;
+    await this.dispatcher.flush();
+    return ok({ id: stateIdOf(meta.run_key, result.value.seq) });
+  }
+
+  /** Treats every expired lease as an errored report ("lease expired"), through the retry policy. */
+  async expireLeases(now: number = Date.now()): Promise<number> {
+    if (!this.meta) return 0;
+    const expired = this.transact(() => {
+      const seqs = this.ctx.storage.sql
+        .exec<{ seq: number }>("SELECT seq FROM leases WHERE expires <= ?", now)
+        .toArray()
+        .map((r) => r.seq);
+      if (seqs.length === 0) return 0;
+      const outcomes = this.runEngine().apply(
+        seqs.map((seq) => ({ type: "errored", seq, error: LEASE_EXPIRED })),
+        now,
+      );
+      for (const seq of seqs) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", seq);
+      return outcomes.filter((o) => o.applied).length;
+    });
+    return expired;
   }
 
   /** Inputs of states whose messages carried them by reference. */
@@ -150,6 +232,7 @@ export class RunActor extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    await this.expireLeases();
     await this.dispatcher.flush();
   }
 

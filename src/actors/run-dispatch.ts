@@ -6,8 +6,10 @@
 import type { DispatchedState } from "../dispatch/messages";
 import { byteLength, INLINE_INPUTS_BYTES, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
+import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
+import { type ReadyRef, readyQueueName } from "./ready-queue-actor";
 import type { SqlRunStore } from "./run-sql-store";
 
 /** How many outbox entries one round takes (bounds memory on a 100k fan-out). */
@@ -19,6 +21,12 @@ const SEND_RETRY_MS = 1_000;
 /** sendBatch calls in flight at once. */
 const SEND_CONCURRENCY = 4;
 const DEFAULT_STATES_PER_MESSAGE = 16;
+/** A queue-dispatched state unreported after this long is treated as errored ("lease expired"). */
+export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
+/** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
+export const DEFAULT_PULL_LEASE_MS = 5 * 60_000;
+export const UPSERT_LEASE =
+  "INSERT INTO leases (seq, expires) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET expires = excluded.expires";
 
 export interface DispatchHost {
   ctx: DurableObjectState;
@@ -32,7 +40,7 @@ export interface DispatchHost {
 }
 
 export class Dispatcher {
-  readonly cost = { queueMessages: 0, sendBatchCalls: 0 };
+  readonly cost = { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0 };
   private running: Promise<void> | null = null;
   private again = false;
 
@@ -78,28 +86,38 @@ export class Dispatcher {
           ROUND,
         )
         .toArray();
-      const fresh = rows.filter((r) => r.sent_at === null).map((r) => r.seq);
-      const states = this.host.claim(fresh, now);
+      const toClaim: number[] = [];
+      const queued: StateRow[] = [];
+      const pulled: StateRow[] = [];
       for (const r of rows) {
-        if (r.sent_at === null) continue;
         const state = store.getState(r.seq);
-        if (state?.status === "QUEUED") states.push(state);
+        const transport = state ? this.transportOf(state) : undefined;
+        if (state?.status === "CREATED" && transport === "pull") pulled.push(state);
+        else if (state?.status === "CREATED" && r.sent_at === null) toClaim.push(state.seq);
+        else if (state?.status === "QUEUED" && transport === "queue" && r.sent_at !== null)
+          queued.push(state);
+        // anything else moved on since it was written: nothing to send
       }
-      const sending = new Set(states.map((s) => s.seq));
+      const claimed = this.host.claim(toClaim, now);
+      const lease = now + this.leaseMs("PUSH_LEASE_MS", DEFAULT_PUSH_LEASE_MS);
+      for (const s of claimed) sql.exec(UPSERT_LEASE, s.seq, lease);
+      queued.push(...claimed);
+      const sending = new Set([...queued, ...pulled].map((s) => s.seq));
       for (const r of rows) {
         if (sending.has(r.seq)) sql.exec("UPDATE outbox SET sent_at = ? WHERE seq = ?", now, r.seq);
-        else sql.exec("DELETE FROM outbox WHERE seq = ?", r.seq); // the state moved on: nothing to send
+        else sql.exec("DELETE FROM outbox WHERE seq = ?", r.seq);
       }
-      return { states, full: rows.length === ROUND };
+      return { queued, pulled, full: rows.length === ROUND };
     });
-    if (taken.states.length === 0) return taken.full;
+    const all = [...taken.queued, ...taken.pulled];
+    if (all.length === 0) return taken.full;
     try {
-      await this.send(taken.states);
+      await Promise.all([this.send(taken.queued), this.offer(taken.pulled)]);
     } catch (e) {
-      console.error("dispatch send failed; the alarm will retry", e instanceof Error ? e.message : e);
+      console.error("dispatch failed; the alarm will retry", e instanceof Error ? e.message : e);
       // Let the entries become due again soon instead of waiting for the resend delay.
       this.host.transact(() => {
-        for (const s of taken.states) {
+        for (const s of all) {
           sql.exec(
             "UPDATE outbox SET sent_at = ? WHERE seq = ?",
             now - RESEND_AFTER_MS + SEND_RETRY_MS,
@@ -110,15 +128,26 @@ export class Dispatcher {
       return false;
     }
     this.host.transact(() => {
-      for (const s of taken.states) sql.exec("DELETE FROM outbox WHERE seq = ? AND sent_at = ?", s.seq, now);
+      for (const s of all) sql.exec("DELETE FROM outbox WHERE seq = ? AND sent_at = ?", s.seq, now);
     });
     return taken.full;
+  }
+
+  /** Lease length from configuration (milliseconds), or the default. */
+  leaseMs(name: "PUSH_LEASE_MS" | "PULL_LEASE_MS", fallback: number): number {
+    const configured = Number((this.host.env as unknown as Record<string, unknown>)[name]);
+    return Number.isFinite(configured) && configured > 0 ? configured : fallback;
+  }
+
+  private transportOf(state: StateRow): Transport | undefined {
+    const graph = this.host.graph();
+    return graph?.info(graph.node(state.identifier))?.transport;
   }
 
   private async send(states: StateRow[]): Promise<void> {
     const runKey = this.host.runKey();
     const graph = this.host.graph();
-    if (!runKey || !graph) return;
+    if (!runKey || !graph || states.length === 0) return;
     const perMessage = Number(this.host.env.DISPATCH_STATES_PER_MESSAGE ?? DEFAULT_STATES_PER_MESSAGE);
     const dispatched: DispatchedState[] = states.map((s) => {
       const info = graph.info(graph.node(s.identifier));
@@ -149,11 +178,30 @@ export class Dispatcher {
     }
   }
 
-  /** Arms the alarm for the earliest entry still in the outbox. */
-  private async arm(): Promise<void> {
+  /** Hands pull states to their ready-queue actors: one RPC per (namespace, node) per round. */
+  private async offer(states: StateRow[]): Promise<void> {
+    const runKey = this.host.runKey();
+    if (!runKey || states.length === 0) return;
+    const groups = new Map<string, ReadyRef[]>();
+    for (const s of states) {
+      const name = readyQueueName(s.namespace, s.node_name);
+      const refs = groups.get(name) ?? [];
+      refs.push({ id: stateIdOf(runKey, s.seq), due: s.enqueue_after });
+      groups.set(name, refs);
+    }
+    await Promise.all(
+      [...groups].map(([name, refs]) => this.host.env.READY_QUEUE.getByName(name).offer(refs)),
+    );
+    this.cost.readyQueueOffers += groups.size;
+  }
+
+  /** Arms the alarm for the earliest outbox entry or lease still pending. */
+  async arm(): Promise<void> {
     const next = this.host.ctx.storage.sql
       .exec<{ t: number | null }>(
-        "SELECT min(CASE WHEN sent_at IS NULL THEN due ELSE sent_at + ? END) AS t FROM outbox",
+        `SELECT min(t) AS t FROM (
+           SELECT min(CASE WHEN sent_at IS NULL THEN due ELSE sent_at + ? END) AS t FROM outbox
+           UNION ALL SELECT min(expires) FROM leases)`,
         RESEND_AFTER_MS,
       )
       .one().t;

@@ -47,6 +47,9 @@ export function migrateRunSchema(sql: SqlStorage): void {
     "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, due INTEGER NOT NULL, sent_at INTEGER)",
   );
   sql.exec("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due)");
+  // Leases of dispatched (QUEUED) states: one that expires unreported is treated as errored.
+  sql.exec("CREATE TABLE IF NOT EXISTS leases (seq INTEGER PRIMARY KEY, expires INTEGER NOT NULL)");
+  sql.exec("CREATE INDEX IF NOT EXISTS leases_expires ON leases (expires)");
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     String(SCHEMA_VERSION),
@@ -216,6 +219,20 @@ export class SqlRunStore implements RunStore {
       `${prefix}g`,
     );
     for (const row of cursor) yield (JSON.parse(row.outputs) as Record<string, unknown>)[field];
+  }
+
+  hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean {
+    // A rare, operator-driven call: a scan is acceptable here (no index on the hot path for it).
+    return (
+      this.sql
+        .exec(
+          "SELECT 1 FROM states WHERE identifier = ? AND fanout_id = ? AND retry_count = ? LIMIT 1",
+          identifier,
+          fanoutId,
+          retryCount,
+        )
+        .toArray().length > 0
+    );
   }
 
   count(status: StateStatus, delta: number): void {

@@ -293,3 +293,44 @@ describe("reports", () => {
     expect(refused[0]).toEqual({ applied: false, reason: "terminal", status: "SUCCESS" });
   });
 });
+
+describe("manual retry", () => {
+  it("reruns an errored branch with its inputs and parents, and then lets an open barrier fire", () => {
+    const run = makeRun(seedGraph());
+    run.start({ data: "[1,2]" });
+    // Splitter, then the processors: [2] errors while [1] is still out.
+    run.rounds(seedRuntime(), 1);
+    const procs = run.claimDue();
+    const bad = procs.find((s) => s.inputs.data === "[2]");
+    const good = procs.find((s) => s.inputs.data === "[1]");
+    run.engine.apply([{ type: "errored", seq: bad?.seq ?? 0, error: "boom" }], run.now);
+    const retry = run.engine.manualRetry(bad?.seq ?? 0, "fix-1", run.now);
+    expect(retry.inputs).toEqual(bad?.inputs);
+    expect(retry.parents).toEqual(bad?.parents);
+    expect(retry.retry_count).toBe(0);
+    expect(run.store.getState(bad?.seq ?? 0)?.status).toBe("RETRY_CREATED");
+    expect(() => run.engine.manualRetry(bad?.seq ?? 0, "fix-1", run.now)).toThrow(/409|RETRY_CREATED/);
+    run.engine.apply([{ type: "executed", seq: good?.seq ?? 0, outputs: [{ result: "1" }] }], run.now);
+    run.drain(seedRuntime());
+    const merger = run.states("merger");
+    expect(merger.map((m) => m.status)).toEqual(["SUCCESS"]);
+    expect(merger[0]?.outputs).toEqual({ merged: "3" });
+    expect(run.status()).toBe("SUCCESS");
+  });
+
+  it("refuses a state that succeeded and a duplicate fanout id", () => {
+    const run = makeRun([node("a", {})]);
+    run.start();
+    run.drain(() => ({ type: "errored", error: "x" }));
+    const [a] = run.states("a");
+    run.engine.manualRetry(a?.seq ?? 0, "same", run.now);
+    run.drain(() => ({ type: "pruned", data: {} }));
+    const pruned = run.states("a").find((s) => s.status === "PRUNED");
+    expect(() => run.engine.manualRetry(pruned?.seq ?? 0, "same", run.now)).toThrow(
+      "Duplicate retry state detected",
+    );
+    const other = run.engine.manualRetry(pruned?.seq ?? 0, "other", run.now);
+    run.drain(() => ({ type: "executed", outputs: [] }));
+    expect(() => run.engine.manualRetry(other.seq, "third", run.now)).toThrow(/State is SUCCESS/);
+  });
+});

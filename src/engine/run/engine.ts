@@ -3,6 +3,7 @@
 //
 // Work per transition is O(1) in the run's size: barrier counters are adjusted incrementally, and only
 // a unite that fires reads its subtree (once, to render array inputs).
+import { ApiError } from "../errors";
 import { stateIdOf } from "../ids";
 import type { RetryPolicy, StateStatus } from "../model";
 import { retryDelayMs } from "../retry";
@@ -23,6 +24,11 @@ export interface EngineEnv {
 }
 
 const FAILED_SAMPLE = 5;
+const MANUALLY_RETRYABLE: ReadonlySet<StateStatus> = new Set<StateStatus>([
+  "ERRORED",
+  "NEXT_CREATED_ERROR",
+  "PRUNED",
+]);
 type BarrierKey = readonly [unite: string, execSeq: number];
 
 export class RunEngine {
@@ -79,6 +85,43 @@ export class RunEngine {
     this.settleBarriers();
     this.end();
     return outcomes;
+  }
+
+  /**
+   * Manual retry (spec §2.14) with our rule: only a state that ended without success of its own
+   * (ERRORED, NEXT_CREATED_ERROR, PRUNED) may be retried, so finished work is never duplicated. The new
+   * state runs with the original inputs and parents and a fresh retry budget; the original becomes
+   * RETRY_CREATED. Throws ApiError 404/409.
+   */
+  manualRetry(seq: number, fanoutId: string, now: number): StateRow {
+    this.begin(now);
+    const state = this.store.getState(seq);
+    if (!state) throw new ApiError(404, "State not found");
+    if (!MANUALLY_RETRYABLE.has(state.status)) {
+      throw new ApiError(
+        409,
+        `State is ${state.status}: only ERRORED, NEXT_CREATED_ERROR or PRUNED states can be retried manually`,
+      );
+    }
+    if (this.store.hasAttempt(state.identifier, fanoutId, 0)) {
+      throw new ApiError(409, "Duplicate retry state detected");
+    }
+    const retry: StateRow = {
+      ...this.newState({ ...state, seq: assertSeq(this.store.nextSeq()), enqueue_after: now }),
+      fanout_id: fanoutId,
+      manual_retry_fanout_id: fanoutId,
+      does_unites: state.does_unites,
+    };
+    this.insert(retry);
+    // The original is superseded: it no longer counts as a failure in barriers still waiting.
+    const from = state.status;
+    this.store.updateState(state.seq, { status: "RETRY_CREATED" }, now);
+    this.store.count(from, -1);
+    this.store.count("RETRY_CREATED", 1);
+    if (FAILED.has(from)) this.adjustFailure(this.keysOf(state), state.seq);
+    this.settleBarriers();
+    this.end();
+    return retry;
   }
 
   private applyOne(report: Report): ReportOutcome {
@@ -275,6 +318,17 @@ export class RunEngine {
       const key = `${unite}\u0000${execSeq}`;
       this.dirty.add(key);
       this.touched.add(key);
+    }
+  }
+
+  /** Takes back a failure counted in still-open barriers (its state was superseded by a retry). */
+  private adjustFailure(keys: BarrierKey[], seq: number): void {
+    for (const [unite, execSeq] of keys) {
+      const barrier = this.barrier(unite, execSeq);
+      if (!barrier || barrier.fired) continue;
+      barrier.failed = Math.max(0, barrier.failed - 1);
+      barrier.failed_sample = barrier.failed_sample.filter((s) => s !== seq);
+      this.dirty.add(`${unite}\u0000${execSeq}`);
     }
   }
 

@@ -53,6 +53,14 @@ export class MemoryRunStore implements RunStore {
     for (const row of rows) yield row.outputs[field];
   }
 
+  hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean {
+    for (const s of this.states.values()) {
+      if (s.identifier === identifier && s.fanout_id === fanoutId && s.retry_count === retryCount)
+        return true;
+    }
+    return false;
+  }
+
   count(status: StateStatus, delta: number): void {
     this.counts.set(status, (this.counts.get(status) ?? 0) + delta);
   }

@@ -66,6 +66,8 @@ export interface RunStore {
    * order (fan-out order).
    */
   subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown>;
+  /** Whether a state of `identifier` with this fan-out id and retry count exists (manual-retry dedupe). */
+  hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean;
   /** Adds `delta` to the run's count of states in `status`. */
   count(status: StateStatus, delta: number): void;
   /** Records that state `seq` must be dispatched once `due` (epoch ms) has passed. */

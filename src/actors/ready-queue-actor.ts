@@ -1,0 +1,75 @@
+// The ready-queue actor: one Durable Object per (namespace, node name), holding references to ready
+// states of pull nodes until a runtime claims them through `states/enqueue`. Run actors offer refs in
+// batches; a poller takes some, the run actor claims them (CREATED → QUEUED), and the poller acks them.
+// A ref taken but never acked (the poller crashed in between) is offered again after RETAKE_AFTER_MS.
+import { DurableObject } from "cloudflare:workers";
+
+export const RETAKE_AFTER_MS = 30_000;
+
+export interface ReadyRef {
+  id: string;
+  /** epoch ms before which the state must not be handed out (enqueue_after) */
+  due: number;
+}
+
+export const readyQueueName = (namespace: string, node: string): string => `${namespace}\u0000${node}`;
+
+export class ReadyQueueActor extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const sql = ctx.storage.sql;
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS ready (state_id TEXT PRIMARY KEY, due INTEGER NOT NULL, taken_at INTEGER) WITHOUT ROWID",
+      );
+      sql.exec("CREATE INDEX IF NOT EXISTS ready_due ON ready (due)");
+    });
+  }
+
+  /** Adds (or re-adds) refs; a re-offered ref is available again from its new due time. */
+  async offer(refs: ReadyRef[]): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (const r of refs) {
+        sql.exec(
+          `INSERT INTO ready (state_id, due, taken_at) VALUES (?, ?, NULL)
+           ON CONFLICT (state_id) DO UPDATE SET due = excluded.due, taken_at = NULL`,
+          r.id,
+          r.due,
+        );
+      }
+    });
+  }
+
+  /** Takes up to `limit` due refs, oldest due first; O(limit) through the due index. */
+  async take(limit: number, now: number = Date.now()): Promise<string[]> {
+    if (limit <= 0) return [];
+    const sql = this.ctx.storage.sql;
+    return this.ctx.storage.transactionSync(() => {
+      const ids: string[] = [];
+      const cursor = sql.exec<{ state_id: string; taken_at: number | null }>(
+        "SELECT state_id, taken_at FROM ready WHERE due <= ? ORDER BY due",
+        now,
+      );
+      for (const row of cursor) {
+        if (row.taken_at !== null && row.taken_at > now - RETAKE_AFTER_MS) continue;
+        ids.push(row.state_id);
+        if (ids.length >= limit) break;
+      }
+      for (const id of ids) sql.exec("UPDATE ready SET taken_at = ? WHERE state_id = ?", now, id);
+      return ids;
+    });
+  }
+
+  /** Forgets refs that were claimed (or found stale) by their run actors. */
+  async ack(ids: string[]): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (const id of ids) sql.exec("DELETE FROM ready WHERE state_id = ?", id);
+    });
+  }
+
+  async size(): Promise<number> {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM ready").one().n;
+  }
+}

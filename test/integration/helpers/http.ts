@@ -1,0 +1,42 @@
+// Calls into the Worker the way a client would: through its fetch handler, with the test API key.
+import { exports } from "cloudflare:workers";
+
+export const KEY = "test-secret-key";
+
+export async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  return exports.default.fetch(
+    new Request(`http://x${path}`, {
+      method,
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "x-api-key": KEY, "content-type": "application/json", ...headers },
+    }),
+  );
+}
+
+export async function json<T = Record<string, unknown>>(method: string, path: string, body?: unknown) {
+  const res = await call(method, path, body);
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export const fresh = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+
+export interface RunRow {
+  run_id: string;
+  graph_name: string;
+  success_count: number;
+  pending_count: number;
+  errored_count: number;
+  retried_count: number;
+  total_count: number;
+  status: string;
+}
+
+export async function runRow(ns: string, runId: string): Promise<RunRow | undefined> {
+  const { body } = await json<{ runs: RunRow[] }>("GET", `/v0/namespace/${ns}/runs/1/1000`);
+  return body.runs.find((r) => r.run_id === runId);
+}

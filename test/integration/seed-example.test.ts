@@ -1,0 +1,95 @@
+// The seed's example, end to end through the dispatch queue and the bundled push runtime.
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { runKeyOfRunId } from "../../src/engine/ids";
+import { splitProcessGraph, splitProcessMergeGraph } from "../../src/examples/graphs";
+import { fresh, json, runRow } from "./helpers/http";
+
+interface GraphView {
+  nodes: { id: string; identifier: string; status: string }[];
+  execution_summary: Record<string, number>;
+}
+
+async function upsert(name: string, body: unknown) {
+  const res = await json<{ validation_status: string; validation_errors: string[] }>(
+    "PUT",
+    `/v0/namespace/examples/graph/${name}`,
+    body,
+  );
+  expect(res.status).toBe(201);
+  expect(res.body.validation_errors).toEqual([]);
+  expect(res.body.validation_status).toBe("VALID");
+}
+
+async function trigger(graph: string, inputs: Record<string, string>): Promise<string> {
+  const res = await json<{ run_id: string }>("POST", `/v0/namespace/examples/graph/${graph}/trigger`, {
+    inputs,
+  });
+  expect(res.status).toBe(200);
+  return res.body.run_id;
+}
+
+async function settled(runId: string, timeout = 60_000) {
+  await vi.waitUntil(async () => (await runRow("examples", runId))?.pending_count === 0, {
+    timeout,
+    interval: 50,
+  });
+  return runRow("examples", runId);
+}
+
+async function mergerOutputs(graph: string, runId: string) {
+  const view = (await json<GraphView>("GET", `/v0/namespace/examples/states/run/${runId}/graph`)).body;
+  const mergers = view.nodes.filter((n) => n.identifier === "merger");
+  return Promise.all(
+    mergers.map(
+      async (m) =>
+        (
+          await json<{ outputs: Record<string, string> }>(
+            "GET",
+            `/v0/namespace/examples/graph/${graph}/run/${runId}/node/${m.id}`,
+          )
+        ).body.outputs,
+    ),
+  );
+}
+
+describe("the seed's example graphs", () => {
+  it("split → process runs one processor per chunk", async () => {
+    const graph = fresh("split");
+    await upsert(graph, splitProcessGraph);
+    const runId = await trigger(graph, { data: "[1,2,3,4,5]", chunk_size: "2" });
+    const row = await settled(runId);
+    expect(row).toMatchObject({ status: "SUCCESS", success_count: 6, errored_count: 0, total_count: 6 });
+  });
+
+  it("merges 10,000 items once, with the right total", async () => {
+    const graph = fresh("merge");
+    await upsert(graph, splitProcessMergeGraph);
+    const n = 10_000;
+    const items = Array.from({ length: n }, (_, i) => i + 1);
+    const runId = await trigger(graph, { data: JSON.stringify(items), chunk_size: "1" });
+    const row = await settled(runId);
+    // n splitter states (head + clones), n processors, one merger.
+    expect(row).toMatchObject({
+      status: "SUCCESS",
+      success_count: 2 * n + 1,
+      errored_count: 0,
+      total_count: 2 * n + 1,
+    });
+    expect(await mergerOutputs(graph, runId)).toEqual([{ merged: String((n * (n + 1)) / 2) }]);
+    const key = runKeyOfRunId(runId) ?? "";
+    const costs = await env.RUN.getByName(key).costs();
+    // Batching works: far fewer sendBatch calls and report RPCs than states.
+    expect(costs.sendBatchCalls).toBeLessThan(n / 100);
+    expect(costs.reportRpcs).toBeLessThan(n / 10);
+  });
+
+  it("reports bad input as a node error and fails the run", async () => {
+    const graph = fresh("bad");
+    await upsert(graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 0 } });
+    const runId = await trigger(graph, { data: "not json", chunk_size: "1" });
+    const row = await settled(runId);
+    expect(row?.status).toBe("FAILED");
+    expect(row?.errored_count).toBeGreaterThan(0);
+  });
+});
