@@ -12,6 +12,8 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest({
+            // The deployed Worker plus a runtime of test nodes on the same queue (see the file).
+            main: "./test/integration/worker.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: { STATE_MANAGER_SECRET: "test-secret-key", EXOFLARE_TEST: "1" },

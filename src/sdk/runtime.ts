@@ -31,6 +31,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly namespace: string;
   readonly name: string;
+  /** The node serving `nodeName` in this runtime's namespace, if any. */
+  node(namespace: string, nodeName: string): AnyNode | undefined;
   /** The queue() handler of the runtime Worker. */
   queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void>;
   /** Registers the nodes with the engine as queue-dispatched ("push") nodes. Idempotent. */
@@ -42,67 +44,100 @@ const DEFAULT_CONCURRENCY = 64;
 export function createRuntime(opts: RuntimeOptions): Runtime {
   assertValidNodes(opts.nodes);
   const byName = new Map(opts.nodes.map((n) => [nodeNameOf(n), n]));
-  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  const runtime: Runtime = {
+    namespace: opts.namespace,
+    name: opts.name,
+    node: (namespace, nodeName) => (namespace === opts.namespace ? byName.get(nodeName) : undefined),
+    queue: (batch, env) => consume(batch, env, [runtime], opts.concurrency ?? DEFAULT_CONCURRENCY),
+    async register(env) {
+      const nodes = opts.nodes.map((n) => ({ ...toRegisteredNode(n), transport: "queue" as const }));
+      await env.NAMESPACE.getByName(opts.namespace).registerNodes(opts.namespace, opts.name, nodes);
+    },
+  };
+  return runtime;
+}
 
-  async function register(env: RuntimeEnv): Promise<void> {
-    const nodes = opts.nodes.map((n) => ({ ...toRegisteredNode(n), transport: "queue" as const }));
-    await env.NAMESPACE.getByName(opts.namespace).registerNodes(opts.namespace, opts.name, nodes);
-  }
+/**
+ * One queue consumer for several runtimes (one dispatch queue serves every push node of the engine):
+ * each state goes to the runtime that serves its (namespace, node).
+ */
+export function serveRuntimes(runtimes: Runtime[], concurrency = DEFAULT_CONCURRENCY) {
+  return {
+    queue: (batch: MessageBatch<unknown>, env: RuntimeEnv) => consume(batch, env, runtimes, concurrency),
+    register: (env: RuntimeEnv) => Promise.all(runtimes.map((r) => r.register(env))).then(() => undefined),
+  };
+}
 
-  async function queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void> {
-    // Messages of one run are reported together; a run whose report fails is retried as a whole.
-    const byRun = new Map<string, { messages: Message<unknown>[]; states: DispatchedState[] }>();
-    for (const message of batch.messages) {
-      const parsed = DispatchMessage.safeParse(message.body);
-      if (!parsed.success) {
-        // Not ours to execute, and redelivering will not make it valid.
-        console.error("dropping malformed dispatch message", message.id);
-        message.ack();
-        continue;
-      }
-      const group = byRun.get(parsed.data.run) ?? { messages: [], states: [] };
-      group.messages.push(message);
-      group.states.push(...parsed.data.states);
-      byRun.set(parsed.data.run, group);
+async function consume(
+  batch: MessageBatch<unknown>,
+  env: RuntimeEnv,
+  runtimes: Runtime[],
+  concurrency: number,
+): Promise<void> {
+  // Messages of one run are reported together; a run whose report fails is retried as a whole.
+  const byRun = new Map<string, { messages: Message<unknown>[]; states: DispatchedState[] }>();
+  for (const message of batch.messages) {
+    const parsed = DispatchMessage.safeParse(message.body);
+    if (!parsed.success) {
+      // Not ours to execute, and redelivering will not make it valid.
+      console.error("dropping malformed dispatch message", message.id);
+      message.ack();
+      continue;
     }
-    await Promise.all(
-      [...byRun].map(async ([runKey, group]) => {
-        try {
-          await runOne(env.RUN.getByName(runKey), group.states);
-          for (const m of group.messages) m.ack();
-        } catch (e) {
-          console.error(
-            `reporting to run ${runKey} failed; retrying its messages`,
-            e instanceof Error ? e.message : e,
-          );
-          for (const m of group.messages) m.retry();
-        }
-      }),
-    );
+    const group = byRun.get(parsed.data.run) ?? { messages: [], states: [] };
+    group.messages.push(message);
+    group.states.push(...parsed.data.states);
+    byRun.set(parsed.data.run, group);
   }
+  const nodeFor = (ns: string, name: string) => {
+    for (const r of runtimes) {
+      const node = r.node(ns, name);
+      if (node) return node;
+    }
+    return undefined;
+  };
+  await Promise.all(
+    [...byRun].map(async ([runKey, group]) => {
+      try {
+        await runOne(env.RUN.getByName(runKey), group.states, nodeFor, concurrency);
+        for (const m of group.messages) m.ack();
+      } catch (e) {
+        console.error(
+          `reporting to run ${runKey} failed; retrying its messages`,
+          e instanceof Error ? e.message : e,
+        );
+        for (const m of group.messages) m.retry();
+      }
+    }),
+  );
+}
 
-  async function runOne(run: DurableObjectStub<RunActor>, states: DispatchedState[]): Promise<void> {
-    const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
-    const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
-    const withSecrets = states.filter((s) => s.secrets).map((s) => seqOf(s.id));
-    const [refInputs, secrets] = await Promise.all([
-      byRef.length > 0 ? run.inputsOf(byRef) : Promise.resolve({} as Record<number, Record<string, string>>),
-      withSecrets.length > 0
-        ? run.secretsOf(withSecrets)
-        : Promise.resolve({} as Record<number, Record<string, string>>),
-    ]);
-    const reports = await mapBounded(states, concurrency, async (s): Promise<Report> => {
-      const seq = seqOf(s.id);
-      const node = byName.get(s.node);
-      const outcome: ExecuteOutcome = node
-        ? await executeNode(node, s.inputs ?? refInputs[seq] ?? {}, secrets[seq] ?? {}, { stateId: s.id })
-        : { type: "errored", error: `Node ${s.node} is not served by runtime ${opts.name}` };
-      return toReport(seq, outcome);
-    });
-    await run.report(reports);
-  }
-
-  return { namespace: opts.namespace, name: opts.name, queue, register };
+async function runOne(
+  run: DurableObjectStub<RunActor>,
+  states: DispatchedState[],
+  nodeFor: (ns: string, name: string) => AnyNode | undefined,
+  concurrency: number,
+): Promise<void> {
+  const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
+  const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
+  const withSecrets = states.filter((s) => s.secrets).map((s) => seqOf(s.id));
+  const none = Promise.resolve({} as Record<number, Record<string, string>>);
+  const [refInputs, secrets] = await Promise.all([
+    byRef.length > 0 ? run.inputsOf(byRef) : none,
+    withSecrets.length > 0 ? run.secretsOf(withSecrets) : none,
+  ]);
+  const reports = await mapBounded(states, concurrency, async (s): Promise<Report> => {
+    const seq = seqOf(s.id);
+    const node = nodeFor(s.ns, s.node);
+    const outcome: ExecuteOutcome = node
+      ? await executeNode(node, s.inputs ?? refInputs[seq] ?? {}, secrets[seq] ?? {}, { stateId: s.id })
+      : {
+          type: "errored",
+          error: `Node ${s.node} in namespace ${s.ns} is not served by this runtime Worker`,
+        };
+    return toReport(seq, outcome);
+  });
+  await run.report(reports);
 }
 
 export function toReport(seq: number, outcome: ExecuteOutcome): Report {
