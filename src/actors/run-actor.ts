@@ -83,11 +83,11 @@ export class RunActor extends DurableObject<Env> {
   }
 
   /** Applies a batch of runtime reports in one transaction; answers one outcome per report. */
-  async report(reports: Report[]): Promise<ReportOutcome[]> {
+  async report(reports: Report[], namespace?: string): Promise<ReportOutcome[]> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
     const outcomes = this.transact(() => {
-      const applied = this.runEngine().apply(reports, Date.now());
+      const applied = this.runEngine().apply(reports, Date.now(), namespace);
       // A state that left QUEUED no longer holds a lease.
       reports.forEach((r, i) => {
         if (applied[i]?.applied) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", r.seq);

@@ -78,10 +78,13 @@ export class RunEngine {
     return claimed;
   }
 
-  /** Applies a batch of runtime reports. MUST be called inside one transaction. */
-  apply(reports: Report[], now: number): ReportOutcome[] {
+  /**
+   * Applies a batch of runtime reports. MUST be called inside one transaction. With `namespace`, a
+   * state of another namespace is treated as not found (FIX: Exosphere ignores the path's namespace).
+   */
+  apply(reports: Report[], now: number, namespace?: string): ReportOutcome[] {
     this.begin(now);
-    const outcomes = reports.map((report) => this.applyOne(report));
+    const outcomes = reports.map((report) => this.applyOne(report, namespace));
     this.settleBarriers();
     this.end();
     return outcomes;
@@ -124,9 +127,11 @@ export class RunEngine {
     return retry;
   }
 
-  private applyOne(report: Report): ReportOutcome {
+  private applyOne(report: Report, namespace: string | undefined): ReportOutcome {
     const state = this.store.getState(report.seq);
-    if (!state) return { applied: false, reason: "not_found" };
+    if (!state || (namespace !== undefined && state.namespace !== namespace)) {
+      return { applied: false, reason: "not_found" };
+    }
     if (report.type === "requeue") return this.requeue(state, report.delayMs);
     if (state.status !== "QUEUED") return { applied: false, reason: "not_queued", status: state.status };
     switch (report.type) {
