@@ -12,6 +12,7 @@ import { graphsRoutes } from "./routes/graphs";
 import { healthRoutes } from "./routes/health";
 import { namespacesRoutes } from "./routes/namespaces";
 import { nodesRoutes } from "./routes/nodes";
+import { runCostsRoutes } from "./routes/run-costs";
 import { runInspectRoutes } from "./routes/run-inspect";
 import { runsRoutes } from "./routes/runs";
 import { triggerRoutes } from "./routes/trigger";
@@ -25,6 +26,8 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   triggerRoutes,
   runsRoutes,
   runInspectRoutes,
+  // Our extension (not in Exosphere's API): a run's cost counters, for the benchmark.
+  runCostsRoutes,
 ];
 
 export const app = new Hono<AppEnv>();
