@@ -61,11 +61,14 @@ export class ReadyQueueActor extends DurableObject<Env> {
     });
   }
 
-  /** Forgets refs that were claimed (or found stale) by their run actors. */
+  /**
+   * Forgets refs that were claimed (or found stale) by their run actors. Only taken refs: a ref offered
+   * again between take and ack (its state was requeued meanwhile) has `taken_at` reset and must survive.
+   */
   async ack(ids: string[]): Promise<void> {
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
-      for (const id of ids) sql.exec("DELETE FROM ready WHERE state_id = ?", id);
+      for (const id of ids) sql.exec("DELETE FROM ready WHERE state_id = ? AND taken_at IS NOT NULL", id);
     });
   }
 

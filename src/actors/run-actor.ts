@@ -127,10 +127,16 @@ export class RunActor extends DurableObject<Env> {
     });
   }
 
-  /** Manual retry of one state (spec §2.14 with our status rule); answers the new state's id. */
-  async manualRetry(seq: number, fanoutId: string): Promise<Result<{ id: string }>> {
+  /**
+   * Manual retry of one state (spec §2.14 with our status rule); answers the new state's id. With
+   * `namespace`, a state of another namespace is not found (Exosphere checks it for this route).
+   */
+  async manualRetry(seq: number, fanoutId: string, namespace?: string): Promise<Result<{ id: string }>> {
     const meta = this.meta;
     if (!meta) return { ok: false, status: 404, detail: "State not found" };
+    if (namespace !== undefined && this.store.getState(seq)?.namespace !== namespace) {
+      return { ok: false, status: 404, detail: "State not found" };
+    }
     const result = await toResult(() =>
       this.transact(() => this.runEngine().manualRetry(seq, fanoutId, Date.now())),
     );
@@ -155,6 +161,8 @@ export class RunActor extends DurableObject<Env> {
       for (const seq of seqs) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", seq);
       return outcomes.filter((o) => o.applied).length;
     });
+    // Retries the expiry created are dispatched now, whoever called (the alarm or an operator RPC).
+    if (expired > 0) await this.dispatcher.flush();
     return expired;
   }
 
@@ -170,9 +178,9 @@ export class RunActor extends DurableObject<Env> {
 
   /**
    * Decrypted secrets for states about to execute: for each state, exactly the secrets its node declared
-   * (design §4, FIX), never the whole graph's.
+   * (design §4, FIX), never the whole graph's. With `namespace`, states of other namespaces are left out.
    */
-  async secretsOf(seqs: number[]): Promise<Record<number, Record<string, string>>> {
+  async secretsOf(seqs: number[], namespace?: string): Promise<Record<number, Record<string, string>>> {
     const meta = this.meta;
     if (!meta) return {};
     const key = await secretsKeyFrom(
@@ -182,7 +190,7 @@ export class RunActor extends DurableObject<Env> {
     const out: Record<number, Record<string, string>> = {};
     for (const seq of seqs) {
       const state = this.store.getState(seq);
-      if (!state) continue;
+      if (!state || (namespace !== undefined && state.namespace !== namespace)) continue;
       const declared = graph.info(graph.node(state.identifier))?.secrets ?? [];
       const secrets: Record<string, string> = {};
       for (const name of declared) {

@@ -15,6 +15,8 @@ import { nodesRoutes } from "./routes/nodes";
 import { runCostsRoutes } from "./routes/run-costs";
 import { runInspectRoutes } from "./routes/run-inspect";
 import { runsRoutes } from "./routes/runs";
+import { stateReportRoutes } from "./routes/state-reports";
+import { statesEnqueueRoutes } from "./routes/states-enqueue";
 import { triggerRoutes } from "./routes/trigger";
 
 /** Route modules, each a Hono app declaring full paths; mounted at the root in this order. */

@@ -8,3 +8,18 @@ export const MAX_RUNS_PAGE_SIZE = 1000;
 
 /** Most nodes one registration request may carry (one storage transaction writes them all). */
 export const MAX_NODES_PER_REGISTRATION = 1000;
+
+/**
+ * Largest `batch_size` of `states/enqueue`. Exosphere leaves it unbounded; here one poll touches at most
+ * this many ready-queue refs and claims them in one RPC per run, so a single request stays bounded.
+ */
+export const MAX_ENQUEUE_BATCH = 1000;
+
+/** Ready-queue take/claim rounds one enqueue request makes while nodes that had more can fill the batch. */
+export const MAX_ENQUEUE_ROUNDS = 3;
+
+/**
+ * Longest delay `re-enqueue-after` accepts (ten years, in ms): far beyond any polling interval, and small
+ * enough that `now + delay` stays an exact integer in every store.
+ */
+export const MAX_REQUEUE_DELAY_MS = 10 * 365 * 24 * 3_600_000;

@@ -1,0 +1,125 @@
+// The runtime protocol for one state (spec §2.10–§2.15): executed, errored, prune, re-enqueue-after,
+// manual-retry and secrets. The state id names its run actor (self-routing ids), so each request is one
+// RPC to one run actor, which applies the report in one transaction. Our fixes over Exosphere: the
+// path's namespace is checked, a malformed or unknown id is a 404 (never a 500), a report for a state
+// that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a finished state is 409.
+import { Hono } from "hono";
+import { z } from "zod";
+import { badRequest, conflict, notFound, unwrap } from "../../engine/errors";
+import { parseStateId } from "../../engine/ids";
+import { MAX_REQUEUE_DELAY_MS } from "../../engine/limits";
+import type { StateStatus } from "../../engine/model";
+import type { Report, ReportOutcome } from "../../engine/run/types";
+import type { AppEnv } from "../env";
+import { jsonBody } from "../middleware/json-body";
+
+const STATE_PATH = "/v0/namespace/:namespace/state/:state_id";
+
+/** Pydantic's lax int: 5000, 5000.0 and "5000" are 5000. */
+const laxInt = (value: unknown): unknown =>
+  typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value.trim()) : value;
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const executedBodySchema = z.object({ outputs: z.array(jsonObject) });
+export const erroredBodySchema = z.object({ error: z.string() });
+export const pruneBodySchema = z.object({ data: jsonObject });
+/** A delay in ms; Exosphere refuses 0 and negatives (gt=0). */
+export const requeueBodySchema = z.object({
+  enqueue_after: z.preprocess(laxInt, z.int().gt(0).max(MAX_REQUEUE_DELAY_MS)),
+});
+export const manualRetryBodySchema = z.object({ fanout_id: z.string() });
+
+/** Statuses in which Exosphere's errored route says "State is already executed". */
+const EXECUTED_ALREADY: ReadonlySet<StateStatus> = new Set<StateStatus>([
+  "EXECUTED",
+  "SUCCESS",
+  "NEXT_CREATED_ERROR",
+]);
+
+const stateNotFound = () => notFound("State not found");
+
+function stateRef(raw: string): { runKey: string; seq: number } {
+  const ref = parseStateId(raw);
+  if (ref === null) throw stateNotFound();
+  return ref;
+}
+
+/** Sends one report to the state's run actor, scoped to the path's namespace. */
+async function report(
+  env: Env,
+  namespace: string,
+  rawId: string,
+  build: (seq: number) => Report,
+): Promise<ReportOutcome> {
+  const { runKey, seq } = stateRef(rawId);
+  const [outcome] = await env.RUN.getByName(runKey).report([build(seq)], namespace);
+  if (outcome === undefined) throw new Error("run actor answered no outcome for a report");
+  if (!outcome.applied && outcome.reason === "not_found") throw stateNotFound();
+  return outcome;
+}
+
+export const stateReportRoutes = new Hono<AppEnv>()
+  .post(`${STATE_PATH}/executed`, jsonBody(executedBodySchema), async (c) => {
+    const { outputs } = c.get("body");
+    const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
+      type: "executed",
+      seq,
+      outputs,
+    }));
+    if (!outcome.applied) throw badRequest("State is not queued");
+    return c.json({ status: "EXECUTED" }, 200);
+  })
+  .post(`${STATE_PATH}/errored`, jsonBody(erroredBodySchema), async (c) => {
+    const { error } = c.get("body");
+    const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
+      type: "errored",
+      seq,
+      error,
+    }));
+    if (!outcome.applied) {
+      const executed = outcome.status !== undefined && EXECUTED_ALREADY.has(outcome.status);
+      throw badRequest(executed ? "State is already executed" : "State is not queued or executed");
+    }
+    // `status` is always "ERRORED" on the wire, even when a retry superseded the state (spec §2.11).
+    return c.json({ status: "ERRORED", retry_created: outcome.retryCreated ?? false }, 200);
+  })
+  .post(`${STATE_PATH}/prune`, jsonBody(pruneBodySchema), async (c) => {
+    const { data } = c.get("body");
+    const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
+      type: "pruned",
+      seq,
+      data,
+    }));
+    if (!outcome.applied) throw badRequest("State is not queued");
+    // Exactly 200: the Python runtime treats any other status as fatal.
+    return c.json({ enqueue_after: outcome.enqueueAfter, status: "PRUNED" }, 200);
+  })
+  .post(`${STATE_PATH}/re-enqueue-after`, jsonBody(requeueBodySchema), async (c) => {
+    const { enqueue_after: delayMs } = c.get("body");
+    const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
+      type: "requeue",
+      seq,
+      delayMs,
+    }));
+    if (!outcome.applied) {
+      // FIX (design §4): a finished state never runs twice.
+      throw conflict(`State is ${outcome.status ?? "finished"}: a finished state cannot be re-enqueued`);
+    }
+    return c.json({ enqueue_after: outcome.enqueueAfter, status: "CREATED" }, 200);
+  })
+  .post(`${STATE_PATH}/manual-retry`, jsonBody(manualRetryBodySchema), async (c) => {
+    const namespace = c.req.param("namespace");
+    const { runKey, seq } = stateRef(c.req.param("state_id"));
+    const { fanout_id: fanoutId } = c.get("body");
+    const { id } = unwrap(await c.env.RUN.getByName(runKey).manualRetry(seq, fanoutId, namespace));
+    return c.json({ id, status: "CREATED" }, 200);
+  })
+  .get(`${STATE_PATH}/secrets`, async (c) => {
+    const namespace = c.req.param("namespace");
+    const { runKey, seq } = stateRef(c.req.param("state_id"));
+    // Only the secrets the state's node declared (design §4, FIX), never the whole graph's.
+    const secrets = (await c.env.RUN.getByName(runKey).secretsOf([seq], namespace))[seq];
+    if (secrets === undefined) throw stateNotFound();
+    return c.json({ secrets }, 200);
+  });

@@ -1,0 +1,123 @@
+// `POST /v0/namespace/{ns}/states/enqueue` (spec §2.9): a pull runtime asks for up to `batch_size` ready
+// states of the named nodes. Refs come from the per-(namespace, node) ready-queue actors, the states are
+// claimed (CREATED → QUEUED, with a lease) by their run actors, one RPC per run, and the refs are acked.
+// Work is O(batch): no actor scans anything beyond the refs it hands out.
+import { Hono } from "hono";
+import { z } from "zod";
+import { readyQueueName } from "../../actors/ready-queue-actor";
+import type { PulledState } from "../../actors/run-actor";
+import { parseStateId } from "../../engine/ids";
+import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
+import type { AppEnv } from "../env";
+import { jsonBody } from "../middleware/json-body";
+
+/** Pydantic's lax int: 16, 16.0 and "16" are 16. */
+const laxInt = (value: unknown): unknown =>
+  typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value.trim()) : value;
+
+/** A batch_size ≤ 0 is valid and claims nothing, as in Exosphere; above the bound it is refused. */
+export const enqueueBodySchema = z.object({
+  nodes: z.array(z.string()),
+  batch_size: z.preprocess(laxInt, z.int().max(MAX_ENQUEUE_BATCH)),
+});
+
+/**
+ * Splits `total` as evenly as possible across `n` nodes. The remainder goes to nodes starting at
+ * `offset`, which the caller rotates so that no node is always the one left with the smaller share.
+ */
+export function fairShares(total: number, n: number, offset: number): number[] {
+  if (n <= 0) return [];
+  const base = Math.floor(total / n);
+  const extra = total % n;
+  return Array.from({ length: n }, (_, i) => {
+    const position = (((i - offset) % n) + n) % n;
+    return base + (position < extra ? 1 : 0);
+  });
+}
+
+export const statesEnqueueRoutes = new Hono<AppEnv>().post(
+  "/v0/namespace/:namespace/states/enqueue",
+  jsonBody(enqueueBodySchema),
+  async (c) => {
+    const namespace = c.req.param("namespace");
+    const { nodes, batch_size: batchSize } = c.get("body");
+    const states = batchSize > 0 ? await claimFairly(c.env, namespace, [...new Set(nodes)], batchSize) : [];
+    return c.json({ count: states.length, namespace, status: "QUEUED", states });
+  },
+);
+
+/**
+ * Round 1 gives every node an even share of the batch; later rounds split what is left among the nodes
+ * that filled their share (they may have more), so a busy node cannot starve a quiet one and a batch is
+ * still filled when only one node has work.
+ */
+async function claimFairly(env: Env, namespace: string, nodes: string[], batchSize: number) {
+  const out: PulledState[] = [];
+  let active = nodes;
+  for (let round = 0; round < MAX_ENQUEUE_ROUNDS && active.length > 0 && out.length < batchSize; round++) {
+    const shares = fairShares(batchSize - out.length, active.length, randomOffset(active.length));
+    const asked = active.map((node, i) => ({ node, share: shares[i] ?? 0 })).filter((a) => a.share > 0);
+    const taken = await Promise.all(
+      asked.map(async (a) => ({
+        ...a,
+        ids: await env.READY_QUEUE.getByName(readyQueueName(namespace, a.node)).take(a.share),
+      })),
+    );
+    out.push(...(await claim(env, namespace, taken)));
+    active = taken.filter((t) => t.ids.length >= t.share).map((t) => t.node);
+  }
+  return out;
+}
+
+/**
+ * Claims taken refs in their run actors (one RPC per run, in parallel), then acks them to their ready
+ * queues, claimed or stale. Acks are awaited before the answer: the runtime's report, which can requeue a
+ * state and offer its ref again, must not race an ack of the old ref. Refs of a run whose claim failed
+ * are not acked; their ready queue hands them out again later.
+ */
+async function claim(
+  env: Env,
+  namespace: string,
+  taken: { node: string; ids: string[] }[],
+): Promise<PulledState[]> {
+  const byRun = new Map<string, { seqs: number[]; ids: string[] }>();
+  const nodeOf = new Map<string, string>();
+  for (const t of taken) {
+    for (const id of t.ids) {
+      nodeOf.set(id, t.node);
+      const parsed = parseStateId(id);
+      if (parsed === null) continue; // never offered by a run actor; acked below as stale
+      const group = byRun.get(parsed.runKey) ?? { seqs: [], ids: [] };
+      group.seqs.push(parsed.seq);
+      group.ids.push(id);
+      byRun.set(parsed.runKey, group);
+    }
+  }
+  const failed = new Set<string>();
+  const claimed = await Promise.all(
+    [...byRun].map(async ([runKey, group]) => {
+      try {
+        return await env.RUN.getByName(runKey).claimPulled(group.seqs);
+      } catch (e) {
+        console.error(`claiming pulled states of run ${runKey} failed`, e instanceof Error ? e.message : e);
+        for (const id of group.ids) failed.add(id);
+        return [];
+      }
+    }),
+  );
+  const acks = new Map<string, string[]>();
+  for (const [id, node] of nodeOf) {
+    if (failed.has(id)) continue;
+    const ids = acks.get(node) ?? [];
+    ids.push(id);
+    acks.set(node, ids);
+  }
+  await Promise.all(
+    [...acks].map(([node, ids]) => env.READY_QUEUE.getByName(readyQueueName(namespace, node)).ack(ids)),
+  );
+  return claimed.flat();
+}
+
+function randomOffset(n: number): number {
+  return n <= 1 ? 0 : (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % n;
+}
