@@ -1,0 +1,190 @@
+// The run views (spec §2.17, §2.18) and at-least-once delivery, on a run of the test runtime.
+
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import type { DispatchMessage } from "../../src/dispatch/messages";
+import { runKeyOfRunId } from "../../src/engine/ids";
+import { fresh, json, runRow } from "./helpers/http";
+import worker from "./worker";
+
+interface GraphNode {
+  id: string;
+  node_name: string;
+  identifier: string;
+  status: string;
+  error: string | null;
+}
+interface GraphView {
+  root_states: GraphNode[];
+  graph_name: string;
+  nodes: GraphNode[];
+  edges: { source: string; target: string }[];
+  node_count: number;
+  edge_count: number;
+  execution_summary: Record<string, number>;
+}
+
+/** list → echo for each item; a fresh graph in namespace "ctl". */
+async function listThenEcho(items: string[]) {
+  const graph = fresh("inspect");
+  const up = await json("PUT", `/v0/namespace/ctl/graph/${graph}`, {
+    secrets: {},
+    nodes: [
+      {
+        node_name: "ListNode",
+        namespace: "ctl",
+        identifier: "list",
+        inputs: { items: "[]" },
+        next_nodes: ["echo"],
+      },
+      {
+        node_name: "SignalNode",
+        namespace: "ctl",
+        identifier: "echo",
+        inputs: { value: "${{ list.outputs.value }}" },
+      },
+    ],
+  });
+  expect(up.body.validation_status).toBe("VALID");
+  const trig = await json<{ run_id: string }>("POST", `/v0/namespace/ctl/graph/${graph}/trigger`, {
+    inputs: { items: JSON.stringify(items) },
+  });
+  const runId = trig.body.run_id;
+  await vi.waitUntil(async () => (await runRow("ctl", runId))?.pending_count === 0, {
+    timeout: 30_000,
+    interval: 50,
+  });
+  return { graph, runId };
+}
+
+describe("GET /v0/namespace/{ns}/states/run/{run_id}/graph", () => {
+  it("lists every state with edges from each direct parent and a summary per status", async () => {
+    const { graph, runId } = await listThenEcho(["a", "b", "c"]);
+    const view = (await json<GraphView>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`)).body;
+    expect(view.graph_name).toBe(graph);
+    expect(view.node_count).toBe(6);
+    expect(view.nodes.filter((n) => n.identifier === "list")).toHaveLength(3);
+    // The splitter and its two clones have no parents: all three are roots.
+    expect(view.root_states.map((n) => n.identifier)).toEqual(["list", "list", "list"]);
+    expect(view.edge_count).toBe(3);
+    const listIds = new Set(view.root_states.map((n) => n.id));
+    for (const e of view.edges) expect(listIds.has(e.source)).toBe(true);
+    expect(view.execution_summary).toEqual({
+      CREATED: 0,
+      QUEUED: 0,
+      EXECUTED: 0,
+      ERRORED: 0,
+      NEXT_CREATED_ERROR: 0,
+      SUCCESS: 6,
+      PRUNED: 0,
+      RETRY_CREATED: 0,
+    });
+  });
+
+  it("answers the empty view for an unknown run, a malformed run id and another namespace", async () => {
+    const { runId } = await listThenEcho(["x"]);
+    for (const path of [
+      `/v0/namespace/ctl/states/run/${crypto.randomUUID()}/graph`,
+      "/v0/namespace/ctl/states/run/not-a-run/graph",
+      `/v0/namespace/other/states/run/${runId}/graph`,
+    ]) {
+      const res = await json<GraphView>("GET", path);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ graph_name: "", nodes: [], edges: [], node_count: 0, edge_count: 0 });
+    }
+  });
+});
+
+describe("GET /v0/namespace/{ns}/graph/{g}/run/{run_id}/node/{node_id}", () => {
+  it("shows one state's inputs, outputs and parents", async () => {
+    const { graph, runId } = await listThenEcho(["a", "b"]);
+    const view = (await json<GraphView>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`)).body;
+    const edge = view.edges[1];
+    const res = await json<Record<string, unknown>>(
+      "GET",
+      `/v0/namespace/ctl/graph/${graph}/run/${runId}/node/${edge?.target}`,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      id: edge?.target,
+      node_name: "SignalNode",
+      identifier: "echo",
+      graph_name: graph,
+      run_id: runId,
+      status: "SUCCESS",
+      inputs: { value: "b" },
+      outputs: { value: "b" },
+      error: null,
+      parents: { list: edge?.source },
+    });
+    expect(res.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$/);
+  });
+
+  it("answers 400 for a malformed id and 404 for a state of another run, graph or namespace", async () => {
+    const { graph, runId } = await listThenEcho(["a"]);
+    const bad = await json<{ detail: string }>(
+      "GET",
+      `/v0/namespace/ctl/graph/${graph}/run/${runId}/node/xyz`,
+    );
+    expect(bad).toEqual({ status: 400, body: { detail: "Invalid node ID format: xyz" } });
+    const view = (await json<GraphView>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`)).body;
+    const id = view.nodes[0]?.id ?? "";
+    const other = crypto.randomUUID();
+    for (const path of [
+      `/v0/namespace/ctl/graph/${graph}/run/${other}/node/${id}`,
+      `/v0/namespace/ctl/graph/other-graph/run/${runId}/node/${id}`,
+      `/v0/namespace/elsewhere/graph/${graph}/run/${runId}/node/${id}`,
+      `/v0/namespace/ctl/graph/${graph}/run/${runId}/node/${id.slice(0, 16)}ffffffff`,
+    ]) {
+      const res = await json<{ detail: string }>("GET", path);
+      expect(res.status).toBe(404);
+      expect(res.body.detail).toMatch(/^Node [0-9a-f]{24} not found in run /);
+    }
+  });
+});
+
+describe("at-least-once delivery", () => {
+  it("changes nothing when a whole consumer batch is delivered again", async () => {
+    const { runId } = await listThenEcho(["a", "b", "c"]);
+    const runKey = runKeyOfRunId(runId) ?? "";
+    const before = await runRow("ctl", runId);
+    const view = (await json<GraphView>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`)).body;
+    const echo = view.nodes.filter((n) => n.identifier === "echo");
+    const head = view.root_states[0]?.id ?? "";
+    // Redelivered work that, if applied, would fan out again and overwrite outputs.
+    const body: DispatchMessage = {
+      v: 1,
+      run: runKey,
+      states: [
+        { id: head, node: "ListNode", ns: "ctl", identifier: "list", inputs: { items: '["x","y"]' } },
+        ...echo.map((n) => ({
+          id: n.id,
+          node: "SignalNode",
+          ns: "ctl",
+          identifier: "echo",
+          inputs: { value: "again" },
+        })),
+      ],
+    };
+    for (let i = 0; i < 2; i++) {
+      const batch = createMessageBatch<DispatchMessage>("exoflare-dispatch", [
+        { id: `m${i}`, timestamp: new Date(), attempts: 1, body },
+      ]);
+      const ctx = createExecutionContext();
+      await worker.queue?.(batch, env, ctx);
+      const result = await getQueueResult(batch, ctx);
+      expect(result.retryMessages).toEqual([]);
+    }
+    expect(await runRow("ctl", runId)).toEqual(before);
+    const after = (await json<GraphView>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`)).body;
+    expect(after.node_count).toBe(view.node_count);
+    const details = await json<{ outputs: Record<string, string> }>(
+      "GET",
+      `/v0/namespace/ctl/graph/${(await runRow("ctl", runId))?.graph_name}/run/${runId}/node/${echo[0]?.id}`,
+    );
+    expect(details.body.outputs.value).not.toBe("again");
+    const costs = await env.RUN.getByName(runKey).costs();
+    expect(costs.reportRpcs).toBeGreaterThanOrEqual(2);
+  });
+});
