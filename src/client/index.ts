@@ -1,0 +1,4 @@
+// HTTP clients of the engine, for code outside the Worker. Only re-exports.
+export * from "./http";
+export * from "./pull-runtime";
+export * from "./state-manager";

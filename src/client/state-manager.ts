@@ -1,0 +1,181 @@
+// The TypeScript counterpart of the Python SDK's `StateManager` (spec §5.3): trigger runs, upsert graph
+// templates (waiting for validation to leave PENDING) and read them back, with the same requests and the
+// same error messages, plus two read helpers for runs.
+import { Connection, type ConnectionOptions, readBody, segment } from "./http";
+
+export interface UnitesModel {
+  identifier: string;
+  strategy?: "ALL_SUCCESS" | "ALL_DONE";
+}
+
+/** One node of a graph template (the Python SDK's `GraphNodeModel`). */
+export interface GraphNodeModel {
+  node_name: string;
+  namespace: string;
+  identifier: string;
+  inputs?: Record<string, string>;
+  next_nodes?: string[] | null;
+  unites?: UnitesModel | null;
+}
+
+export interface RetryPolicyModel {
+  max_retries?: number;
+  strategy?: string;
+  backoff_factor?: number;
+  exponent?: number;
+  max_delay?: number | null;
+}
+
+export interface StoreConfigModel {
+  required_keys?: string[];
+  default_values?: Record<string, string>;
+}
+
+export interface CronTrigger {
+  expression: string;
+}
+
+export interface TriggerOptions {
+  inputs?: Record<string, string>;
+  store?: Record<string, string>;
+  /** Milliseconds before the first state may run. */
+  startDelay?: number;
+}
+
+export interface UpsertGraphOptions {
+  secrets?: Record<string, string>;
+  retryPolicy?: RetryPolicyModel;
+  storeConfig?: StoreConfigModel;
+  triggers?: CronTrigger[];
+  /** How long to wait for validation to leave PENDING (default 60 s). */
+  validationTimeoutMs?: number;
+  /** Delay between validation polls (default 1 s). */
+  pollIntervalMs?: number;
+}
+
+export interface GraphTemplateView {
+  validation_status: "PENDING" | "VALID" | "INVALID" | string;
+  validation_errors: string[];
+  [field: string]: unknown;
+}
+
+export interface StateManagerOptions extends ConnectionOptions {
+  namespace: string;
+}
+
+export class StateManager {
+  readonly namespace: string;
+  private readonly conn: Connection;
+
+  constructor(opts: StateManagerOptions) {
+    this.namespace = opts.namespace;
+    this.conn = new Connection(opts.namespace, opts);
+  }
+
+  /** Starts a run; answers `{status: "CREATED", run_id}`. Anything but 200 throws, as in the Python SDK. */
+  async trigger(graph: string, opts: TriggerOptions = {}): Promise<{ status: string; run_id: string }> {
+    const res = await this.conn.request("POST", `/graph/${segment(graph)}/trigger`, {
+      start_delay: opts.startDelay ?? 0,
+      inputs: opts.inputs ?? {},
+      store: opts.store ?? {},
+    });
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to trigger state: ${res.status} ${body.text}`);
+    return body.json as { status: string; run_id: string };
+  }
+
+  async getGraph(graph: string): Promise<GraphTemplateView> {
+    const res = await this.conn.request("GET", `/graph/${segment(graph)}`);
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to get graph: ${res.status} ${body.text}`);
+    return body.json as GraphTemplateView;
+  }
+
+  /**
+   * Creates or replaces a graph template, then polls it while its validation is PENDING. Throws when the
+   * upsert is refused, when validation does not finish in time, or when it ends anything but VALID.
+   */
+  async upsertGraph(
+    graph: string,
+    nodes: GraphNodeModel[],
+    opts: UpsertGraphOptions = {},
+  ): Promise<GraphTemplateView> {
+    const body: Record<string, unknown> = {
+      secrets: opts.secrets ?? {},
+      // Sent as the Python SDK's model_dump() does: every field, nulls included.
+      nodes: nodes.map((n) => ({
+        node_name: n.node_name,
+        namespace: n.namespace,
+        identifier: n.identifier,
+        inputs: n.inputs ?? {},
+        next_nodes: n.next_nodes ?? null,
+        unites: n.unites
+          ? { identifier: n.unites.identifier, strategy: n.unites.strategy ?? "ALL_SUCCESS" }
+          : null,
+      })),
+    };
+    if (opts.retryPolicy) body.retry_policy = opts.retryPolicy;
+    if (opts.storeConfig) body.store_config = opts.storeConfig;
+    if (opts.triggers) {
+      body.triggers = opts.triggers.map((t) => ({ type: "CRON", value: { expression: t.expression } }));
+    }
+    const res = await this.conn.request("PUT", `/graph/${segment(graph)}`, body);
+    const read = await readBody(res);
+    if (res.status !== 200 && res.status !== 201) {
+      throw new Error(`Failed to upsert graph: ${res.status} ${read.text}`);
+    }
+    let view = read.json as GraphTemplateView;
+    const timeoutMs = opts.validationTimeoutMs ?? 60_000;
+    const pollMs = opts.pollIntervalMs ?? 1_000;
+    const deadline = Date.now() + timeoutMs;
+    while (view.validation_status === "PENDING") {
+      if (Date.now() >= deadline) {
+        throw new Error(`Graph validation check timed out after ${timeoutMs / 1000} seconds`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      view = await this.getGraph(graph);
+    }
+    if (view.validation_status !== "VALID") {
+      throw new Error(
+        `Graph validation failed: ${view.validation_status} and errors: ${JSON.stringify(view.validation_errors)}`,
+      );
+    }
+    return view;
+  }
+
+  /** One page of this namespace's runs with their counts (newest first). */
+  async runs(page = 1, size = 20): Promise<RunsPage> {
+    const res = await this.conn.request("GET", `/runs/${page}/${size}`);
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to list runs: ${res.status} ${body.text}`);
+    return body.json as RunsPage;
+  }
+
+  /** The state graph of one run (its states and the edges between them). */
+  async runGraph(runId: string): Promise<Record<string, unknown>> {
+    const res = await this.conn.request("GET", `/states/run/${segment(runId)}/graph`);
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to get run graph: ${res.status} ${body.text}`);
+    return body.json as Record<string, unknown>;
+  }
+}
+
+export interface RunListing {
+  run_id: string;
+  graph_name: string;
+  success_count: number;
+  pending_count: number;
+  errored_count: number;
+  retried_count: number;
+  total_count: number;
+  status: "PENDING" | "SUCCESS" | "FAILED" | string;
+  created_at: string;
+}
+
+export interface RunsPage {
+  namespace: string;
+  total: number;
+  page: number;
+  size: number;
+  runs: RunListing[];
+}
