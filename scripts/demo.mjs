@@ -9,7 +9,10 @@ const { values } = parseArgs({
     items: { type: "string", default: "1000" },
     "chunk-size": { type: "string", default: "1" },
     uri: { type: "string", default: process.env.EXOSPHERE_STATE_MANAGER_URI ?? "http://127.0.0.1:8787" },
-    key: { type: "string", default: process.env.EXOSPHERE_API_KEY ?? process.env.STATE_MANAGER_SECRET ?? "exoflare-local-key" },
+    key: {
+      type: "string",
+      default: process.env.EXOSPHERE_API_KEY ?? process.env.STATE_MANAGER_SECRET ?? "exoflare-local-key",
+    },
     graph: { type: "string", default: "seed_split_process_merge" },
   },
 });
