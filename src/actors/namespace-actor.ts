@@ -3,6 +3,7 @@
 // class loads rows, calls them and writes rows. One extra instance, named DIRECTORY_ACTOR_NAME, keeps
 // the list of namespaces that registered nodes, in a table no namespace instance uses.
 import { DurableObject } from "cloudflare:workers";
+import { earliest } from "../engine/cron-schedule";
 import { ApiError, type Result, toResult } from "../engine/errors";
 import { newRunId } from "../engine/ids";
 import {
@@ -20,6 +21,7 @@ import { resolveRootInputs } from "../engine/template/root-inputs";
 import { findRoot, GraphStructureError, validateGraphStructure } from "../engine/template/structure";
 import { isoNaive } from "../engine/time";
 import { type NodeInfo, nodeKey, type RunBootstrap } from "./contracts";
+import { CRON_SCHEMA, NamespaceCron, type TriggerScheduleEntry } from "./namespace-cron";
 
 /**
  * The directory's actor name. It cannot be a user namespace: the API refuses this name in every
@@ -27,7 +29,7 @@ import { type NodeInfo, nodeKey, type RunBootstrap } from "./contracts";
  */
 export const DIRECTORY_ACTOR_NAME = "__directory__";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /**
  * The actor as its callers see it. Every method takes and returns plain data (structured clone), so the
@@ -79,6 +81,8 @@ export interface GraphTemplateRecord {
   retry_policy: RetryPolicy;
   store_config: StoreConfig;
   triggers: CronTrigger[];
+  /** The graph's armed cron schedules (empty unless VALID): our extension, see docs/control-features.md. */
+  trigger_schedule: TriggerScheduleEntry[];
   validation_status: ValidationStatus;
   validation_errors: string[];
   created_at: string;
@@ -132,7 +136,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
 CREATE TABLE IF NOT EXISTS directory (namespace TEXT PRIMARY KEY);
-`;
+${CRON_SCHEMA}`;
 
 type NodeRow = {
   name: string;
@@ -168,10 +172,18 @@ function objectId(): string {
 
 export class NamespaceActor extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly cron: NamespaceCron;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.cron = new NamespaceCron({
+      ctx,
+      env,
+      namespace: () => this.meta("namespace"),
+      snapshotRun: (namespace, graphName, body, now) => this.snapshotRun(namespace, graphName, body, now),
+      recordRun: (bootstrap, now) => this.recordRun(bootstrap, now),
+    });
     void ctx.blockConcurrencyWhile(async () => this.migrate());
   }
 
@@ -327,36 +339,49 @@ export class NamespaceActor extends DurableObject<Env> {
         registry.get(nodeKey(ns, name)),
       );
 
-      // Everything below is synchronous: the read of the previous version and the write are atomic.
+      // One transaction: the read of the previous version, the write and the cron schedules are atomic.
       const now = Date.now();
-      const previous = this.sql
-        .exec<{ id: string; created_at: number }>(
-          "SELECT id, created_at FROM graph_templates WHERE name = ?",
-          graphName,
-        )
-        .toArray()[0];
-      this.setMeta("namespace", namespace);
-      this.sql.exec(
-        `INSERT OR REPLACE INTO graph_templates
-           (name, id, nodes, secrets, retry_policy, store_config, triggers, validation_status, validation_errors,
-            created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        graphName,
-        previous?.id ?? objectId(),
-        JSON.stringify(template.nodes),
-        JSON.stringify(template.secrets),
-        JSON.stringify(template.retry_policy),
-        JSON.stringify(template.store_config),
-        JSON.stringify(template.triggers),
-        errors.length === 0 ? "VALID" : "INVALID",
-        JSON.stringify(errors),
-        previous?.created_at ?? now,
-        now,
-      );
+      this.ctx.storage.transactionSync(() => this.writeGraph(namespace, graphName, template, errors, now));
+      await this.arm();
       const stored = this.graphRow(graphName);
       if (stored === undefined) throw new Error("graph template vanished inside its own write");
       return this.toGraphRecord(namespace, stored);
     });
+  }
+
+  /** Stores a verified template and reconciles its cron schedules. MUST be called inside a transaction. */
+  private writeGraph(
+    namespace: string,
+    graphName: string,
+    template: GraphTemplateInput,
+    errors: string[],
+    now: number,
+  ): void {
+    const previous = this.sql
+      .exec<{ id: string; created_at: number }>(
+        "SELECT id, created_at FROM graph_templates WHERE name = ?",
+        graphName,
+      )
+      .toArray()[0];
+    this.setMeta("namespace", namespace);
+    this.sql.exec(
+      `INSERT OR REPLACE INTO graph_templates
+           (name, id, nodes, secrets, retry_policy, store_config, triggers, validation_status, validation_errors,
+            created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      graphName,
+      previous?.id ?? objectId(),
+      JSON.stringify(template.nodes),
+      JSON.stringify(template.secrets),
+      JSON.stringify(template.retry_policy),
+      JSON.stringify(template.store_config),
+      JSON.stringify(template.triggers),
+      errors.length === 0 ? "VALID" : "INVALID",
+      JSON.stringify(errors),
+      previous?.created_at ?? now,
+      now,
+    );
+    this.cron.reconcile(graphName, template.triggers, errors.length === 0, now);
   }
 
   async getGraph(namespace: string, graphName: string): Promise<GraphTemplateRecord | null> {
@@ -385,6 +410,7 @@ export class NamespaceActor extends DurableObject<Env> {
       retry_policy: JSON.parse(row.retry_policy) as RetryPolicy,
       store_config: JSON.parse(row.store_config) as StoreConfig,
       triggers: JSON.parse(row.triggers) as CronTrigger[],
+      trigger_schedule: this.cron.schedule(row.name),
       validation_status: ValidationStatus.parse(row.validation_status),
       validation_errors: JSON.parse(row.validation_errors) as string[],
       created_at: isoNaive(row.created_at),
@@ -400,62 +426,73 @@ export class NamespaceActor extends DurableObject<Env> {
    */
   async prepareRun(namespace: string, graphName: string, body: TriggerBody): Promise<Result<RunBootstrap>> {
     return toResult(async () => {
-      const row = this.graphRow(graphName);
-      if (row === undefined) {
-        throw new ApiError(404, `Graph template not found for namespace ${namespace} and graph ${graphName}`);
-      }
-      if (row.validation_status !== "VALID") throw new ApiError(400, "Graph template is not valid");
-      const nodes = JSON.parse(row.nodes) as NodeTemplate[];
-      const storeConfig = JSON.parse(row.store_config) as StoreConfig;
-      const root = findRoot(nodes);
-      const { inputs, store } = resolveRootInputs(root, body, storeConfig);
-
-      const registry = await this.registryFor(namespace, nodes);
-      const nodeInfo: Record<string, NodeInfo> = {};
-      for (const n of nodes) {
-        const key = nodeKey(n.namespace, n.node_name);
-        const registered = registry.get(key);
-        // A VALID template's nodes were registered when it was verified and registrations are never
-        // deleted; the fallback only keeps a hand-edited store from crashing the trigger.
-        nodeInfo[key] = registered
-          ? {
-              transport: registered.transport,
-              secrets: registered.secrets,
-              inputFields: Object.keys(
-                (registered.inputs_schema.properties ?? {}) as Record<string, unknown>,
-              ),
-            }
-          : { transport: "pull", secrets: [], inputFields: Object.keys(n.inputs) };
-      }
-
-      const runId = newRunId();
       const now = Date.now();
-      this.ctx.storage.transactionSync(() => {
-        this.sql.exec(
-          "INSERT INTO runs (run_id, graph_name, created_at) VALUES (?, ?, ?)",
-          runId,
-          graphName,
-          now,
-        );
-        this.setMeta("run_count", String(Number(this.meta("run_count") ?? 0) + 1));
-      });
-      return {
-        run_id: runId,
-        namespace,
-        graph_name: graphName,
-        created_at: isoNaive(now),
-        template: {
-          nodes,
-          retry_policy: JSON.parse(row.retry_policy) as RetryPolicy,
-          store_config: storeConfig,
-          secrets: JSON.parse(row.secrets) as Record<string, string>,
-          node_info: nodeInfo,
-        },
-        store,
-        root_inputs: inputs,
-        start_delay: body.start_delay,
-      };
+      const bootstrap = await this.snapshotRun(namespace, graphName, body, now);
+      this.ctx.storage.transactionSync(() => this.recordRun(bootstrap, now));
+      return bootstrap;
     });
+  }
+
+  /** A new run's bootstrap from the current template and registry; writes nothing. Throws ApiError. */
+  private async snapshotRun(
+    namespace: string,
+    graphName: string,
+    body: TriggerBody,
+    now: number,
+  ): Promise<RunBootstrap> {
+    const row = this.graphRow(graphName);
+    if (row === undefined) {
+      throw new ApiError(404, `Graph template not found for namespace ${namespace} and graph ${graphName}`);
+    }
+    if (row.validation_status !== "VALID") throw new ApiError(400, "Graph template is not valid");
+    const nodes = JSON.parse(row.nodes) as NodeTemplate[];
+    const storeConfig = JSON.parse(row.store_config) as StoreConfig;
+    const root = findRoot(nodes);
+    const { inputs, store } = resolveRootInputs(root, body, storeConfig);
+
+    const registry = await this.registryFor(namespace, nodes);
+    const nodeInfo: Record<string, NodeInfo> = {};
+    for (const n of nodes) {
+      const key = nodeKey(n.namespace, n.node_name);
+      const registered = registry.get(key);
+      // A VALID template's nodes were registered when it was verified and registrations are never
+      // deleted; the fallback only keeps a hand-edited store from crashing the trigger.
+      nodeInfo[key] = registered
+        ? {
+            transport: registered.transport,
+            secrets: registered.secrets,
+            inputFields: Object.keys((registered.inputs_schema.properties ?? {}) as Record<string, unknown>),
+          }
+        : { transport: "pull", secrets: [], inputFields: Object.keys(n.inputs) };
+    }
+
+    return {
+      run_id: newRunId(),
+      namespace,
+      graph_name: graphName,
+      created_at: isoNaive(now),
+      template: {
+        nodes,
+        retry_policy: JSON.parse(row.retry_policy) as RetryPolicy,
+        store_config: storeConfig,
+        secrets: JSON.parse(row.secrets) as Record<string, string>,
+        node_info: nodeInfo,
+      },
+      store,
+      root_inputs: inputs,
+      start_delay: body.start_delay,
+    };
+  }
+
+  /** Adds the run to the index. MUST be called inside a transaction. */
+  private recordRun(bootstrap: RunBootstrap, now: number): void {
+    this.sql.exec(
+      "INSERT INTO runs (run_id, graph_name, created_at) VALUES (?, ?, ?)",
+      bootstrap.run_id,
+      bootstrap.graph_name,
+      now,
+    );
+    this.setMeta("run_count", String(Number(this.meta("run_count") ?? 0) + 1));
   }
 
   /** One page of the run index, newest first; `page` and `size` are ≥ 1 (the route checks them). */
@@ -472,6 +509,30 @@ export class NamespaceActor extends DurableObject<Env> {
       .toArray()
       .map((r) => ({ run_id: r.run_id, graph_name: r.graph_name, created_at: isoNaive(r.created_at) }));
     return { total, runs };
+  }
+
+  // ---- timers ----
+
+  /** Fires what is due, then re-arms. Today the cron schedules and fires are the actor's only timers. */
+  override async alarm(): Promise<void> {
+    try {
+      await this.cron.runDue(Date.now());
+    } finally {
+      await this.arm();
+    }
+  }
+
+  /**
+   * The actor's one alarm, at the earliest due time of every timer table. A timer kind added later adds
+   * its earliest time to this list. An alarm that goes off early or for a removed timer finds nothing due.
+   */
+  private async arm(): Promise<void> {
+    const next = earliest([this.cron.nextWake()]);
+    if (next === null) {
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
   }
 
   // ---- directory (only on the DIRECTORY_ACTOR_NAME instance) ----

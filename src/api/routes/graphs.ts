@@ -12,7 +12,7 @@ import { jsonBody } from "../middleware/json-body";
 const secretFlags = (names: string[]): Record<string, true> =>
   Object.fromEntries(names.map((n) => [n, true]));
 
-/** The shape of the upsert and GET responses. */
+/** The shape of the upsert and GET responses: Exosphere's fields plus `trigger_schedule`. */
 function templateView(t: GraphTemplateRecord) {
   return {
     nodes: t.nodes,
@@ -20,6 +20,8 @@ function templateView(t: GraphTemplateRecord) {
     retry_policy: t.retry_policy,
     store_config: t.store_config,
     triggers: t.triggers,
+    // Our extension: each armed cron schedule with its next fire time (ISO, UTC); empty unless VALID.
+    trigger_schedule: t.trigger_schedule,
     created_at: t.created_at,
     updated_at: t.updated_at,
     validation_status: t.validation_status,
