@@ -28,6 +28,9 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   triggerRoutes,
   runsRoutes,
   runInspectRoutes,
+  // The pull-runtime protocol (spec §2.9–§2.15).
+  statesEnqueueRoutes,
+  stateReportRoutes,
   // Our extension (not in Exosphere's API): a run's cost counters, for the benchmark.
   runCostsRoutes,
 ];
