@@ -1,0 +1,132 @@
+// Pull-runtime test helpers: register nodes the way the Python SDK does, upsert and trigger graphs, poll
+// `states/enqueue`, and look at one run's states. Every call goes through the Worker's fetch handler.
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { runKeyOfRunId } from "../../../src/engine/ids";
+import { json } from "./http";
+
+export interface PullNodeSpec {
+  name: string;
+  inputs?: string[];
+  outputs?: string[];
+  secrets?: string[];
+}
+
+/** Pydantic's `model_json_schema()` of a model whose fields are all `str`. */
+export function pydanticSchema(title: "Inputs" | "Outputs", fields: string[]) {
+  const properties = Object.fromEntries(
+    fields.map((f) => [f, { title: f.charAt(0).toUpperCase() + f.slice(1), type: "string" }]),
+  );
+  return fields.length > 0
+    ? { properties, required: fields, title, type: "object" }
+    : { properties, title, type: "object" };
+}
+
+/** `PUT /nodes/` exactly as the Python runtime sends it (no transport field: pull). */
+export async function registerPull(ns: string, nodes: PullNodeSpec[], runtime = "py-runtime") {
+  const res = await json("PUT", `/v0/namespace/${ns}/nodes/`, {
+    runtime_name: runtime,
+    runtime_namespace: ns,
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      namespace: ns,
+      inputs_schema: pydanticSchema("Inputs", n.inputs ?? []),
+      outputs_schema: pydanticSchema("Outputs", n.outputs ?? []),
+      secrets: n.secrets ?? [],
+    })),
+  });
+  expect(res.status).toBe(200);
+}
+
+export interface GraphNode {
+  node_name: string;
+  namespace: string;
+  identifier: string;
+  inputs: Record<string, string>;
+  next_nodes: string[] | null;
+  unites: null | { identifier: string; strategy: string };
+}
+
+export const node = (
+  ns: string,
+  nodeName: string,
+  identifier: string,
+  inputs: Record<string, string> = {},
+  next: string[] | null = null,
+): GraphNode => ({ node_name: nodeName, namespace: ns, identifier, inputs, next_nodes: next, unites: null });
+
+export async function upsertValid(ns: string, graph: string, body: Record<string, unknown>) {
+  const res = await json<{ validation_status: string; validation_errors: string[] }>(
+    "PUT",
+    `/v0/namespace/${ns}/graph/${graph}`,
+    { secrets: {}, ...body },
+  );
+  expect(res.status).toBe(201);
+  expect(res.body.validation_errors).toEqual([]);
+  expect(res.body.validation_status).toBe("VALID");
+}
+
+export async function trigger(
+  ns: string,
+  graph: string,
+  body: Record<string, unknown> = { start_delay: 0, inputs: {}, store: {} },
+): Promise<string> {
+  const res = await json<{ status: string; run_id: string }>(
+    "POST",
+    `/v0/namespace/${ns}/graph/${graph}/trigger`,
+    body,
+  );
+  expect(res.status).toBe(200);
+  return res.body.run_id;
+}
+
+export interface Pulled {
+  state_id: string;
+  node_name: string;
+  identifier: string;
+  inputs: Record<string, string>;
+  created_at: string;
+}
+
+export async function enqueue(ns: string, nodes: string[], batchSize: number): Promise<Pulled[]> {
+  const res = await json<{ count: number; namespace: string; status: string; states: Pulled[] }>(
+    "POST",
+    `/v0/namespace/${ns}/states/enqueue`,
+    { nodes, batch_size: batchSize },
+  );
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ namespace: ns, status: "QUEUED", count: res.body.states.length });
+  return res.body.states;
+}
+
+export interface ViewNode {
+  id: string;
+  identifier: string;
+  node_name: string;
+  status: string;
+}
+
+/** The states of `runId` that live in `ns`, from the run-graph route. */
+export async function statesOf(ns: string, runId: string): Promise<ViewNode[]> {
+  const res = await json<{ nodes: ViewNode[] }>("GET", `/v0/namespace/${ns}/states/run/${runId}/graph`);
+  expect(res.status).toBe(200);
+  return res.body.nodes;
+}
+
+export async function stateDetails(ns: string, graph: string, runId: string, stateId: string) {
+  const res = await json<{ status: string; outputs: Record<string, string>; error: string | null }>(
+    "GET",
+    `/v0/namespace/${ns}/graph/${graph}/run/${runId}/node/${stateId}`,
+  );
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+export function runStub(runId: string) {
+  const key = runKeyOfRunId(runId);
+  if (key === null) throw new Error(`not a run id: ${runId}`);
+  return env.RUN.getByName(key);
+}
+
+export const report = (ns: string, stateId: string, route: string, body: unknown) =>
+  json("POST", `/v0/namespace/${ns}/state/${stateId}/${route}`, body);
