@@ -22,6 +22,8 @@ import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
 import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
+/** How soon the alarm re-sends outbox rows if the send right after the commit never happens. */
+const OUTBOX_SAFETY_MS = 5_000;
 
 /** A claimed state as `states/enqueue` returns it (spec §2.9). */
 export interface PulledState {
@@ -46,11 +48,15 @@ export class RunActor extends DurableObject<Env> {
   private engine: RunEngine | null = null;
   private dispatcher!: Dispatcher;
   private reportRpcs = 0;
+  /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
+  private alarmAt: number | null = null;
+  private alarmWrite: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       migrateRunSchema(ctx.storage.sql);
+      this.alarmAt = await ctx.storage.getAlarm();
       this.store = new SqlRunStore(ctx.storage.sql);
       this.meta = readRunMeta(ctx.storage.sql);
       this.dispatcher = new Dispatcher({
@@ -61,6 +67,10 @@ export class RunActor extends DurableObject<Env> {
         graph: () => (this.meta ? this.runEngine().graph : null),
         claim: (seqs, now) => this.runEngine().claim(seqs, now),
         transact: (fn) => this.transact(fn),
+        scheduleAlarm: (at) => {
+          this.scheduleAlarm(at);
+          return this.alarmWrite;
+        },
       });
     });
   }
@@ -69,7 +79,7 @@ export class RunActor extends DurableObject<Env> {
   async start(bootstrap: RunBootstrap): Promise<void> {
     if (this.meta) return;
     const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
+    this.transact(() => {
       const meta = writeRunMeta(this.ctx.storage.sql, bootstrap);
       for (const [key, value] of Object.entries(bootstrap.store)) {
         this.ctx.storage.sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
@@ -77,7 +87,6 @@ export class RunActor extends DurableObject<Env> {
       this.meta = meta;
       this.engine = null;
       this.runEngine().start(bootstrap.root_inputs, bootstrap.start_delay, now);
-      this.store.flush();
     });
     await this.dispatcher.flush();
   }
@@ -240,6 +249,7 @@ export class RunActor extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null; // a running alarm is no longer armed
     await this.expireLeases();
     await this.dispatcher.flush();
   }
@@ -259,15 +269,27 @@ export class RunActor extends DurableObject<Env> {
 
   /** Runs `fn` in one storage transaction, with the engine's counters written in the same one. */
   private transact<T>(fn: () => T): T {
+    let result: T;
     try {
-      return this.ctx.storage.transactionSync(() => {
-        const result = fn();
+      result = this.ctx.storage.transactionSync(() => {
+        const value = fn();
         this.store.flush();
-        return result;
+        return value;
       });
     } catch (e) {
       this.store.discard();
       throw e;
     }
+    // Requested in the same turn as the commit, so the outbox rows and the alarm that guarantees their
+    // dispatch become durable together: a crash before the send still leaves an alarm to send them.
+    if (this.store.takeOutboxTouched()) this.scheduleAlarm(Date.now() + OUTBOX_SAFETY_MS);
+    return result;
+  }
+
+  /** Moves the alarm earlier when `at` is earlier than the one armed (one alarm serves every timer). */
+  private scheduleAlarm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    this.alarmWrite = this.ctx.storage.setAlarm(at);
   }
 }

@@ -37,6 +37,8 @@ export interface DispatchHost {
   /** CREATED → QUEUED through the engine. MUST be called inside `transact`. */
   claim(seqs: number[], now: number): StateRow[];
   transact<T>(fn: () => T): T;
+  /** Arms the actor's one alarm no later than `at`; resolves when the alarm write is durable. */
+  scheduleAlarm(at: number): Promise<void>;
 }
 
 export class Dispatcher {

@@ -112,6 +112,7 @@ export interface RunCostCounters {
 export class SqlRunStore implements RunStore {
   private seq: number;
   private readonly countDeltas = new Map<StateStatus, number>();
+  private outboxTouched = false;
   readonly cost: RunCostCounters = { rowsWritten: 0 };
 
   constructor(private readonly sql: SqlStorage) {
@@ -239,7 +240,15 @@ export class SqlRunStore implements RunStore {
     this.countDeltas.set(status, (this.countDeltas.get(status) ?? 0) + delta);
   }
 
+  /** True once since the last call if an outbox row was written (the actor then ensures its alarm). */
+  takeOutboxTouched(): boolean {
+    const touched = this.outboxTouched;
+    this.outboxTouched = false;
+    return touched;
+  }
+
   ready(seq: number, due: number): void {
+    this.outboxTouched = true;
     this.sql.exec(
       "INSERT INTO outbox (seq, due, sent_at) VALUES (?, ?, NULL) ON CONFLICT (seq) DO UPDATE SET due = excluded.due, sent_at = NULL",
       seq,
@@ -265,6 +274,7 @@ export class SqlRunStore implements RunStore {
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
     this.countDeltas.clear();
+    this.outboxTouched = false;
   }
 
   counts(): Partial<Record<StateStatus, number>> {
