@@ -52,6 +52,17 @@ class SignalNode extends BaseNode<typeof SignalInputs, typeof EchoOutputs> {
 }
 const SignalInputs = z.object({ value: z.string() });
 
+/** Fails every attempt when `value` starts with "fail", echoes it otherwise. */
+class FailNode extends BaseNode<typeof SignalInputs, typeof EchoOutputs> {
+  static override nodeName = "FailNode";
+  override readonly inputs = SignalInputs;
+  override readonly outputs = EchoOutputs;
+  async execute(inputs: z.infer<typeof SignalInputs>) {
+    if (inputs.value.startsWith("fail")) throw new Error(`${inputs.value} failed as asked`);
+    return { value: inputs.value };
+  }
+}
+
 /** Reports which secrets it was given (names only, and one value's length) — never the values. */
 class SecretNode extends BaseNode<typeof SecretInputs, typeof SecretOutputs, typeof SecretNames> {
   static override nodeName = "SecretNode";
@@ -72,5 +83,5 @@ const SecretNames = z.object({ api_token: z.string() });
 export const testRuntime = createRuntime({
   namespace: TEST_NAMESPACE,
   name: "test-runtime",
-  nodes: [new FlakyNode(), new ListNode(), new SignalNode(), new SecretNode()],
+  nodes: [new FlakyNode(), new ListNode(), new SignalNode(), new SecretNode(), new FailNode()],
 });
