@@ -163,9 +163,11 @@ export class RunActor extends DurableObject<Env> {
         .toArray()
         .map((r) => r.seq);
       if (seqs.length === 0) return 0;
+      // `now` only decides which leases count as expired; the transition happens at the real time, so a
+      // retry's backoff is measured from the moment the expiry is handled.
       const outcomes = this.runEngine().apply(
         seqs.map((seq) => ({ type: "errored", seq, error: LEASE_EXPIRED })),
-        now,
+        Date.now(),
       );
       for (const seq of seqs) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", seq);
       return outcomes.filter((o) => o.applied).length;
