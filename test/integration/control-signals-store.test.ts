@@ -1,0 +1,161 @@
+// Signals (prune, requeue) and the per-run store, end to end through the dispatch queue and the test
+// runtime (namespace "ctl").
+
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { runKeyOfRunId } from "../../src/engine/ids";
+import { fresh, json, runRow } from "./helpers/http";
+import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+
+interface StateRecord {
+  seq: number;
+  identifier: string;
+  status: string;
+  retry_count: number;
+  outputs: string;
+}
+
+const node = (identifier: string, node_name: string, inputs: Record<string, string>, extra = {}) => ({
+  node_name,
+  namespace: NS,
+  identifier,
+  inputs,
+  next_nodes: [] as string[],
+  ...extra,
+});
+
+async function upsert(name: string, body: Record<string, unknown>) {
+  const res = await json<{ validation_status: string; validation_errors: string[] }>(
+    "PUT",
+    `/v0/namespace/${NS}/graph/${name}`,
+    { secrets: {}, ...body },
+  );
+  expect(res.status).toBe(201);
+  expect(res.body.validation_errors).toEqual([]);
+  expect(res.body.validation_status).toBe("VALID");
+}
+
+async function trigger(graph: string, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await json<{ run_id: string }>("POST", `/v0/namespace/${NS}/graph/${graph}/trigger`, body);
+  expect(res.status).toBe(200);
+  return res.body.run_id;
+}
+
+async function settled(runId: string) {
+  await vi.waitUntil(async () => (await runRow(NS, runId))?.pending_count === 0, {
+    timeout: 30_000,
+    interval: 20,
+  });
+  return runRow(NS, runId);
+}
+
+const runStub = (runId: string) => env.RUN.getByName(runKeyOfRunId(runId) ?? "");
+
+function states(runId: string): Promise<StateRecord[]> {
+  return runInDurableObject(runStub(runId), async (_actor, state) =>
+    state.storage.sql
+      .exec<StateRecord & Record<string, SqlStorageValue>>(
+        "SELECT seq, identifier, status, retry_count, outputs FROM states ORDER BY seq",
+      )
+      .toArray(),
+  );
+}
+
+const outputValues = (all: StateRecord[], identifier: string) =>
+  all
+    .filter((s) => s.identifier === identifier)
+    .map((s) => [s.status, (JSON.parse(s.outputs) as { value?: string }).value]);
+
+describe("signals", () => {
+  it("prunes some branches; both unite strategies run without them", async () => {
+    const graph = fresh("prune");
+    await upsert(graph, {
+      nodes: [
+        node(
+          "list",
+          "ListNode",
+          { items: JSON.stringify(["a", "prune", "b", "prune"]) },
+          { next_nodes: ["work"] },
+        ),
+        node(
+          "work",
+          "SignalNode",
+          { value: "${{ list.outputs.value }}" },
+          { next_nodes: ["strict", "lenient"] },
+        ),
+        node(
+          "strict",
+          "SignalNode",
+          { value: "${{ work.outputs.value }}" },
+          { unites: { identifier: "list", strategy: "ALL_SUCCESS" } },
+        ),
+        node(
+          "lenient",
+          "SignalNode",
+          { value: "${{ work.outputs.value }}" },
+          { unites: { identifier: "list", strategy: "ALL_DONE" } },
+        ),
+      ],
+    });
+    const runId = await trigger(graph);
+    const row = await settled(runId);
+    // 4 list states, 4 work states (2 pruned), 2 unites; a prune is a normal end of a branch.
+    expect(row).toMatchObject({ status: "SUCCESS", errored_count: 0, total_count: 10 });
+
+    const all = await states(runId);
+    expect(all.filter((s) => s.status === "PRUNED").map((s) => s.identifier)).toEqual(["work", "work"]);
+    const united = JSON.stringify(["a", "b"]);
+    expect(outputValues(all, "strict")).toEqual([["SUCCESS", united]]);
+    expect(outputValues(all, "lenient")).toEqual([["SUCCESS", united]]);
+  });
+
+  it("requeues the same state twice, then it succeeds", async () => {
+    const graph = fresh("requeue");
+    await upsert(graph, { nodes: [node("poll", "SignalNode", { value: `requeue:${fresh("rq")}:2` })] });
+    const runId = await trigger(graph);
+    const row = await settled(runId);
+    expect(row).toMatchObject({ status: "SUCCESS", total_count: 1, retried_count: 0 });
+
+    // One state, never replaced: same id, retry budget untouched, dispatched three times.
+    const all = await states(runId);
+    expect(all.map((s) => [s.seq, s.status, s.retry_count])).toEqual([[all[0]?.seq, "SUCCESS", 0]]);
+    const view = await json<{ nodes: { id: string; status: string }[] }>(
+      "GET",
+      `/v0/namespace/${NS}/states/run/${runId}/graph`,
+    );
+    expect(view.body.nodes).toHaveLength(1);
+    expect((await runStub(runId).costs()).queueMessages).toBe(3);
+  });
+});
+
+describe("store", () => {
+  const storeGraph = () => ({
+    nodes: [
+      node("root", "SignalNode", { value: "${{ store.greeting }}" }, { next_nodes: ["child"] }),
+      node("child", "SignalNode", { value: "${{ store.tenant }}:${{ root.outputs.value }}" }),
+    ],
+    store_config: { required_keys: ["tenant"], default_values: { greeting: "hi" } },
+  });
+
+  it("refuses a trigger without a required key", async () => {
+    const graph = fresh("store-req");
+    await upsert(graph, storeGraph());
+    const res = await json("POST", `/v0/namespace/${NS}/graph/${graph}/trigger`, {
+      store: { greeting: "x" },
+    });
+    expect(res).toEqual({ status: 400, body: { detail: "Missing store keys: {'tenant'}" } });
+  });
+
+  it("gives each run its own values, with defaults for keys it did not set", async () => {
+    const graph = fresh("store-runs");
+    await upsert(graph, storeGraph());
+    const [a, b] = await Promise.all([
+      trigger(graph, { store: { tenant: "acme" } }),
+      trigger(graph, { store: { tenant: "globex", greeting: "hello" } }),
+    ]);
+    await Promise.all([settled(a ?? ""), settled(b ?? "")]);
+    expect(outputValues(await states(a ?? ""), "child")).toEqual([["SUCCESS", "acme:hi"]]);
+    expect(outputValues(await states(b ?? ""), "child")).toEqual([["SUCCESS", "globex:hello"]]);
+  });
+});
