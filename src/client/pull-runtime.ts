@@ -115,7 +115,11 @@ export class PullRuntime {
     return this.stopping;
   }
 
-  private async register(): Promise<void> {
+  /**
+   * Registers the nodes as pull nodes without polling (`start` does this first). Useful before upserting
+   * a graph that names them, since a graph validates only against registered nodes.
+   */
+  async register(): Promise<void> {
     const res = await this.conn.request("PUT", "/nodes/", {
       runtime_name: this.name,
       runtime_namespace: this.namespace,

@@ -5,7 +5,8 @@ import { Connection, type ConnectionOptions, readBody, segment } from "./http";
 
 export interface UnitesModel {
   identifier: string;
-  strategy?: "ALL_SUCCESS" | "ALL_DONE";
+  /** "ALL_SUCCESS" (default) or "ALL_DONE"; the server validates it. */
+  strategy?: string;
 }
 
 /** One node of a graph template (the Python SDK's `GraphNodeModel`). */

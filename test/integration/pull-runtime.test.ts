@@ -1,0 +1,231 @@
+// The TypeScript pull runtime and StateManager client against the Worker (their fetch is injected to
+// call the Worker's handler directly): the seed's example end to end over the pull protocol, a graph
+// that mixes pull and push nodes, and a clean stop.
+import { exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import { PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
+import { splitProcessMergeGraph } from "../../src/examples/graphs";
+import { exampleNodes } from "../../src/examples/nodes";
+import { BaseNode } from "../../src/sdk/base-node";
+import { fresh, KEY, runRow } from "./helpers/http";
+import { enqueue, stateDetails, statesOf } from "./helpers/pull";
+import { TEST_NAMESPACE } from "./helpers/test-nodes";
+
+const workerFetch = (request: Request) => exports.default.fetch(request);
+const connection = { uri: "http://exoflare.test", key: KEY, fetch: workerFetch };
+
+/** Collects what a runtime logs, so a test can assert that nothing went wrong. */
+function recorder(): PullRuntimeLogger & { problems: string[] } {
+  const problems: string[] = [];
+  return {
+    problems,
+    info: () => {},
+    warn: (m) => problems.push(m),
+    error: (m) => problems.push(m),
+  };
+}
+
+const running: PullRuntime[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop()));
+});
+
+function startRuntime(opts: ConstructorParameters<typeof PullRuntime>[0]) {
+  const runtime = new PullRuntime(opts);
+  running.push(runtime);
+  return runtime;
+}
+
+async function settled(ns: string, runId: string) {
+  await vi.waitUntil(async () => (await runRow(ns, runId))?.pending_count === 0, {
+    timeout: 30_000,
+    interval: 20,
+  });
+  return runRow(ns, runId);
+}
+
+describe("the TypeScript pull runtime", () => {
+  it("runs the seed's split → process → merge example end to end", async () => {
+    const ns = fresh("pullex");
+    const log = recorder();
+    const runtime = startRuntime({
+      ...connection,
+      namespace: ns,
+      name: "ts-pull",
+      nodes: exampleNodes(),
+      pollIntervalMs: 5,
+      batchSize: 8,
+      workers: 3,
+      logger: log,
+    });
+    await runtime.start();
+
+    const client = new StateManager({ ...connection, namespace: ns });
+    const nodes = splitProcessMergeGraph.nodes.map((n) => ({ ...n, namespace: ns }));
+    const graph = await client.upsertGraph("split-merge", nodes, { pollIntervalMs: 5 });
+    expect(graph.validation_status).toBe("VALID");
+    const items = Array.from({ length: 20 }, (_, i) => i + 1);
+    const { run_id: runId } = await client.trigger("split-merge", {
+      inputs: { data: JSON.stringify(items), chunk_size: "3" },
+    });
+
+    const row = await settled(ns, runId);
+    // 7 chunks: 7 splitter states (head + clones), 7 processors, one merger.
+    expect(row).toMatchObject({ status: "SUCCESS", success_count: 15, errored_count: 0, total_count: 15 });
+    const merger = (await statesOf(ns, runId)).filter((s) => s.identifier === "merger");
+    expect(merger).toHaveLength(1);
+    expect((await stateDetails(ns, "split-merge", runId, merger[0]?.id ?? "")).outputs).toEqual({
+      merged: "210",
+    });
+    expect((await client.runs(1, 10)).runs.map((r) => r.run_id)).toEqual([runId]);
+    expect(log.problems).toEqual([]);
+  });
+
+  it("reports a node's error through the retry policy", async () => {
+    const ns = fresh("pullerr");
+    const runtime = startRuntime({
+      ...connection,
+      namespace: ns,
+      name: "ts-pull",
+      nodes: exampleNodes(),
+      pollIntervalMs: 5,
+      logger: recorder(),
+    });
+    await runtime.start();
+    const client = new StateManager({ ...connection, namespace: ns });
+    await client.upsertGraph(
+      "bad",
+      splitProcessMergeGraph.nodes.map((n) => ({ ...n, namespace: ns })),
+      { retryPolicy: { max_retries: 0 } },
+    );
+    const { run_id: runId } = await client.trigger("bad", { inputs: { data: "not json", chunk_size: "1" } });
+    expect(await settled(ns, runId)).toMatchObject({ status: "FAILED", errored_count: 1, total_count: 1 });
+  });
+
+  it("hands claimed but unstarted states back on stop, after reporting the one in flight", async () => {
+    const ns = fresh("pullstop");
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = 0;
+    const Io = z.object({ v: z.string() });
+    class GateNode extends BaseNode<typeof Io, typeof Io> {
+      static override readonly nodeName = "GateNode";
+      readonly inputs = Io;
+      readonly outputs = Io;
+      async execute(inputs: z.infer<typeof Io>) {
+        started += 1;
+        await gate;
+        return inputs;
+      }
+    }
+    const opts = { ...connection, namespace: ns, name: "gate", nodes: [new GateNode()], logger: recorder() };
+    // Registered (as pull) so the graph validates; nothing polls until the runtime below starts.
+    await new PullRuntime(opts).register();
+    const client = new StateManager({ ...connection, namespace: ns });
+    await client.upsertGraph("g", [
+      { node_name: "GateNode", namespace: ns, identifier: "gate", inputs: { v: "x" } },
+    ]);
+    const runIds: string[] = [];
+    for (let i = 0; i < 3; i++) runIds.push((await client.trigger("g")).run_id);
+
+    const runtime = startRuntime({ ...opts, workers: 1, batchSize: 4, pollIntervalMs: 5 });
+    await runtime.start();
+    await vi.waitUntil(() => started === 1);
+    // All three were claimed by the first poll: one runs, two wait in the runtime's queue.
+    const statuses = async () =>
+      (await Promise.all(runIds.map((id) => statesOf(ns, id)))).map((s) => s[0]?.status);
+    expect(await statuses()).toEqual(["QUEUED", "QUEUED", "QUEUED"]);
+
+    const stopped = runtime.stop();
+    release();
+    await stopped;
+    expect(started).toBe(1);
+    const after = await statuses();
+    expect(after.filter((s) => s === "SUCCESS")).toHaveLength(1);
+    expect(after.filter((s) => s === "CREATED")).toHaveLength(2);
+    // Handed back without spending a retry: another poller can take them (once their 1 ms has passed).
+    let again: string[] = [];
+    await vi.waitUntil(async () => {
+      again = again.concat((await enqueue(ns, ["GateNode"], 10)).map((s) => s.state_id));
+      return again.length === 2;
+    });
+    expect(new Set(again).size).toBe(2);
+  });
+});
+
+describe("a graph mixing pull and push nodes", () => {
+  it("runs push → pull → push end to end", async () => {
+    const ns = fresh("mix");
+    const Io = z.object({ value: z.string() });
+    class ShoutNode extends BaseNode<typeof Io, typeof Io> {
+      static override readonly nodeName = "ShoutNode";
+      readonly inputs = Io;
+      readonly outputs = Io;
+      execute({ value }: z.infer<typeof Io>) {
+        return { value: value.toUpperCase() };
+      }
+    }
+    const log = recorder();
+    const runtime = startRuntime({
+      ...connection,
+      namespace: ns,
+      name: "mix-pull",
+      nodes: [new ShoutNode()],
+      pollIntervalMs: 5,
+      logger: log,
+    });
+    await runtime.start();
+    const client = new StateManager({ ...connection, namespace: ns });
+    // ListNode and SignalNode are push nodes of the test Worker's runtime, in namespace "ctl".
+    await client.upsertGraph("mixed", [
+      {
+        node_name: "ListNode",
+        namespace: TEST_NAMESPACE,
+        identifier: "list",
+        inputs: { items: "[]" },
+        next_nodes: ["shout"],
+      },
+      {
+        node_name: "ShoutNode",
+        namespace: ns,
+        identifier: "shout",
+        inputs: { value: "${{ list.outputs.value }}" },
+        next_nodes: ["echo"],
+      },
+      {
+        node_name: "SignalNode",
+        namespace: TEST_NAMESPACE,
+        identifier: "echo",
+        inputs: { value: "${{ shout.outputs.value }}" },
+      },
+    ]);
+    const { run_id: runId } = await client.trigger("mixed", {
+      inputs: { items: JSON.stringify(["a", "b", "c"]) },
+    });
+
+    const row = await settled(ns, runId);
+    expect(row).toMatchObject({ status: "SUCCESS", success_count: 9, total_count: 9 });
+    // Push states live in "ctl", pull states in this namespace; the echo outputs went through both.
+    const echoes = (await statesOf(TEST_NAMESPACE, runId)).filter((s) => s.identifier === "echo");
+    const values = await Promise.all(
+      echoes.map(async (s) => (await stateDetails(TEST_NAMESPACE, "mixed", runId, s.id)).outputs.value),
+    );
+    expect(values.sort()).toEqual(["A", "B", "C"]);
+    expect((await statesOf(ns, runId)).map((s) => s.identifier)).toEqual(["shout", "shout", "shout"]);
+    expect(log.problems).toEqual([]);
+  });
+});
+
+describe("StateManager", () => {
+  it("throws Exosphere's message when validation ends INVALID", async () => {
+    const ns = fresh("smx");
+    const client = new StateManager({ ...connection, namespace: ns });
+    await expect(
+      client.upsertGraph("g", [{ node_name: "Missing", namespace: ns, identifier: "m", inputs: {} }]),
+    ).rejects.toThrow(/^Graph validation failed: INVALID and errors: .*Missing/);
+    await expect(client.trigger("nope")).rejects.toThrow(/^Failed to trigger state: 404 /);
+  });
+});
