@@ -1,0 +1,303 @@
+#!/usr/bin/env node
+// `npm run bench`: exoflare's split → process → merge fan-out beside Cloudflare Workflows and a
+// queue → actor floor, on local workerd, in one run on one machine (see docs/benchmarks.md).
+//
+//   npm run bench                          # n = 1,000, 10,000, 100,000 (+ 3,000 for the Workflows ratio)
+//   npm run bench -- --quick               # n = 1,000 only; fails only on wrong results (CI smoke test)
+//   npm run bench -- --sizes 1000,5000 --out results.json
+//
+// Everything runs on 127.0.0.1 with fresh temporary state; every process started here is stopped and
+// the temporary directory removed on exit, error or interrupt.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { exoflareJob, floorJob, workflowJob } from "./bench/jobs.mjs";
+import {
+  freePort,
+  killAllStartedSync,
+  sampleMemory,
+  startWrangler,
+  stopAllStarted,
+  waitForOk,
+} from "./bench/processes.mjs";
+import { table, withRatios } from "./bench/report.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const wrangler = join(root, "node_modules", ".bin", "wrangler");
+
+/** Workflows caps steps per instance (10,000 by default, 25,000 at most); the job needs n + 2. */
+const WORKFLOW_STEP_LIMIT = 10_000;
+const DEFAULT_SIZES = [1_000, 10_000, 100_000];
+const DEFAULT_WORKFLOW_SIZES = [1_000, 3_000];
+
+const { values: opts } = parseArgs({
+  options: {
+    sizes: { type: "string" },
+    "workflow-sizes": { type: "string" },
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+    "keep-logs": { type: "boolean", default: false },
+  },
+});
+const parseSizes = (s) =>
+  s.split(",").map((x) => {
+    const n = Number(x.replace(/_/g, ""));
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bad size: ${x}`);
+    return n;
+  });
+const sizes = opts.quick ? [1_000] : opts.sizes ? parseSizes(opts.sizes) : DEFAULT_SIZES;
+const workflowSizes = opts.quick
+  ? [1_000]
+  : opts["workflow-sizes"]
+    ? parseSizes(opts["workflow-sizes"])
+    : DEFAULT_WORKFLOW_SIZES;
+// exoflare and the floor also run at the Workflows sizes, so that every Workflows row has its ratio.
+const allSizes = [...new Set([...sizes, ...workflowSizes])].sort((a, b) => a - b);
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const outPath = resolve(opts.out ?? join(root, ".bench", `results-${stamp}.json`));
+
+const tmp = mkdtempSync(join(tmpdir(), "exoflare-bench-"));
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await stopAllStarted();
+  if (!opts["keep-logs"]) rmSync(tmp, { recursive: true, force: true });
+  else console.error(`logs kept in ${tmp}`);
+}
+process.on("exit", () => {
+  killAllStartedSync();
+  if (!cleaned && !opts["keep-logs"]) rmSync(tmp, { recursive: true, force: true });
+});
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping`);
+    // The process exits in `finally` whatever cleanup does.
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function run(cmd, args, { logName, timeoutMs = 180_000 }) {
+  const logPath = join(tmp, logName);
+  const log = createWriteStream(logPath);
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise();
+      else
+        reject(
+          new Error(
+            `${cmd} ${args.join(" ")} failed (${code}):\n${readFileSync(logPath, "utf8").slice(-3000)}`,
+          ),
+        );
+    });
+  });
+}
+
+/**
+ * Bundles a Worker into `outDir` and writes a config there whose `main` is the bundle: `wrangler dev`
+ * then watches only the copy, so edits to the working tree during a run cannot reload it mid-job.
+ */
+async function buildWorker(configPath, outDir) {
+  const t = Date.now();
+  await run(wrangler, ["deploy", "--dry-run", "-c", configPath, "--outdir", outDir], {
+    logName: `build-${outDir.split("/").pop()}.log`,
+  });
+  const bundle = readdirSync(outDir).find((f) => f.endsWith(".js"));
+  if (!bundle) throw new Error(`no bundle in ${outDir}`);
+  const config = readFileSync(join(root, configPath), "utf8").replace(/^main\s*=.*$/m, `main = "${bundle}"`);
+  writeFileSync(join(outDir, "wrangler.toml"), config);
+  console.log(`bench: built ${configPath} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return join(outDir, "wrangler.toml");
+}
+
+/** The seed graph and the id helpers, straight from the sources (so the benchmark cannot drift). */
+async function loadSources() {
+  const { build } = await import("esbuild");
+  const outfile = join(tmp, "sources.mjs");
+  await build({
+    stdin: {
+      contents:
+        'export { splitProcessMergeGraph } from "./src/examples/graphs.ts";\n' +
+        'export { runKeyOfRunId, stateIdOf } from "./src/engine/ids.ts";\n',
+      resolveDir: root,
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    outfile,
+    logLevel: "silent",
+  });
+  return import(pathToFileURL(outfile).href);
+}
+
+/** Starts `wrangler dev` for a built Worker and waits until it answers /health. */
+async function startWorker(name, config, extraArgs = []) {
+  const t = Date.now();
+  const port = await freePort();
+  const child = startWrangler({
+    wrangler,
+    cwd: dirname(config),
+    args: ["-c", config, "--no-bundle", ...extraArgs],
+    port,
+    persistTo: join(tmp, `state-${name}`),
+    log: openSync(join(tmp, `${name}.log`), "w"),
+  });
+  const worker = { name, child, base: `http://127.0.0.1:${port}` };
+  await waitForOk(`${worker.base}/health`, child);
+  console.log(`bench: ${name} up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return worker;
+}
+
+async function main() {
+  const started = Date.now();
+  console.log(
+    `bench: sizes ${allSizes.join(", ")}; Workflows at ${workflowSizes.join(", ")}; ` +
+      `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB`,
+  );
+  const apiKey = randomBytes(18).toString("base64url");
+  // Workers start one at a time (wrangler picks some internal ports itself, and concurrent starts can
+  // collide); the engine starts while the comparison Worker is still being built.
+  const [engine, benchConfig, sources] = await Promise.all([
+    buildWorker("wrangler.toml", join(tmp, "engine")).then(async (config) => {
+      return startWorker("engine", config, ["--var", `STATE_MANAGER_SECRET:${apiKey}`]);
+    }),
+    buildWorker("bench/wrangler.workflows.toml", join(tmp, "bench")),
+    loadSources(),
+  ]);
+  const floor = await startWorker("floor", benchConfig);
+  // The Workflows job gets its own workerd (so that its memory is its own), except in --quick mode,
+  // where start-up time matters more.
+  let workflows = null;
+  if (workflowSizes.length > 0 && opts.quick) workflows = floor;
+  else if (workflowSizes.length > 0) {
+    workflows = await startWorker("workflows", benchConfig);
+  }
+  console.log(`bench: workers up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const graph = sources.splitProcessMergeGraph;
+  const ids = { stateIdOf: sources.stateIdOf, runKeyOfRunId: sources.runKeyOfRunId };
+  // Warm-up, not reported: first requests pay for isolate start-up and node registration.
+  await Promise.all([
+    exoflareJob({ base: engine.base, apiKey, n: 10, graph, ids }),
+    floorJob({ base: floor.base, n: 10 }),
+    workflows && workflowJob({ base: workflows.base, n: 10 }),
+  ]);
+
+  const results = [];
+  const measure = async (job, n, worker, fn) => {
+    const memory = sampleMemory(worker.child.pid);
+    let r;
+    try {
+      r = await fn();
+    } catch (e) {
+      r = { errors: [e instanceof Error ? e.message : String(e)] };
+    }
+    const mem = memory.stop();
+    const ok = r.errors.length === 0;
+    const result = {
+      job,
+      n,
+      ok,
+      seconds: r.seconds ?? null,
+      statesPerSecond: ok ? n / r.seconds : null,
+      memory: mem,
+      errors: r.errors,
+      ...(r.costs
+        ? {
+            costs: r.costs,
+            costsPerState: Object.fromEntries(
+              ["queueMessages", "sendBatchCalls", "reportRpcs", "rowsWritten"].map((k) => [
+                k,
+                r.costs[k] / n,
+              ]),
+            ),
+          }
+        : {}),
+      ...(r.runId ? { runId: r.runId, states: r.states, merged: r.merged } : {}),
+      ...(r.insideSeconds !== undefined ? { insideSeconds: r.insideSeconds } : {}),
+    };
+    results.push(result);
+    console.log(
+      `  ${job} n=${n}: ${ok ? `${r.seconds.toFixed(2)} s` : `WRONG (${r.errors.join("; ")})`}, ` +
+        `peak RSS ${mem.peakRssMb} MB`,
+    );
+  };
+
+  for (const n of allSizes) {
+    await measure("floor", n, floor, () => floorJob({ base: floor.base, n }));
+    await measure("exoflare", n, engine, () => exoflareJob({ base: engine.base, apiKey, n, graph, ids }));
+    if (workflows && workflowSizes.includes(n)) {
+      await measure("workflows", n, workflows, () => workflowJob({ base: workflows.base, n }));
+    }
+  }
+  for (const n of allSizes) {
+    if (workflowSizes.includes(n)) continue;
+    results.push({
+      job: "workflows",
+      n,
+      ok: false,
+      skipped:
+        n + 2 > WORKFLOW_STEP_LIMIT
+          ? `n + 2 steps exceed the ${WORKFLOW_STEP_LIMIT.toLocaleString("en-US")} steps per instance`
+          : "not in --workflow-sizes",
+      errors: [],
+    });
+  }
+
+  const final = withRatios(results);
+  console.log(`\n${table(final)}\n`);
+  const failed = final.filter((r) => !r.ok && !r.skipped);
+  const record = {
+    date: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? "",
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+    },
+    node: process.version,
+    notes:
+      "states/s = n / seconds; n = branches (exoflare: one processor state each, 2n+1 states in all), " +
+      "Workflows process steps, floor rows. Costs per state are divided by n.",
+    results: final,
+    ok: failed.length === 0,
+  };
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileSync(outPath, `${JSON.stringify(record, null, 2)}\n`);
+  console.log(`bench: results in ${outPath} (${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
+  return failed.length === 0;
+}
+
+let ok = false;
+try {
+  ok = await main();
+} catch (e) {
+  console.error("bench failed:", e instanceof Error ? e.message : e);
+} finally {
+  await cleanup();
+}
+process.exit(ok ? 0 : 1);
