@@ -4,13 +4,17 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
+import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
 import { splitProcessMergeGraph } from "../../src/examples/graphs";
 import { exampleNodes } from "../../src/examples/nodes";
 import { BaseNode } from "../../src/sdk/base-node";
 import { fresh, KEY, runRow } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";
 import { TEST_NAMESPACE } from "./helpers/test-nodes";
+
+/** The seed's split → process → merge graph with its nodes moved to `ns`. */
+const exampleGraphIn = (ns: string): GraphNodeModel[] =>
+  splitProcessMergeGraph.nodes.map((n) => ({ ...n, namespace: ns }) as GraphNodeModel);
 
 const workerFetch = (request: Request) => exports.default.fetch(request);
 const connection = { uri: "http://exoflare.test", key: KEY, fetch: workerFetch };
@@ -62,7 +66,7 @@ describe("the TypeScript pull runtime", () => {
     await runtime.start();
 
     const client = new StateManager({ ...connection, namespace: ns });
-    const nodes = splitProcessMergeGraph.nodes.map((n) => ({ ...n, namespace: ns }));
+    const nodes = exampleGraphIn(ns);
     const graph = await client.upsertGraph("split-merge", nodes, { pollIntervalMs: 5 });
     expect(graph.validation_status).toBe("VALID");
     const items = Array.from({ length: 20 }, (_, i) => i + 1);
@@ -94,11 +98,7 @@ describe("the TypeScript pull runtime", () => {
     });
     await runtime.start();
     const client = new StateManager({ ...connection, namespace: ns });
-    await client.upsertGraph(
-      "bad",
-      splitProcessMergeGraph.nodes.map((n) => ({ ...n, namespace: ns })),
-      { retryPolicy: { max_retries: 0 } },
-    );
+    await client.upsertGraph("bad", exampleGraphIn(ns), { retryPolicy: { max_retries: 0 } });
     const { run_id: runId } = await client.trigger("bad", { inputs: { data: "not json", chunk_size: "1" } });
     expect(await settled(ns, runId)).toMatchObject({ status: "FAILED", errored_count: 1, total_count: 1 });
   });
