@@ -184,17 +184,32 @@ export class NamespaceActor extends DurableObject<Env> {
       snapshotRun: (namespace, graphName, body, now) => this.snapshotRun(namespace, graphName, body, now),
       recordRun: (bootstrap, now) => this.recordRun(bootstrap, now),
     });
-    void ctx.blockConcurrencyWhile(async () => this.migrate());
+    void ctx.blockConcurrencyWhile(async () => {
+      if (this.migrate()) await this.arm();
+    });
   }
 
-  private migrate(): void {
+  /** Creates or upgrades the schema; true when cron schedules were backfilled and the alarm needs arming. */
+  private migrate(): boolean {
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     const version = Number(this.meta("schema_version") ?? 0);
-    if (version >= SCHEMA_VERSION) return;
+    if (version >= SCHEMA_VERSION) return false;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(SCHEMA);
+      // Version 1 stored cron triggers but scheduled nothing: arm the VALID graphs' triggers now.
+      if (version === 1) {
+        const now = Date.now();
+        for (const g of this.sql
+          .exec<{ name: string; triggers: string }>(
+            "SELECT name, triggers FROM graph_templates WHERE validation_status = 'VALID'",
+          )
+          .toArray()) {
+          this.cron.reconcile(g.name, JSON.parse(g.triggers) as CronTrigger[], true, now);
+        }
+      }
       this.setMeta("schema_version", String(SCHEMA_VERSION));
     });
+    return version === 1;
   }
 
   private meta(key: string): string | undefined {

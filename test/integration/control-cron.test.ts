@@ -165,6 +165,20 @@ describe("cron triggers", () => {
     ]);
   });
 
+  it("arms the triggers of VALID graphs stored before schedules existed (schema version 1)", async () => {
+    const graph = fresh("cron-upgrade");
+    const before = Date.now();
+    await upsert(graph, graphBody([YEARLY]));
+    const upgraded = await runInDurableObject(namespaceActor(), async (actor, state) => {
+      state.storage.sql.exec("DELETE FROM cron_schedules WHERE graph_name = ?", graph);
+      state.storage.sql.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+      // The constructor runs this once per actor start; called directly to upgrade this instance.
+      return (actor as unknown as { migrate(): boolean }).migrate();
+    });
+    expect(upgraded).toBe(true);
+    expect(await schedules(graph)).toEqual({ [YEARLY]: nextNewYear(before) });
+  });
+
   it("logs a fire that cannot start a run and still moves the schedule on", async () => {
     const graph = fresh("cron-store");
     // An empty trigger body never carries the required key, so every fire is refused.
