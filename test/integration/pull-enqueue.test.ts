@@ -126,19 +126,19 @@ describe("states/enqueue", () => {
 
   it("splits a batch fairly across nodes and fills it from nodes that have more", async () => {
     const { ns } = await fannedOut(30, ["A", "B"]);
-    const even = await enqueue(ns, ["A", "B"], 4);
-    expect(even.filter((s) => s.node_name === "A")).toHaveLength(2);
-    expect(even.filter((s) => s.node_name === "B")).toHaveLength(2);
-    // B is down to 1 ready state, A has 28: a batch of 10 takes B's last one and fills up from A.
-    expect(await enqueue(ns, ["B"], 27)).toHaveLength(27);
-    const filled = await enqueue(ns, ["A", "B"], 10);
-    expect(filled.filter((s) => s.node_name === "B")).toHaveLength(1);
-    expect(filled.filter((s) => s.node_name === "A")).toHaveLength(9);
+    const count = (states: { node_name: string }[], name: string) =>
+      states.filter((s) => s.node_name === name).length;
     // An odd batch over two busy nodes gives each 1 or 2, never 3 to one and 0 to the other.
     const odd = await enqueue(ns, ["A", "B"], 3);
     expect(odd).toHaveLength(3);
-    const fromA = odd.filter((s) => s.node_name === "A").length;
-    expect([1, 2]).toContain(fromA);
+    expect([1, 2]).toContain(count(odd, "A"));
+    const even = await enqueue(ns, ["A", "B"], 4);
+    expect([count(even, "A"), count(even, "B")]).toEqual([2, 2]);
+    // Leave B with one ready state while A has many: a batch of 10 takes B's last one and fills up from A.
+    const bLeft = 30 - count(odd, "B") - 2;
+    expect(await enqueue(ns, ["B"], bLeft - 1)).toHaveLength(bLeft - 1);
+    const filled = await enqueue(ns, ["A", "B"], 10);
+    expect([count(filled, "A"), count(filled, "B")]).toEqual([9, 1]);
   });
 
   it("does not hand out a state before its start_delay has passed", async () => {
