@@ -109,8 +109,21 @@ export interface RunCostCounters {
   rowsWritten: number;
 }
 
+/**
+ * The `inputs` of a fan-out clone are stored as `{"$clone_of": <head seq>}`: real inputs map names to
+ * strings, so a number there cannot be a user's value. `getState` resolves it; bulk views that never
+ * show inputs (the run graph) leave it unresolved.
+ */
+const CLONE_OF = "$clone_of";
+function cloneOf(inputs: Record<string, unknown>): number | null {
+  const seq = inputs[CLONE_OF];
+  return typeof seq === "number" ? seq : null;
+}
+
 export class SqlRunStore implements RunStore {
   private seq: number;
+  /** The last execution head read, whose inputs object its clones share. */
+  private head: { seq: number; inputs: Record<string, string> } | null = null;
   private readonly countDeltas = new Map<StateStatus, number>();
   private outboxTouched = false;
   readonly cost: RunCostCounters = { rowsWritten: 0 };
@@ -126,10 +139,24 @@ export class SqlRunStore implements RunStore {
 
   getState(seq: number): StateRow | undefined {
     const r = this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
-    return r ? toStateRow(r) : undefined;
+    if (!r) return undefined;
+    const state = toStateRow(r);
+    const headSeq = cloneOf(state.inputs);
+    if (headSeq !== null) {
+      const head = this.sql
+        .exec<{ inputs: string }>("SELECT inputs FROM states WHERE seq = ?", headSeq)
+        .toArray()[0];
+      state.inputs = head ? JSON.parse(head.inputs) : {};
+    } else if (state.exec_seq === state.seq) {
+      this.head = { seq: state.seq, inputs: state.inputs };
+    }
+    return state;
   }
 
   insertState(s: StateRow): void {
+    // A fan-out clone has its head's inputs (the very object the head was read into): store a reference,
+    // not a copy, or a split of n items would write n copies of its whole input (O(n²) bytes).
+    const shared = s.exec_seq !== s.seq && this.head?.seq === s.exec_seq && this.head.inputs === s.inputs;
     this.sql.exec(
       `INSERT INTO states (seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents,
         exec_seq, fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites,
@@ -139,7 +166,7 @@ export class SqlRunStore implements RunStore {
       s.node_name,
       s.namespace,
       s.status,
-      JSON.stringify(s.inputs),
+      shared ? JSON.stringify({ [CLONE_OF]: s.exec_seq }) : JSON.stringify(s.inputs),
       JSON.stringify(s.outputs),
       s.error,
       JSON.stringify(s.data),
