@@ -50,18 +50,23 @@ const { values: opts } = parseArgs({
     quick: { type: "boolean", default: false },
     out: { type: "string" },
     "keep-logs": { type: "boolean", default: false },
+    // Another checkout's engine (to measure a change beside the same floor and Workflows runs).
+    "engine-dir": { type: "string" },
   },
 });
 const parseSizes = (s) =>
-  s.split(",").map((x) => {
-    const n = Number(x.replace(/_/g, ""));
-    if (!Number.isInteger(n) || n < 1) throw new Error(`bad size: ${x}`);
-    return n;
-  });
+  s
+    .split(",")
+    .filter((x) => x.trim() !== "")
+    .map((x) => {
+      const n = Number(x.replace(/_/g, ""));
+      if (!Number.isInteger(n) || n < 1) throw new Error(`bad size: ${x}`);
+      return n;
+    });
 const sizes = opts.quick ? [1_000] : opts.sizes ? parseSizes(opts.sizes) : DEFAULT_SIZES;
 const workflowSizes = opts.quick
   ? [1_000]
-  : opts["workflow-sizes"]
+  : opts["workflow-sizes"] !== undefined
     ? parseSizes(opts["workflow-sizes"])
     : DEFAULT_WORKFLOW_SIZES;
 // exoflare and the floor also run at the Workflows sizes, so that every Workflows row has its ratio.
@@ -120,14 +125,14 @@ function run(cmd, args, { logName, timeoutMs = 180_000 }) {
  * Bundles a Worker into `outDir` and writes a config there whose `main` is the bundle: `wrangler dev`
  * then watches only the copy, so edits to the working tree during a run cannot reload it mid-job.
  */
-async function buildWorker(configPath, outDir) {
+async function buildWorker(configPath, outDir, dir = root) {
   const t = Date.now();
-  await run(wrangler, ["deploy", "--dry-run", "-c", configPath, "--outdir", outDir], {
+  await run(wrangler, ["deploy", "--dry-run", "-c", join(dir, configPath), "--outdir", outDir], {
     logName: `build-${outDir.split("/").pop()}.log`,
   });
   const bundle = readdirSync(outDir).find((f) => f.endsWith(".js"));
   if (!bundle) throw new Error(`no bundle in ${outDir}`);
-  const config = readFileSync(join(root, configPath), "utf8").replace(/^main\s*=.*$/m, `main = "${bundle}"`);
+  const config = readFileSync(join(dir, configPath), "utf8").replace(/^main\s*=.*$/m, `main = "${bundle}"`);
   writeFileSync(join(outDir, "wrangler.toml"), config);
   console.log(`bench: built ${configPath} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   return join(outDir, "wrangler.toml");
@@ -182,9 +187,11 @@ async function main() {
   // Workers start one at a time (wrangler picks some internal ports itself, and concurrent starts can
   // collide); the engine starts while the comparison Worker is still being built.
   const [engine, benchConfig, sources] = await Promise.all([
-    buildWorker("wrangler.toml", join(tmp, "engine")).then(async (config) => {
-      return startWorker("engine", config, ["--var", `STATE_MANAGER_SECRET:${apiKey}`]);
-    }),
+    buildWorker("wrangler.toml", join(tmp, "engine"), resolve(opts["engine-dir"] ?? root)).then(
+      async (config) => {
+        return startWorker("engine", config, ["--var", `STATE_MANAGER_SECRET:${apiKey}`]);
+      },
+    ),
     buildWorker("bench/wrangler.workflows.toml", join(tmp, "bench")),
     loadSources(),
   ]);

@@ -86,6 +86,17 @@ export async function exoflareJob({ base, apiKey, n, graph, ids }) {
   const merged = await mergedTotal({ base, headers, ns, graphName, runId, row, ids });
   const expected = String((BigInt(n) * BigInt(n + 1)) / 2n);
   if (merged !== expected) errors.push(`merged ${merged}, expected ${expected}`);
+  if (n >= 2) {
+    // Seq 3 is the splitter's first fan-out clone: it must show the inputs of the state it was cloned from.
+    const clone = await call(
+      base,
+      `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${ids.stateIdOf(ids.runKeyOfRunId(runId), 3)}`,
+      { headers },
+    );
+    if (clone.identifier !== "data_splitter" || clone.inputs?.data !== data) {
+      errors.push(`fan-out clone ${clone.identifier} does not show the splitter's inputs`);
+    }
+  }
   const costs = await call(base, `/v0/namespace/${ns}/states/run/${runId}/costs`, { headers });
   return { seconds, runId, states, merged, expected, costs, errors };
 }
