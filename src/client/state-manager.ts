@@ -159,6 +159,17 @@ export class StateManager {
     if (res.status !== 200) throw new Error(`Failed to get run graph: ${res.status} ${body.text}`);
     return body.json as Record<string, unknown>;
   }
+
+  /** One state's details: inputs, outputs, error, parents (spec §2.18). */
+  async stateDetails(graph: string, runId: string, stateId: string): Promise<Record<string, unknown>> {
+    const res = await this.conn.request(
+      "GET",
+      `/graph/${segment(graph)}/run/${segment(runId)}/node/${segment(stateId)}`,
+    );
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to get state details: ${res.status} ${body.text}`);
+    return body.json as Record<string, unknown>;
+  }
 }
 
 export interface RunListing {
