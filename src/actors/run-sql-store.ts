@@ -18,7 +18,7 @@ export function migrateRunSchema(sql: SqlStorage): void {
     node_name TEXT NOT NULL,
     namespace TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN (${statuses})),
-    inputs TEXT NOT NULL,
+    inputs TEXT, -- NULL for a fan-out clone: its inputs are its execution head's
     outputs TEXT NOT NULL,
     error TEXT,
     data TEXT NOT NULL,
@@ -62,7 +62,7 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
   node_name: string;
   namespace: string;
   status: string;
-  inputs: string;
+  inputs: string | null;
   outputs: string;
   error: string | null;
   data: string;
@@ -86,7 +86,8 @@ export function toStateRow(r: StateRecord): StateRow {
     node_name: r.node_name,
     namespace: r.namespace,
     status: r.status as StateStatus,
-    inputs: JSON.parse(r.inputs),
+    // A clone's inputs live on its head (see getState); views that list states never show inputs.
+    inputs: r.inputs === null ? {} : JSON.parse(r.inputs),
     outputs: JSON.parse(r.outputs),
     error: r.error,
     data: JSON.parse(r.data),
@@ -109,21 +110,8 @@ export interface RunCostCounters {
   rowsWritten: number;
 }
 
-/**
- * The `inputs` of a fan-out clone are stored as `{"$clone_of": <head seq>}`: real inputs map names to
- * strings, so a number there cannot be a user's value. `getState` resolves it; bulk views that never
- * show inputs (the run graph) leave it unresolved.
- */
-const CLONE_OF = "$clone_of";
-function cloneOf(inputs: Record<string, unknown>): number | null {
-  const seq = inputs[CLONE_OF];
-  return typeof seq === "number" ? seq : null;
-}
-
 export class SqlRunStore implements RunStore {
   private seq: number;
-  /** The last execution head read, whose inputs object its clones share. */
-  private head: { seq: number; inputs: Record<string, string> } | null = null;
   private readonly countDeltas = new Map<StateStatus, number>();
   private outboxTouched = false;
   readonly cost: RunCostCounters = { rowsWritten: 0 };
@@ -141,22 +129,18 @@ export class SqlRunStore implements RunStore {
     const r = this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
     if (!r) return undefined;
     const state = toStateRow(r);
-    const headSeq = cloneOf(state.inputs);
-    if (headSeq !== null) {
-      const head = this.sql
-        .exec<{ inputs: string }>("SELECT inputs FROM states WHERE seq = ?", headSeq)
-        .toArray()[0];
-      state.inputs = head ? JSON.parse(head.inputs) : {};
-    } else if (state.exec_seq === state.seq) {
-      this.head = { seq: state.seq, inputs: state.inputs };
-    }
+    if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);
     return state;
   }
 
+  private headInputs(execSeq: number): Record<string, string> {
+    const head = this.sql
+      .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
+      .toArray()[0];
+    return head?.inputs ? JSON.parse(head.inputs) : {};
+  }
+
   insertState(s: StateRow): void {
-    // A fan-out clone has its head's inputs (the very object the head was read into): store a reference,
-    // not a copy, or a split of n items would write n copies of its whole input (O(n²) bytes).
-    const shared = s.exec_seq !== s.seq && this.head?.seq === s.exec_seq && this.head.inputs === s.inputs;
     this.sql.exec(
       `INSERT INTO states (seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents,
         exec_seq, fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites,
@@ -166,7 +150,9 @@ export class SqlRunStore implements RunStore {
       s.node_name,
       s.namespace,
       s.status,
-      shared ? JSON.stringify({ [CLONE_OF]: s.exec_seq }) : JSON.stringify(s.inputs),
+      // A fan-out clone's inputs are its head's by definition: storing NULL instead of a copy keeps a split
+      // of n items from writing n copies of its whole input (O(n²) bytes).
+      s.exec_seq === s.seq ? JSON.stringify(s.inputs) : null,
       JSON.stringify(s.outputs),
       s.error,
       JSON.stringify(s.data),

@@ -119,6 +119,12 @@ describe("GET /v0/namespace/{ns}/graph/{g}/run/{run_id}/node/{node_id}", () => {
       parents: { list: edge?.source },
     });
     expect(res.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$/);
+    // A fan-out clone shows its head's inputs and its own output.
+    const clone = await json<Record<string, unknown>>(
+      "GET",
+      `/v0/namespace/ctl/graph/${graph}/run/${runId}/node/${edge?.source}`,
+    );
+    expect(clone.body).toMatchObject({ identifier: "list", inputs: { items: '["a","b"]' }, outputs: { value: "b" } });
   });
 
   it("answers 400 for a malformed id and 404 for a state of another run, graph or namespace", async () => {
