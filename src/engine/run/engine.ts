@@ -8,6 +8,7 @@ import { stateIdOf } from "../ids";
 import type { RetryPolicy, StateStatus } from "../model";
 import { retryDelayMs } from "../retry";
 import type { PlaceholderRef } from "../template/placeholders";
+import { BarrierBook } from "./barriers";
 import { FAILED, TERMINAL } from "./counts";
 import type { GraphIndex } from "./graph-index";
 import { assertSeq, childLineage, subtreePrefix, uniteLineage } from "./lineage";
@@ -23,26 +24,24 @@ export interface EngineEnv {
   random?: () => number;
 }
 
-const FAILED_SAMPLE = 5;
 const MANUALLY_RETRYABLE: ReadonlySet<StateStatus> = new Set<StateStatus>([
   "ERRORED",
   "NEXT_CREATED_ERROR",
   "PRUNED",
 ]);
-type BarrierKey = readonly [unite: string, execSeq: number];
 
 export class RunEngine {
   // Per-call caches; cleared by `begin`.
-  private barriers = new Map<string, Barrier>();
-  private dirty = new Set<string>();
-  private touched = new Set<string>();
+  private readonly barriers: BarrierBook;
   private now = 0;
 
   constructor(
     private readonly store: RunStore,
     readonly graph: GraphIndex,
     private readonly env: EngineEnv,
-  ) {}
+  ) {
+    this.barriers = new BarrierBook(store, graph);
+  }
 
   /** Creates the root state. MUST be called inside a transaction, once per run. */
   start(rootInputs: Record<string, string>, startDelayMs: number, now: number): StateRow {
@@ -121,7 +120,7 @@ export class RunEngine {
     this.store.updateState(state.seq, { status: "RETRY_CREATED" }, now);
     this.store.count(from, -1);
     this.store.count("RETRY_CREATED", 1);
-    if (FAILED.has(from)) this.adjustFailure(this.keysOf(state), state.seq);
+    if (FAILED.has(from)) this.barriers.withdrawFailure(this.barriers.keysOf(state), state.seq);
     this.settleBarriers();
     this.end();
     return retry;
@@ -201,7 +200,7 @@ export class RunEngine {
     }
 
     // Barriers for unites waiting on this execution exist before any child is counted in them.
-    this.openBarriers(state);
+    this.barriers.open(state);
     this.store.updateState(state.seq, { outputs: memberOutputs[0] ?? {}, fanout_index: 0 }, this.now);
     for (let i = 0; i < memberOutputs.length; i++) {
       let m = member(i);
@@ -292,86 +291,13 @@ export class RunEngine {
 
   // ---- unite barriers ------------------------------------------------------------------------
 
-  /** The barriers a state counts in: one per unite waiting on an execution among its ancestors. */
-  private barrierKeys(parents: readonly ParentLink[], ownTarget: string | undefined): BarrierKey[] {
-    const keys: BarrierKey[] = [];
-    for (const [identifier, , execSeq] of parents) {
-      // A unite state does not wait for, nor hold up, the other unites of its own target execution.
-      if (identifier === ownTarget) continue;
-      for (const unite of this.graph.unitesByTarget.get(identifier) ?? [])
-        keys.push([unite.identifier, execSeq]);
-    }
-    return keys;
-  }
-
-  private keysOf(state: StateRow): BarrierKey[] {
-    return this.barrierKeys(
-      state.parents,
-      state.does_unites ? this.graph.uniteTargetOf(state.identifier) : undefined,
-    );
-  }
-
-  private adjust(keys: BarrierKey[], pending: number, failedSeq?: number): void {
-    for (const [unite, execSeq] of keys) {
-      const barrier = this.barrier(unite, execSeq);
-      if (!barrier || barrier.fired) continue;
-      barrier.pending += pending;
-      if (failedSeq !== undefined) {
-        barrier.failed += 1;
-        if (barrier.failed_sample.length < FAILED_SAMPLE) barrier.failed_sample.push(failedSeq);
-      }
-      const key = `${unite}\u0000${execSeq}`;
-      this.dirty.add(key);
-      this.touched.add(key);
-    }
-  }
-
-  /** Takes back a failure counted in still-open barriers (its state was superseded by a retry). */
-  private adjustFailure(keys: BarrierKey[], seq: number): void {
-    for (const [unite, execSeq] of keys) {
-      const barrier = this.barrier(unite, execSeq);
-      if (!barrier || barrier.fired) continue;
-      barrier.failed = Math.max(0, barrier.failed - 1);
-      barrier.failed_sample = barrier.failed_sample.filter((s) => s !== seq);
-      this.dirty.add(`${unite}\u0000${execSeq}`);
-    }
-  }
-
   private countFailure(state: StateRow): void {
-    this.adjust(this.keysOf(state), 0, state.seq);
+    this.barriers.adjust(this.barriers.keysOf(state), 0, state.seq);
   }
 
-  /**
-   * Opens one barrier per unite waiting on this execution. Each open barrier also holds a reservation
-   * in the barriers around it, so an outer unite cannot fire before the inner unite state exists.
-   */
-  private openBarriers(head: StateRow): void {
-    const unites = this.graph.unitesByTarget.get(head.identifier) ?? [];
-    const outer = this.barrierKeys([...head.parents, [head.identifier, head.seq, head.seq]], head.identifier);
-    for (const unite of unites) {
-      const barrier: Barrier = {
-        unite: unite.identifier,
-        exec_seq: head.seq,
-        pending: 0,
-        failed: 0,
-        failed_sample: [],
-        fired: false,
-      };
-      const key = `${unite.identifier}\u0000${head.seq}`;
-      this.barriers.set(key, barrier);
-      this.dirty.add(key);
-      this.touched.add(key);
-      this.adjust(outer, 1);
-    }
-  }
-
+  /** Fires every barrier that became due in this call; firing may make outer barriers due. */
   private settleBarriers(): void {
-    while (this.touched.size > 0) {
-      const key = this.touched.values().next().value as string;
-      this.touched.delete(key);
-      const barrier = this.barriers.get(key);
-      if (barrier && !barrier.fired && barrier.pending === 0) this.fire(barrier);
-    }
+    for (let due = this.barriers.nextDue(); due; due = this.barriers.nextDue()) this.fire(due);
   }
 
   private fire(barrier: Barrier): void {
@@ -379,10 +305,9 @@ export class RunEngine {
     const target = unite.unites?.identifier ?? "";
     const head = this.store.getState(barrier.exec_seq);
     if (!head) throw new Error(`execution ${barrier.exec_seq} of ${target} is missing`);
-    barrier.fired = true;
-    this.dirty.add(`${barrier.unite}\u0000${barrier.exec_seq}`);
+    this.barriers.markFired(barrier);
+    this.barriers.adjust(this.barriers.outerKeys(head), -1); // release the reservation
     const parents: ParentLink[] = [...head.parents, [target, head.seq, head.seq]];
-    this.adjust(this.barrierKeys(parents, target), -1); // release the reservation
 
     const base = this.newState({
       seq: assertSeq(this.store.nextSeq()),
@@ -439,16 +364,6 @@ export class RunEngine {
     };
   }
 
-  private barrier(unite: string, execSeq: number): Barrier | undefined {
-    const key = `${unite}\u0000${execSeq}`;
-    let barrier = this.barriers.get(key);
-    if (!barrier) {
-      barrier = this.store.getBarrier(unite, execSeq);
-      if (barrier) this.barriers.set(key, barrier);
-    }
-    return barrier;
-  }
-
   // ---- state bookkeeping ---------------------------------------------------------------------
 
   private newState(
@@ -485,7 +400,7 @@ export class RunEngine {
   private insert(state: StateRow): void {
     this.store.insertState(state);
     this.store.count(state.status, 1);
-    this.adjust(this.keysOf(state), 1);
+    this.barriers.adjust(this.barriers.keysOf(state), 1);
     this.store.ready(state.seq, state.enqueue_after);
   }
 
@@ -495,23 +410,17 @@ export class RunEngine {
     this.store.count(from, -1);
     this.store.count(status, 1);
     if (!TERMINAL.has(from) && TERMINAL.has(status)) {
-      this.adjust(this.keysOf(state), -1, FAILED.has(status) ? state.seq : undefined);
+      this.barriers.adjust(this.barriers.keysOf(state), -1, FAILED.has(status) ? state.seq : undefined);
     }
     state.status = status;
   }
 
   private begin(now: number): void {
     this.now = now;
-    this.barriers.clear();
-    this.dirty.clear();
-    this.touched.clear();
+    this.barriers.begin();
   }
 
   private end(): void {
-    for (const key of this.dirty) {
-      const barrier = this.barriers.get(key);
-      if (barrier) this.store.putBarrier(barrier);
-    }
-    this.dirty.clear();
+    this.barriers.end();
   }
 }

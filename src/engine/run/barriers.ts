@@ -1,0 +1,137 @@
+// Unite barriers (design §4): one per (unite node, execution of its target). `pending` counts the
+// subtree's states that are not terminal yet, plus one reservation per open inner barrier; `failed`
+// counts the subtree's ERRORED / NEXT_CREATED_ERROR states. Every change is O(unites × depth).
+//
+// A BarrierBook caches the barriers one engine call touches and writes the changed ones back at `end`.
+import type { GraphIndex } from "./graph-index";
+import type { Barrier, ParentLink, RunStore, StateRow } from "./types";
+
+const FAILED_SAMPLE = 5;
+export type BarrierKey = readonly [unite: string, execSeq: number];
+const keyOf = (unite: string, execSeq: number) => `${unite}\u0000${execSeq}`;
+
+export class BarrierBook {
+  private readonly cache = new Map<string, Barrier>();
+  private readonly dirty = new Set<string>();
+  private readonly touched = new Set<string>();
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly graph: GraphIndex,
+  ) {}
+
+  /** The barriers a state with these ancestors counts in: one per unite waiting on an ancestor execution. */
+  keys(parents: readonly ParentLink[], ownTarget: string | undefined): BarrierKey[] {
+    const keys: BarrierKey[] = [];
+    for (const [identifier, , execSeq] of parents) {
+      // A unite state does not wait for, nor hold up, the other unites of its own target execution.
+      if (identifier === ownTarget) continue;
+      for (const unite of this.graph.unitesByTarget.get(identifier) ?? [])
+        keys.push([unite.identifier, execSeq]);
+    }
+    return keys;
+  }
+
+  keysOf(state: StateRow): BarrierKey[] {
+    return this.keys(
+      state.parents,
+      state.does_unites ? this.graph.uniteTargetOf(state.identifier) : undefined,
+    );
+  }
+
+  /** Adds `pending` to each open barrier, and counts a failure of `failedSeq` when given. */
+  adjust(keys: BarrierKey[], pending: number, failedSeq?: number): void {
+    for (const [unite, execSeq] of keys) {
+      const barrier = this.get(unite, execSeq);
+      if (!barrier || barrier.fired) continue;
+      barrier.pending += pending;
+      if (failedSeq !== undefined) {
+        barrier.failed += 1;
+        if (barrier.failed_sample.length < FAILED_SAMPLE) barrier.failed_sample.push(failedSeq);
+      }
+      this.mark(unite, execSeq, true);
+    }
+  }
+
+  /** Takes back a failure counted in open barriers (its state was superseded by a retry). */
+  withdrawFailure(keys: BarrierKey[], seq: number): void {
+    for (const [unite, execSeq] of keys) {
+      const barrier = this.get(unite, execSeq);
+      if (!barrier || barrier.fired) continue;
+      barrier.failed = Math.max(0, barrier.failed - 1);
+      barrier.failed_sample = barrier.failed_sample.filter((s) => s !== seq);
+      this.mark(unite, execSeq, false);
+    }
+  }
+
+  /** The reservation keys of `head`'s barriers: the barriers around the execution's future unite states. */
+  outerKeys(head: StateRow): BarrierKey[] {
+    return this.keys([...head.parents, [head.identifier, head.seq, head.seq]], head.identifier);
+  }
+
+  /**
+   * Opens one barrier per unite waiting on this execution. Each holds a reservation in the barriers
+   * around it, so an outer unite cannot fire before the inner unite state exists.
+   */
+  open(head: StateRow): void {
+    const outer = this.outerKeys(head);
+    for (const unite of this.graph.unitesByTarget.get(head.identifier) ?? []) {
+      this.cache.set(keyOf(unite.identifier, head.seq), {
+        unite: unite.identifier,
+        exec_seq: head.seq,
+        pending: 0,
+        failed: 0,
+        failed_sample: [],
+        fired: false,
+      });
+      this.mark(unite.identifier, head.seq, true);
+      this.adjust(outer, 1);
+    }
+  }
+
+  /** The next touched barrier that is due to fire (open, nothing pending), or undefined. */
+  nextDue(): Barrier | undefined {
+    for (const key of this.touched) {
+      this.touched.delete(key);
+      const barrier = this.cache.get(key);
+      if (barrier && !barrier.fired && barrier.pending === 0) return barrier;
+    }
+    return undefined;
+  }
+
+  markFired(barrier: Barrier): void {
+    barrier.fired = true;
+    this.mark(barrier.unite, barrier.exec_seq, false);
+  }
+
+  begin(): void {
+    this.cache.clear();
+    this.dirty.clear();
+    this.touched.clear();
+  }
+
+  /** Writes every barrier changed since `begin`. MUST run inside the caller's transaction. */
+  end(): void {
+    for (const key of this.dirty) {
+      const barrier = this.cache.get(key);
+      if (barrier) this.store.putBarrier(barrier);
+    }
+    this.dirty.clear();
+  }
+
+  private get(unite: string, execSeq: number): Barrier | undefined {
+    const key = keyOf(unite, execSeq);
+    let barrier = this.cache.get(key);
+    if (!barrier) {
+      barrier = this.store.getBarrier(unite, execSeq);
+      if (barrier) this.cache.set(key, barrier);
+    }
+    return barrier;
+  }
+
+  private mark(unite: string, execSeq: number, touched: boolean): void {
+    const key = keyOf(unite, execSeq);
+    this.dirty.add(key);
+    if (touched) this.touched.add(key);
+  }
+}
