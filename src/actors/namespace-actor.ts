@@ -21,7 +21,26 @@ import { resolveRootInputs } from "../engine/template/root-inputs";
 import { findRoot, GraphStructureError, validateGraphStructure } from "../engine/template/structure";
 import { isoNaive } from "../engine/time";
 import { type NodeInfo, nodeKey, type RunBootstrap } from "./contracts";
-import { CRON_SCHEMA, NamespaceCron, type TriggerScheduleEntry } from "./namespace-cron";
+import type {
+  GraphRow,
+  GraphTemplateInput,
+  GraphTemplateRecord,
+  NodeRegistration,
+  NodeRow,
+  RegisteredNodeRecord,
+  RunIndexPage,
+} from "./namespace-contracts";
+import { NamespaceCron } from "./namespace-cron";
+import { NAMESPACE_SCHEMA } from "./namespace-schema";
+
+export type {
+  GraphTemplateInput,
+  GraphTemplateRecord,
+  NodeRegistration,
+  RegisteredNodeRecord,
+  RunIndexEntry,
+  RunIndexPage,
+} from "./namespace-contracts";
 
 /**
  * The directory's actor name. It cannot be a user namespace: the API refuses this name in every
@@ -45,124 +64,6 @@ export function namespaceStub(env: Env, namespace: string): NamespaceActorRpc {
 export function directoryStub(env: Env): NamespaceActorRpc {
   return env.NAMESPACE.getByName(DIRECTORY_ACTOR_NAME) as unknown as NamespaceActorRpc;
 }
-
-/** A node as a runtime registers it; `transport` is our extension (push runtimes say "queue"). */
-export interface NodeRegistration {
-  name: string;
-  inputs_schema: Record<string, unknown>;
-  outputs_schema: Record<string, unknown>;
-  secrets: string[];
-  transport: Transport;
-}
-
-export interface RegisteredNodeRecord extends RegisteredNode {
-  _id: string;
-  created_at: string;
-  updated_at: string;
-}
-
-/** A template as the upsert hands it over: validated at tier 1, secrets already encrypted. */
-export interface GraphTemplateInput {
-  nodes: NodeTemplate[];
-  /** name → ciphertext. */
-  secrets: Record<string, string>;
-  retry_policy: RetryPolicy;
-  store_config: StoreConfig;
-  triggers: CronTrigger[];
-}
-
-/** A stored template as the API may show it: secret names only, never ciphertexts. */
-export interface GraphTemplateRecord {
-  _id: string;
-  name: string;
-  namespace: string;
-  nodes: NodeTemplate[];
-  secret_names: string[];
-  retry_policy: RetryPolicy;
-  store_config: StoreConfig;
-  triggers: CronTrigger[];
-  /** The graph's armed cron schedules (empty unless VALID): our extension, see docs/control-features.md. */
-  trigger_schedule: TriggerScheduleEntry[];
-  validation_status: ValidationStatus;
-  validation_errors: string[];
-  created_at: string;
-  updated_at: string;
-}
-
-export interface RunIndexEntry {
-  run_id: string;
-  graph_name: string;
-  created_at: string;
-}
-
-export interface RunIndexPage {
-  total: number;
-  runs: RunIndexEntry[];
-}
-
-const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
-
-// The CHECK lists come from the same enums as the wire strings, so the two cannot drift apart.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS registered_nodes (
-  name TEXT PRIMARY KEY,
-  id TEXT NOT NULL,
-  runtime_name TEXT NOT NULL,
-  inputs_schema TEXT NOT NULL,
-  outputs_schema TEXT NOT NULL,
-  secrets TEXT NOT NULL,
-  transport TEXT NOT NULL CHECK (transport IN (${sqlList(Transport.options)})),
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS graph_templates (
-  name TEXT PRIMARY KEY,
-  id TEXT NOT NULL,
-  nodes TEXT NOT NULL,
-  secrets TEXT NOT NULL,
-  retry_policy TEXT NOT NULL,
-  store_config TEXT NOT NULL,
-  triggers TEXT NOT NULL,
-  validation_status TEXT NOT NULL CHECK (validation_status IN (${sqlList(ValidationStatus.options)})),
-  validation_errors TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-  run_id TEXT PRIMARY KEY,
-  graph_name TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
-CREATE TABLE IF NOT EXISTS directory (namespace TEXT PRIMARY KEY);
-${CRON_SCHEMA}`;
-
-type NodeRow = {
-  name: string;
-  id: string;
-  runtime_name: string;
-  inputs_schema: string;
-  outputs_schema: string;
-  secrets: string;
-  transport: string;
-  created_at: number;
-  updated_at: number;
-};
-
-type GraphRow = {
-  name: string;
-  id: string;
-  nodes: string;
-  secrets: string;
-  retry_policy: string;
-  store_config: string;
-  triggers: string;
-  validation_status: string;
-  validation_errors: string;
-  created_at: number;
-  updated_at: number;
-};
 
 /** A 24-hex id, the shape of Exosphere's ObjectIds, for the `_id` fields of listed documents. */
 function objectId(): string {
@@ -195,7 +96,7 @@ export class NamespaceActor extends DurableObject<Env> {
     const version = Number(this.meta("schema_version") ?? 0);
     if (version >= SCHEMA_VERSION) return false;
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec(SCHEMA);
+      this.sql.exec(NAMESPACE_SCHEMA);
       // Version 1 stored cron triggers but scheduled nothing: arm the VALID graphs' triggers now.
       if (version === 1) {
         const now = Date.now();
