@@ -244,13 +244,16 @@ async function main() {
             ),
           }
         : {}),
-      ...(r.runId ? { runId: r.runId, states: r.states, merged: r.merged } : {}),
+      ...(r.runId ? { runId: r.runId, states: r.states, merged: r.merged, phases: r.phases } : {}),
       ...(r.insideSeconds !== undefined ? { insideSeconds: r.insideSeconds } : {}),
     };
     results.push(result);
     console.log(
       `  ${job} n=${n}: ${ok ? `${r.seconds.toFixed(2)} s` : `WRONG (${r.errors.join("; ")})`}, ` +
-        `peak RSS ${mem.peakRssMb} MB`,
+        `peak RSS ${mem.peakRssMb} MB` +
+        (r.phases
+          ? ` (split ${r.phases.splitSeconds} s, branches ${r.phases.branchesSeconds} s, merge ${r.phases.mergeSeconds} s)`
+          : ""),
     );
   };
 

@@ -83,7 +83,7 @@ export async function exoflareJob({ base, apiKey, n, graph, ids }) {
   if (row.status !== "SUCCESS") errors.push(`run status ${row.status}, expected SUCCESS`);
   if (row.total_count !== states) errors.push(`total_count ${row.total_count}, expected ${states}`);
   if (row.success_count !== states) errors.push(`success_count ${row.success_count}, expected ${states}`);
-  const merged = await mergedTotal({ base, headers, ns, graphName, runId, row, ids });
+  const { merged, merger } = await mergedTotal({ base, headers, ns, graphName, runId, row, ids });
   const expected = String((BigInt(n) * BigInt(n + 1)) / 2n);
   if (merged !== expected) errors.push(`merged ${merged}, expected ${expected}`);
   if (n >= 2) {
@@ -97,8 +97,23 @@ export async function exoflareJob({ base, apiKey, n, graph, ids }) {
       errors.push(`fan-out clone ${clone.identifier} does not show the splitter's inputs`);
     }
   }
+  // Where the time went, from the engine's own timestamps: the splitter's head settles when its fan-out
+  // has been applied; the merger is created when the last branch settles, and updated when it is done.
+  const head = await call(
+    base,
+    `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${ids.stateIdOf(ids.runKeyOfRunId(runId), 1)}`,
+    { headers },
+  );
+  const ms = (iso) => Date.parse(`${iso}Z`);
+  const phases = merger
+    ? {
+        splitSeconds: (ms(head.updated_at) - ms(head.created_at)) / 1000,
+        branchesSeconds: (ms(merger.created_at) - ms(head.updated_at)) / 1000,
+        mergeSeconds: (ms(merger.updated_at) - ms(merger.created_at)) / 1000,
+      }
+    : null;
   const costs = await call(base, `/v0/namespace/${ns}/states/run/${runId}/costs`, { headers });
-  return { seconds, runId, states, merged, expected, costs, errors };
+  return { seconds, runId, states, merged, expected, costs, phases, errors };
 }
 
 /**
@@ -109,11 +124,12 @@ async function mergedTotal({ base, headers, ns, graphName, runId, row, ids }) {
   const nodePath = (id) => `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${id}`;
   const lastId = ids.stateIdOf(ids.runKeyOfRunId(runId), row.total_count);
   const last = await call(base, nodePath(lastId), { headers }).catch(() => undefined);
-  if (last?.identifier === "merger") return last.outputs?.merged;
+  if (last?.identifier === "merger") return { merged: last.outputs?.merged, merger: last };
   const view = await call(base, `/v0/namespace/${ns}/states/run/${runId}/graph`, { headers });
   const mergers = view.nodes.filter((s) => s.identifier === "merger");
-  if (mergers.length !== 1) return `${mergers.length} merger states`;
-  return (await call(base, nodePath(mergers[0].id), { headers })).outputs?.merged;
+  if (mergers.length !== 1) return { merged: `${mergers.length} merger states`, merger: null };
+  const merger = await call(base, nodePath(mergers[0].id), { headers });
+  return { merged: merger.outputs?.merged, merger };
 }
 
 /** Cloudflare Workflows: one instance runs split, n `step.do` in Promise.all, merge. */
