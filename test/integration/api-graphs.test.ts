@@ -1,27 +1,9 @@
 // Graph templates: upsert with synchronous verification, GET, list, secrets at rest (spec §2.5–§2.7).
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { decryptSecret, secretsKeyFrom } from "../../src/engine/secrets";
-
-const KEY = "test-secret-key";
-
-function call(method: string, path: string, body?: unknown) {
-  return exports.default.fetch(
-    new Request(`http://x${path}`, {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { "x-api-key": KEY, "content-type": "application/json" },
-    }),
-  );
-}
-
-const freshNamespace = () => `ns-${crypto.randomUUID()}`;
-
-const stringProps = (...names: string[]) => ({
-  type: "object",
-  properties: Object.fromEntries(names.map((n) => [n, { type: "string" }])),
-});
+import { call, freshNamespace, stringProps } from "./helpers/http";
 
 async function registerNodes(ns: string, secrets: string[] = ["api_key"]) {
   const res = await call("PUT", `/v0/namespace/${ns}/nodes/`, {

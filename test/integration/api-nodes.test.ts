@@ -1,20 +1,6 @@
 // Node registration, node listing and the namespaces directory (spec §2.2–§2.4).
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-
-const KEY = "test-secret-key";
-
-function call(method: string, path: string, body?: unknown) {
-  return exports.default.fetch(
-    new Request(`http://x${path}`, {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { "x-api-key": KEY, "content-type": "application/json" },
-    }),
-  );
-}
-
-const freshNamespace = () => `ns-${crypto.randomUUID()}`;
+import { call, freshNamespace } from "./helpers/http";
 
 const node = (name: string, extra: Record<string, unknown> = {}) => ({
   name,

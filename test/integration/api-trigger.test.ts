@@ -1,28 +1,11 @@
 // Triggering runs and listing them (spec §2.8, §2.16): the namespace actor snapshots the template and
 // indexes the run, the run actor owns its states and answers the counts.
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { namespaceStub } from "../../src/actors/namespace-actor";
 import { runKeyOfRunId } from "../../src/engine/ids";
 import { MAX_RUNS_PAGE_SIZE } from "../../src/engine/limits";
-
-const KEY = "test-secret-key";
-
-function call(method: string, path: string, body?: unknown) {
-  return exports.default.fetch(
-    new Request(`http://x${path}`, {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { "x-api-key": KEY, "content-type": "application/json" },
-    }),
-  );
-}
-
-const freshNamespace = () => `ns-${crypto.randomUUID()}`;
-const stringProps = (...names: string[]) => ({
-  type: "object",
-  properties: Object.fromEntries(names.map((n) => [n, { type: "string" }])),
-});
+import { call, freshNamespace, stringProps } from "./helpers/http";
 
 /** A namespace with a VALID two-node graph `g` whose root reads `${{ store.text }}`. */
 async function validGraph(ns: string): Promise<void> {

@@ -30,7 +30,12 @@ describe("restarts", () => {
       interval: 100,
     });
     const row = await runRow("examples", runId);
-    expect(row).toMatchObject({ status: "SUCCESS", success_count: 2 * n + 1, errored_count: 0, total_count: 2 * n + 1 });
+    expect(row).toMatchObject({
+      status: "SUCCESS",
+      success_count: 2 * n + 1,
+      errored_count: 0,
+      total_count: 2 * n + 1,
+    });
     const view = (
       await json<{ nodes: { id: string; identifier: string }[] }>(
         "GET",

@@ -124,7 +124,11 @@ describe("GET /v0/namespace/{ns}/graph/{g}/run/{run_id}/node/{node_id}", () => {
       "GET",
       `/v0/namespace/ctl/graph/${graph}/run/${runId}/node/${edge?.source}`,
     );
-    expect(clone.body).toMatchObject({ identifier: "list", inputs: { items: '["a","b"]' }, outputs: { value: "b" } });
+    expect(clone.body).toMatchObject({
+      identifier: "list",
+      inputs: { items: '["a","b"]' },
+      outputs: { value: "b" },
+    });
   });
 
   it("answers 400 for a malformed id and 404 for a state of another run, graph or namespace", async () => {

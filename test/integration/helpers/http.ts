@@ -24,6 +24,13 @@ export async function json<T = Record<string, unknown>>(method: string, path: st
 }
 
 export const fresh = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+export const freshNamespace = () => `ns-${crypto.randomUUID()}`;
+
+/** A JSON schema whose properties are all plain strings (what a registered node declares). */
+export const stringProps = (...names: string[]) => ({
+  type: "object",
+  properties: Object.fromEntries(names.map((n) => [n, { type: "string" }])),
+});
 
 export interface RunRow {
   run_id: string;
