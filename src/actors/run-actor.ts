@@ -7,7 +7,7 @@ import { stateIdOf } from "../engine/ids";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
-import type { Report, ReportOutcome } from "../engine/run/types";
+import type { Report, ReportOutcome, StateRow } from "../engine/run/types";
 import {
   type GraphStructureView,
   graphStructure,
@@ -17,7 +17,7 @@ import {
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import type { RunBootstrap, RunSummary } from "./contracts";
-import { DEFAULT_PULL_LEASE_MS, Dispatcher, UPSERT_LEASE } from "./run-dispatch";
+import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
 import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./run-sql-store";
 
@@ -65,7 +65,7 @@ export class RunActor extends DurableObject<Env> {
         store: this.store,
         runKey: () => this.meta?.run_key ?? null,
         graph: () => (this.meta ? this.runEngine().graph : null),
-        claim: (seqs, now) => this.runEngine().claim(seqs, now),
+        claim: (states, now, leaseExpires) => this.runEngine().claim(states, now, leaseExpires),
         transact: (fn) => this.transact(fn),
         scheduleAlarm: (at) => {
           this.scheduleAlarm(at);
@@ -95,14 +95,7 @@ export class RunActor extends DurableObject<Env> {
   async report(reports: Report[], namespace?: string): Promise<ReportOutcome[]> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
-    const outcomes = this.transact(() => {
-      const applied = this.runEngine().apply(reports, Date.now(), namespace);
-      // A state that left QUEUED no longer holds a lease.
-      reports.forEach((r, i) => {
-        if (applied[i]?.applied) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", r.seq);
-      });
-      return applied;
-    });
+    const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now(), namespace));
     await this.dispatcher.flush();
     return outcomes;
   }
@@ -117,14 +110,14 @@ export class RunActor extends DurableObject<Env> {
     const now = Date.now();
     const lease = now + this.dispatcher.leaseMs("PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS);
     return this.transact(() => {
-      const due = seqs.filter((seq) => {
+      const due: StateRow[] = [];
+      for (const seq of seqs) {
         const state = this.store.getState(seq);
-        return state !== undefined && state.enqueue_after <= now;
-      });
+        if (state !== undefined && state.enqueue_after <= now) due.push(state);
+      }
       return this.runEngine()
-        .claim(due, now)
+        .claim(due, now, lease)
         .map((state) => {
-          this.ctx.storage.sql.exec(UPSERT_LEASE, state.seq, lease);
           return {
             state_id: stateIdOf(meta.run_key, state.seq),
             node_name: state.node_name,
@@ -158,10 +151,7 @@ export class RunActor extends DurableObject<Env> {
   async expireLeases(now: number = Date.now()): Promise<number> {
     if (!this.meta) return 0;
     const expired = this.transact(() => {
-      const seqs = this.ctx.storage.sql
-        .exec<{ seq: number }>("SELECT seq FROM leases WHERE expires <= ?", now)
-        .toArray()
-        .map((r) => r.seq);
+      const seqs = this.store.expiredLeases(now);
       if (seqs.length === 0) return 0;
       // `now` only decides which leases count as expired; the transition happens at the real time, so a
       // retry's backoff is measured from the moment the expiry is handled.
@@ -169,7 +159,6 @@ export class RunActor extends DurableObject<Env> {
         seqs.map((seq) => ({ type: "errored", seq, error: LEASE_EXPIRED })),
         Date.now(),
       );
-      for (const seq of seqs) this.ctx.storage.sql.exec("DELETE FROM leases WHERE seq = ?", seq);
       return outcomes.filter((o) => o.applied).length;
     });
     // Retries the expiry created are dispatched now, whoever called (the alarm or an operator RPC).

@@ -1,8 +1,10 @@
-// The run actor's dispatch outbox. A state is written to the outbox in the same transaction that makes
-// it ready; this class sends due entries through the queue and deletes them only after the send
-// succeeded. An entry whose send was interrupted (crash, failed send) is sent again later, and the alarm
-// keeps firing while the outbox is not empty, so every ready state is eventually dispatched.
-
+// The run actor's dispatch. A ready state is a CREATED row not yet handed out (the states table is the
+// outbox, written in the same transaction that makes the state ready). Each round claims up to ROUND
+// due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
+// `dispatch_rounds` row, sends them, and deletes the row once the send succeeded. A round whose send
+// failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a
+// QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
+// state is eventually dispatched.
 import type { DispatchedState } from "../dispatch/messages";
 import { byteLength, INLINE_INPUTS_BYTES, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
@@ -12,12 +14,10 @@ import type { StateRow } from "../engine/run/types";
 import { type ReadyRef, readyQueueName } from "./ready-queue-actor";
 import type { SqlRunStore } from "./run-sql-store";
 
-/** How many outbox entries one round takes (bounds memory on a 100k fan-out). */
+/** How many states one round hands out (bounds memory on a 100k fan-out). */
 const ROUND = 2_000;
-/** An entry sent but not acknowledged after this long is sent again. */
-export const RESEND_AFTER_MS = 60_000;
-/** After a failed send, wait this long before the alarm tries again. */
-const SEND_RETRY_MS = 1_000;
+/** An unconfirmed round older than this is sent again (after a failed send or a crash). */
+export const RESEND_AFTER_MS = 1_000;
 /** sendBatch calls in flight at once. */
 const SEND_CONCURRENCY = 4;
 const DEFAULT_STATES_PER_MESSAGE = 16;
@@ -25,8 +25,6 @@ const DEFAULT_STATES_PER_MESSAGE = 16;
 export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
 /** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
 export const DEFAULT_PULL_LEASE_MS = 5 * 60_000;
-export const UPSERT_LEASE =
-  "INSERT INTO leases (seq, expires) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET expires = excluded.expires";
 
 export interface DispatchHost {
   ctx: DurableObjectState;
@@ -34,8 +32,8 @@ export interface DispatchHost {
   store: SqlRunStore;
   runKey(): string | null;
   graph(): GraphIndex | null;
-  /** CREATED → QUEUED through the engine. MUST be called inside `transact`. */
-  claim(seqs: number[], now: number): StateRow[];
+  /** CREATED → QUEUED (with a lease) through the engine. MUST be called inside `transact`. */
+  claim(states: StateRow[], now: number, leaseExpires: number): StateRow[];
   transact<T>(fn: () => T): T;
   /** Arms the actor's one alarm no later than `at`; resolves when the alarm write is durable. */
   scheduleAlarm(at: number): Promise<void>;
@@ -73,66 +71,54 @@ export class Dispatcher {
     }
   }
 
-  /** Sends one round of due entries; true when there may be more. */
+  /** Sends one round of due states; true when there may be more. */
   private async round(): Promise<boolean> {
-    const { ctx, store } = this.host;
-    const sql = ctx.storage.sql;
+    const { store } = this.host;
     const now = Date.now();
     const taken = this.host.transact(() => {
-      const rows = sql
-        .exec<{ seq: number; sent_at: number | null }>(
-          `SELECT seq, sent_at FROM outbox WHERE (sent_at IS NULL AND due <= ?) OR sent_at <= ?
-           ORDER BY due LIMIT ?`,
-          now,
-          now - RESEND_AFTER_MS,
-          ROUND,
-        )
-        .toArray();
-      const toClaim: number[] = [];
       const queued: StateRow[] = [];
       const pulled: StateRow[] = [];
-      for (const r of rows) {
-        const state = store.getState(r.seq);
-        const transport = state ? this.transportOf(state) : undefined;
-        if (state?.status === "CREATED" && transport === "pull") pulled.push(state);
-        else if (state?.status === "CREATED" && r.sent_at === null) toClaim.push(state.seq);
-        else if (state?.status === "QUEUED" && transport === "queue" && r.sent_at !== null)
-          queued.push(state);
-        // anything else moved on since it was written: nothing to send
+      // Rounds never confirmed (failed send, crash mid-send): their states go out again if still waiting.
+      for (const round of store.unconfirmedRounds(now - RESEND_AFTER_MS)) {
+        for (const seq of round.seqs) {
+          const state = store.getState(seq);
+          if (!state) continue;
+          const transport = this.transportOf(state);
+          if (state.status === "QUEUED" && transport !== "pull") queued.push(state);
+          else if (state.status === "CREATED" && transport === "pull") pulled.push(state);
+        }
+        store.closeRound(round.id);
       }
-      const claimed = this.host.claim(toClaim, now);
+      const fresh = store.readyStates(now, Math.max(0, ROUND - queued.length - pulled.length));
+      const toClaim: StateRow[] = [];
+      for (const state of fresh) (this.transportOf(state) === "pull" ? pulled : toClaim).push(state);
       const lease = now + this.leaseMs("PUSH_LEASE_MS", DEFAULT_PUSH_LEASE_MS);
-      for (const s of claimed) sql.exec(UPSERT_LEASE, s.seq, lease);
-      queued.push(...claimed);
-      const sending = new Set([...queued, ...pulled].map((s) => s.seq));
-      for (const r of rows) {
-        if (sending.has(r.seq)) sql.exec("UPDATE outbox SET sent_at = ? WHERE seq = ?", now, r.seq);
-        else sql.exec("DELETE FROM outbox WHERE seq = ?", r.seq);
-      }
-      return { queued, pulled, full: rows.length === ROUND };
+      queued.push(...this.host.claim(toClaim, now, lease));
+      store.markOffered(
+        pulled.map((s) => s.seq),
+        true,
+      );
+      const all = [...queued, ...pulled];
+      const round =
+        all.length > 0
+          ? store.openRound(
+              all.map((s) => s.seq),
+              now,
+            )
+          : null;
+      return { queued, pulled, round, more: all.length >= ROUND };
     });
-    const all = [...taken.queued, ...taken.pulled];
-    if (all.length === 0) return taken.full;
+    if (taken.round === null) return false;
     try {
       await Promise.all([this.send(taken.queued), this.offer(taken.pulled)]);
     } catch (e) {
+      // The round stays unconfirmed; the alarm sends it again shortly.
       console.error("dispatch failed; the alarm will retry", e instanceof Error ? e.message : e);
-      // Let the entries become due again soon instead of waiting for the resend delay.
-      this.host.transact(() => {
-        for (const s of all) {
-          sql.exec(
-            "UPDATE outbox SET sent_at = ? WHERE seq = ?",
-            now - RESEND_AFTER_MS + SEND_RETRY_MS,
-            s.seq,
-          );
-        }
-      });
       return false;
     }
-    this.host.transact(() => {
-      for (const s of all) sql.exec("DELETE FROM outbox WHERE seq = ? AND sent_at = ?", s.seq, now);
-    });
-    return taken.full;
+    const round = taken.round;
+    this.host.transact(() => this.host.store.closeRound(round));
+    return taken.more;
   }
 
   /** Lease length from configuration (milliseconds), or the default. */
@@ -197,19 +183,10 @@ export class Dispatcher {
     this.cost.readyQueueOffers += groups.size;
   }
 
-  /** Arms the alarm for the earliest outbox entry or lease still pending. */
+  /** Arms the alarm for the earliest due state, lease or unconfirmed round. */
   async arm(): Promise<void> {
-    const next = this.host.ctx.storage.sql
-      .exec<{ t: number | null }>(
-        `SELECT min(t) AS t FROM (
-           SELECT min(CASE WHEN sent_at IS NULL THEN due ELSE sent_at + ? END) AS t FROM outbox
-           UNION ALL SELECT min(expires) FROM leases)`,
-        RESEND_AFTER_MS,
-      )
-      .one().t;
+    const next = this.host.store.nextWake(RESEND_AFTER_MS);
     if (next === null) return;
-    const current = await this.host.ctx.storage.getAlarm();
-    if (current === null || current > next)
-      await this.host.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
+    await this.host.scheduleAlarm(Math.max(next, Date.now() + 10));
   }
 }

@@ -32,7 +32,17 @@ export function migrateRunSchema(sql: SqlStorage): void {
     does_unites INTEGER NOT NULL,
     enqueue_after INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL)`);
+    updated_at INTEGER NOT NULL,
+    -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue, and the lease
+    -- of a QUEUED state.
+    offered INTEGER NOT NULL DEFAULT 0,
+    lease_expires INTEGER)`);
+  // The states table is the dispatch outbox: a CREATED state not yet handed out is ready once due. A
+  // state written as ready is therefore sent even across a crash, with no outbox row to write or delete.
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_ready ON states (enqueue_after) WHERE status = 'CREATED' AND offered = 0",
+  );
+  sql.exec("CREATE INDEX IF NOT EXISTS states_leased ON states (lease_expires) WHERE status = 'QUEUED'");
   // Only a firing unite reads a subtree: successful states of one node under a lineage prefix.
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",
@@ -42,14 +52,11 @@ export function migrateRunSchema(sql: SqlStorage): void {
     failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, PRIMARY KEY (unite, exec_seq)) WITHOUT ROWID`);
   sql.exec("CREATE TABLE IF NOT EXISTS counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
   sql.exec("CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
-  // The dispatch outbox: a state written as ready is sent from here, even across a crash.
+  // One row per dispatch round whose send is not confirmed yet: the states it handed out, so a round
+  // interrupted by a crash or a failed send is sent again (one row per round, not per state).
   sql.exec(
-    "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, due INTEGER NOT NULL, sent_at INTEGER)",
+    "CREATE TABLE IF NOT EXISTS dispatch_rounds (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, seqs TEXT NOT NULL)",
   );
-  sql.exec("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due)");
-  // Leases of dispatched (QUEUED) states: one that expires unreported is treated as errored.
-  sql.exec("CREATE TABLE IF NOT EXISTS leases (seq INTEGER PRIMARY KEY, expires INTEGER NOT NULL)");
-  sql.exec("CREATE INDEX IF NOT EXISTS leases_expires ON leases (expires)");
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     String(SCHEMA_VERSION),
@@ -77,6 +84,8 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
   enqueue_after: number;
   created_at: number;
   updated_at: number;
+  offered: number;
+  lease_expires: number | null;
 }
 
 export function toStateRow(r: StateRecord): StateRow {
@@ -181,6 +190,9 @@ export class SqlRunStore implements RunStore {
     if (patch.data !== undefined) sets.push("data = ?") && values.push(json(patch.data));
     if (patch.enqueue_after !== undefined) sets.push("enqueue_after = ?") && values.push(patch.enqueue_after);
     if (patch.fanout_index !== undefined) sets.push("fanout_index = ?") && values.push(patch.fanout_index);
+    if (patch.lease_expires !== undefined) sets.push("lease_expires = ?") && values.push(patch.lease_expires);
+    // Back to CREATED (a requeue): ready to be handed out again once due.
+    if (patch.status === "CREATED") sets.push("offered = 0, lease_expires = NULL");
     this.sql.exec(`UPDATE states SET ${sets.join(", ")} WHERE seq = ?`, ...values, seq);
     this.cost.rowsWritten += 1;
   }
@@ -260,14 +272,84 @@ export class SqlRunStore implements RunStore {
     return touched;
   }
 
-  ready(seq: number, due: number): void {
+  ready(_seq: number, _due: number): void {
+    // The CREATED row is its own outbox entry; the actor only needs to know to (re)arm its alarm.
     this.outboxTouched = true;
-    this.sql.exec(
-      "INSERT INTO outbox (seq, due, sent_at) VALUES (?, ?, NULL) ON CONFLICT (seq) DO UPDATE SET due = excluded.due, sent_at = NULL",
-      seq,
-      due,
-    );
+  }
+
+  // ---- dispatch bookkeeping (the run actor's, not the engine's) ------------------------------------
+
+  /** Due CREATED states not yet handed out, oldest due first, through the `states_ready` index. */
+  readyStates(now: number, limit: number): StateRow[] {
+    return this.sql
+      .exec<StateRecord>(
+        "SELECT * FROM states WHERE status = 'CREATED' AND offered = 0 AND enqueue_after <= ? ORDER BY enqueue_after LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray()
+      .map(toStateRow);
+  }
+
+  /** Marks pull states as offered to their ready queue (they stay CREATED until a runtime claims them). */
+  markOffered(seqs: readonly number[], offered: boolean): void {
+    for (const seq of seqs) {
+      this.sql.exec(
+        "UPDATE states SET offered = ? WHERE seq = ? AND status = 'CREATED'",
+        offered ? 1 : 0,
+        seq,
+      );
+      this.cost.rowsWritten += 1;
+    }
+  }
+
+  /** QUEUED states whose lease expired by `now`. */
+  expiredLeases(now: number): number[] {
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM states WHERE status = 'QUEUED' AND lease_expires <= ?", now)
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  openRound(seqs: readonly number[], now: number): number {
+    const id = this.sql
+      .exec<{ id: number }>(
+        "INSERT INTO dispatch_rounds (at, seqs) VALUES (?, ?) RETURNING id",
+        now,
+        JSON.stringify(seqs),
+      )
+      .one().id;
     this.cost.rowsWritten += 1;
+    return id;
+  }
+
+  closeRound(id: number): void {
+    this.sql.exec("DELETE FROM dispatch_rounds WHERE id = ?", id);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** Rounds opened at or before `before` and never confirmed, oldest first. */
+  unconfirmedRounds(before: number): { id: number; seqs: number[] }[] {
+    return this.sql
+      .exec<{ id: number; seqs: string }>(
+        "SELECT id, seqs FROM dispatch_rounds WHERE at <= ? ORDER BY id",
+        before,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, seqs: JSON.parse(r.seqs) as number[] }));
+  }
+
+  /** The earliest moment something needs the alarm: a due state, an expiring lease, an unconfirmed round. */
+  nextWake(resendAfterMs: number): number | null {
+    return this.sql
+      .exec<{ t: number | null }>(
+        `SELECT min(t) AS t FROM (
+           SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0
+           UNION ALL SELECT min(lease_expires) FROM states WHERE status = 'QUEUED'
+           UNION ALL SELECT min(at) + ? FROM dispatch_rounds)`,
+        resendAfterMs,
+      )
+      .one().t;
   }
 
   /** Writes the counters changed by this transaction. MUST be called inside the same transaction. */

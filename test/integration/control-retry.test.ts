@@ -1,6 +1,6 @@
 // Retry policies and manual retry, end to end through the dispatch queue and the test runtime
 // (namespace "ctl"). Short delays are left to the run actor's own alarm; long ones are advanced by
-// rewriting the outbox due time and running the alarm explicitly, so no test sleeps.
+// rewriting the state's due time and running the alarm explicitly, so no test sleeps.
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -118,7 +118,6 @@ describe("retry policy", () => {
     // that would have gone off at that time runs.
     await runInDurableObject(runStub(runId), async (_a, state) => {
       const past = Date.now() - 1;
-      state.storage.sql.exec("UPDATE outbox SET due = ? WHERE seq = ?", past, retry?.seq ?? -1);
       state.storage.sql.exec("UPDATE states SET enqueue_after = ? WHERE seq = ?", past, retry?.seq ?? -1);
     });
     expect(await runDurableObjectAlarm(runStub(runId))).toBe(true);

@@ -63,14 +63,17 @@ export class RunEngine {
     return state;
   }
 
-  /** CREATED → QUEUED for the states being handed to a runtime. Returns the seqs that moved. */
-  claim(seqs: Iterable<number>, now: number): StateRow[] {
+  /**
+   * CREATED → QUEUED for the states being handed to a runtime, with the lease that ends the hand-out.
+   * Takes seqs, or rows the caller just read in this transaction. Returns the states that moved.
+   */
+  claim(states: Iterable<number | StateRow>, now: number, leaseExpires: number | null = null): StateRow[] {
     this.begin(now);
     const claimed: StateRow[] = [];
-    for (const seq of seqs) {
-      const state = this.store.getState(seq);
+    for (const s of states) {
+      const state = typeof s === "number" ? this.store.getState(s) : s;
       if (state?.status !== "CREATED") continue;
-      this.setStatus(state, "QUEUED");
+      this.setStatus(state, "QUEUED", { lease_expires: leaseExpires });
       claimed.push(state);
     }
     this.end();

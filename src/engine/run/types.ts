@@ -36,7 +36,10 @@ export interface StateRow {
 
 export type StatePatch = Partial<
   Pick<StateRow, "status" | "outputs" | "error" | "data" | "enqueue_after" | "fanout_index">
->;
+> & {
+  /** Dispatch bookkeeping the engine passes through on a claim: when the runtime's lease ends. */
+  lease_expires?: number | null;
+};
 
 /** A unite barrier: one per (unite node, execution of its target). */
 export interface Barrier {
