@@ -204,7 +204,6 @@ export class RunEngine {
 
     // Barriers for unites waiting on this execution exist before any child is counted in them.
     this.barriers.open(state);
-    this.store.updateState(state.seq, { outputs: memberOutputs[0] ?? {}, fanout_index: 0 }, this.now);
     for (let i = 0; i < memberOutputs.length; i++) {
       let m = member(i);
       if (i > 0) {
@@ -230,7 +229,8 @@ export class RunEngine {
         );
       }
     }
-    this.setStatus(state, "SUCCESS");
+    // One write for the head: its output and its end (children never read it back from the store).
+    this.setStatus(state, "SUCCESS", { outputs: memberOutputs[0] ?? {}, fanout_index: 0 });
     return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
   }
 
