@@ -52,6 +52,8 @@ const { values: opts } = parseArgs({
     "keep-logs": { type: "boolean", default: false },
     // Another checkout's engine (to measure a change beside the same floor and Workflows runs).
     "engine-dir": { type: "string" },
+    // Overrides the engine's DISPATCH_STATES_PER_MESSAGE (ready states packed per queue message).
+    "states-per-message": { type: "string" },
   },
 });
 const parseSizes = (s) =>
@@ -189,7 +191,11 @@ async function main() {
   const [engine, benchConfig, sources] = await Promise.all([
     buildWorker("wrangler.toml", join(tmp, "engine"), resolve(opts["engine-dir"] ?? root)).then(
       async (config) => {
-        return startWorker("engine", config, ["--var", `STATE_MANAGER_SECRET:${apiKey}`]);
+        const vars = ["--var", `STATE_MANAGER_SECRET:${apiKey}`];
+        if (opts["states-per-message"] !== undefined) {
+          vars.push("--var", `DISPATCH_STATES_PER_MESSAGE:${opts["states-per-message"]}`);
+        }
+        return startWorker("engine", config, vars);
       },
     ),
     buildWorker("bench/wrangler.workflows.toml", join(tmp, "bench")),
