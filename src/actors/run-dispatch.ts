@@ -20,7 +20,7 @@ const ROUND = 2_000;
 export const RESEND_AFTER_MS = 1_000;
 /** sendBatch calls in flight at once. */
 const SEND_CONCURRENCY = 4;
-const DEFAULT_STATES_PER_MESSAGE = 16;
+const DEFAULT_STATES_PER_MESSAGE = 64;
 /** A queue-dispatched state unreported after this long is treated as errored ("lease expired"). */
 export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
 /** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
