@@ -36,6 +36,8 @@ export interface PulledState {
 
 export interface RunCosts {
   reportRpcs: number;
+  /** States whose inputs a consumer fetched because they were too large to travel in the message. */
+  inputsByReference: number;
   rowsWritten: number;
   queueMessages: number;
   sendBatchCalls: number;
@@ -48,6 +50,7 @@ export class RunActor extends DurableObject<Env> {
   private engine: RunEngine | null = null;
   private dispatcher!: Dispatcher;
   private reportRpcs = 0;
+  private inputsByReference = 0;
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
   private alarmAt: number | null = null;
   private alarmWrite: Promise<void> = Promise.resolve();
@@ -168,6 +171,7 @@ export class RunActor extends DurableObject<Env> {
 
   /** Inputs of states whose messages carried them by reference. */
   async inputsOf(seqs: number[]): Promise<Record<number, Record<string, string>>> {
+    this.inputsByReference += seqs.length;
     const out: Record<number, Record<string, string>> = {};
     for (const seq of seqs) {
       const state = this.store.getState(seq);
@@ -236,7 +240,12 @@ export class RunActor extends DurableObject<Env> {
   }
 
   async costs(): Promise<RunCosts> {
-    return { reportRpcs: this.reportRpcs, rowsWritten: this.store.cost.rowsWritten, ...this.dispatcher.cost };
+    return {
+      reportRpcs: this.reportRpcs,
+      inputsByReference: this.inputsByReference,
+      rowsWritten: this.store.cost.rowsWritten,
+      ...this.dispatcher.cost,
+    };
   }
 
   override async alarm(): Promise<void> {

@@ -4,6 +4,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { DispatchMessage } from "../../src/dispatch/messages";
+import { INLINE_INPUTS_BYTES } from "../../src/dispatch/pack";
 import { runKeyOfRunId } from "../../src/engine/ids";
 import { fresh, json, runRow } from "./helpers/http";
 import worker from "./worker";
@@ -196,5 +197,23 @@ describe("at-least-once delivery", () => {
     expect(details.body.outputs.value).not.toBe("again");
     const costs = await env.RUN.getByName(runKey).costs();
     expect(costs.reportRpcs).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("large inputs", () => {
+  it("carries inputs over the inline limit by reference, and the consumer fetches them from the run", async () => {
+    const big = "x".repeat(INLINE_INPUTS_BYTES + 1);
+    const { graph, runId } = await listThenEcho([big, "small"]);
+    const row = await runRow("ctl", runId);
+    expect(row).toMatchObject({ status: "SUCCESS", success_count: 4 });
+    const view = (await json<GraphView>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`)).body;
+    const bigEcho = view.edges[0]?.target;
+    const details = await json<{ inputs: Record<string, string>; outputs: Record<string, string> }>(
+      "GET",
+      `/v0/namespace/ctl/graph/${graph}/run/${runId}/node/${bigEcho}`,
+    );
+    expect(details.body.outputs.value).toBe(big);
+    const costs = await env.RUN.getByName(runKeyOfRunId(runId) ?? "").costs();
+    expect(costs.inputsByReference).toBeGreaterThanOrEqual(1);
   });
 });
