@@ -52,3 +52,12 @@ export interface RunSummary extends RunCounts {
 }
 
 export const nodeKey = (namespace: string, nodeName: string): string => `${namespace}/${nodeName}`;
+
+/** A claimed state as `states/enqueue` hands it to a pull runtime (spec §2.9). */
+export interface PulledState {
+  state_id: string;
+  node_name: string;
+  identifier: string;
+  inputs: Record<string, string>;
+  created_at: string;
+}

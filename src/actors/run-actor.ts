@@ -16,7 +16,7 @@ import {
 } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
-import type { RunBootstrap, RunSummary } from "./contracts";
+import type { PulledState, RunBootstrap, RunSummary } from "./contracts";
 import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
 import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./run-sql-store";
@@ -24,15 +24,6 @@ import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./r
 export const LEASE_EXPIRED = "lease expired";
 /** How soon the alarm re-sends outbox rows if the send right after the commit never happens. */
 const OUTBOX_SAFETY_MS = 5_000;
-
-/** A claimed state as `states/enqueue` returns it (spec §2.9). */
-export interface PulledState {
-  state_id: string;
-  node_name: string;
-  identifier: string;
-  inputs: Record<string, string>;
-  created_at: string;
-}
 
 export interface RunCosts {
   reportRpcs: number;

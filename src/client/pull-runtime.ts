@@ -7,19 +7,11 @@
 //   const runtime = new PullRuntime({ namespace: "examples", name: "gpu-box", nodes: [new MyNode()] });
 //   await runtime.start();            // registers, then polls in the background
 //   process.on("SIGINT", () => void runtime.stop());
+import type { PulledState } from "../actors/contracts";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "../sdk/base-node";
 import { type ExecuteOutcome, executeNode } from "../sdk/execute";
 import { toRegisteredNode } from "../sdk/registration";
 import { Connection, type ConnectionOptions, readBody, segment } from "./http";
-
-/** A state as `states/enqueue` hands it out (spec §2.9). */
-export interface PulledState {
-  state_id: string;
-  node_name: string;
-  identifier: string;
-  inputs: Record<string, string>;
-  created_at: string;
-}
 
 export interface PullRuntimeLogger {
   info(message: string): void;

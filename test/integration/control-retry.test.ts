@@ -3,10 +3,9 @@
 // rewriting the state's due time and running the alarm explicitly, so no test sleeps.
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { parseStateId, runKeyOfRunId } from "../../src/engine/ids";
-import { fresh, json, runRow } from "./helpers/http";
+import { fresh, json, runRow, runStub, settled } from "./helpers/http";
 import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
@@ -46,16 +45,6 @@ async function trigger(graph: string): Promise<string> {
   return res.body.run_id;
 }
 
-async function settled(runId: string) {
-  await vi.waitUntil(async () => (await runRow(NS, runId))?.pending_count === 0, {
-    timeout: 30_000,
-    interval: 20,
-  });
-  return runRow(NS, runId);
-}
-
-const runStub = (runId: string) => env.RUN.getByName(runKeyOfRunId(runId) ?? "");
-
 /** Every state of the run, read from the run actor's storage. */
 function states(runId: string): Promise<StateRecord[]> {
   return runInDurableObject(runStub(runId), async (_actor, state) =>
@@ -76,7 +65,7 @@ describe("retry policy", () => {
       retry_policy: { max_retries: 3, strategy: "FIXED", backoff_factor: 1 },
     });
     const runId = await trigger(graph);
-    const row = await settled(runId);
+    const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "SUCCESS", retried_count: 2, success_count: 1, errored_count: 0 });
 
     const all = await states(runId);
@@ -121,7 +110,7 @@ describe("retry policy", () => {
       state.storage.sql.exec("UPDATE states SET enqueue_after = ? WHERE seq = ?", past, retry?.seq ?? -1);
     });
     expect(await runDurableObjectAlarm(runStub(runId))).toBe(true);
-    const row = await settled(runId);
+    const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "SUCCESS", retried_count: 1 });
   });
 
@@ -153,7 +142,7 @@ describe("retry policy", () => {
       retry_policy: { max_retries: 1, strategy: "FIXED", backoff_factor: 1 },
     });
     const runId = await trigger(graph);
-    const row = await settled(runId);
+    const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "FAILED", retried_count: 1 });
 
     const all = await states(runId);
@@ -195,7 +184,7 @@ describe("manual retry", () => {
       retry_policy: { max_retries: 0 },
     });
     const runId = await trigger(graph);
-    expect(await settled(runId)).toMatchObject({ status: "FAILED", errored_count: 2 });
+    expect(await settled(NS, runId)).toMatchObject({ status: "FAILED", errored_count: 2 });
 
     const errored = (await states(runId)).filter((s) => s.status === "ERRORED");
     expect(errored).toHaveLength(2);
@@ -206,7 +195,7 @@ describe("manual retry", () => {
       if (!res.ok) throw new Error(`manual retry refused: ${JSON.stringify(res)}`);
       retried.push(res.value.id);
     }
-    const row = await settled(runId);
+    const row = await settled(NS, runId);
     // Two list states (the head and its fan-out clone) and the two reruns.
     expect(row).toMatchObject({ status: "SUCCESS", errored_count: 0, success_count: 4 });
 

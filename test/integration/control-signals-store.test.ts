@@ -2,10 +2,8 @@
 // runtime (namespace "ctl").
 
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
-import { runKeyOfRunId } from "../../src/engine/ids";
-import { fresh, json, runRow } from "./helpers/http";
+import { describe, expect, it } from "vitest";
+import { fresh, json, runStub, settled } from "./helpers/http";
 import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
@@ -41,16 +39,6 @@ async function trigger(graph: string, body: Record<string, unknown> = {}): Promi
   expect(res.status).toBe(200);
   return res.body.run_id;
 }
-
-async function settled(runId: string) {
-  await vi.waitUntil(async () => (await runRow(NS, runId))?.pending_count === 0, {
-    timeout: 30_000,
-    interval: 20,
-  });
-  return runRow(NS, runId);
-}
-
-const runStub = (runId: string) => env.RUN.getByName(runKeyOfRunId(runId) ?? "");
 
 function states(runId: string): Promise<StateRecord[]> {
   return runInDurableObject(runStub(runId), async (_actor, state) =>
@@ -99,7 +87,7 @@ describe("signals", () => {
       ],
     });
     const runId = await trigger(graph);
-    const row = await settled(runId);
+    const row = await settled(NS, runId);
     // 4 list states, 4 work states (2 pruned), 2 unites; a prune is a normal end of a branch.
     expect(row).toMatchObject({ status: "SUCCESS", errored_count: 0, total_count: 10 });
 
@@ -114,7 +102,7 @@ describe("signals", () => {
     const graph = fresh("requeue");
     await upsert(graph, { nodes: [node("poll", "SignalNode", { value: `requeue:${fresh("rq")}:2` })] });
     const runId = await trigger(graph);
-    const row = await settled(runId);
+    const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "SUCCESS", total_count: 1, retried_count: 0 });
 
     // One state, never replaced: same id, retry budget untouched, dispatched three times.
@@ -154,7 +142,7 @@ describe("store", () => {
       trigger(graph, { store: { tenant: "acme" } }),
       trigger(graph, { store: { tenant: "globex", greeting: "hello" } }),
     ]);
-    await Promise.all([settled(a ?? ""), settled(b ?? "")]);
+    await Promise.all([settled(NS, a ?? ""), settled(NS, b ?? "")]);
     expect(outputValues(await states(a ?? ""), "child")).toEqual([["SUCCESS", "acme:hi"]]);
     expect(outputValues(await states(b ?? ""), "child")).toEqual([["SUCCESS", "globex:hello"]]);
   });

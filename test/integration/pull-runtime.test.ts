@@ -8,7 +8,7 @@ import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager 
 import { splitProcessMergeGraph } from "../../src/examples/graphs";
 import { exampleNodes } from "../../src/examples/nodes";
 import { BaseNode } from "../../src/sdk/base-node";
-import { fresh, KEY, runRow } from "./helpers/http";
+import { fresh, KEY, settled } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";
 import { TEST_NAMESPACE } from "./helpers/test-nodes";
 
@@ -39,14 +39,6 @@ function startRuntime(opts: ConstructorParameters<typeof PullRuntime>[0]) {
   const runtime = new PullRuntime(opts);
   running.push(runtime);
   return runtime;
-}
-
-async function settled(ns: string, runId: string) {
-  await vi.waitUntil(async () => (await runRow(ns, runId))?.pending_count === 0, {
-    timeout: 30_000,
-    interval: 20,
-  });
-  return runRow(ns, runId);
 }
 
 describe("the TypeScript pull runtime", () => {

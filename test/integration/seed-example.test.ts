@@ -1,9 +1,9 @@
 // The seed's example, end to end through the dispatch queue and the bundled push runtime.
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runKeyOfRunId } from "../../src/engine/ids";
 import { splitProcessGraph, splitProcessMergeGraph } from "../../src/examples/graphs";
-import { fresh, json, runRow } from "./helpers/http";
+import { fresh, json, settled } from "./helpers/http";
 
 interface GraphView {
   nodes: { id: string; identifier: string; status: string }[];
@@ -29,14 +29,6 @@ async function trigger(graph: string, inputs: Record<string, string>): Promise<s
   return res.body.run_id;
 }
 
-async function settled(runId: string, timeout = 60_000) {
-  await vi.waitUntil(async () => (await runRow("examples", runId))?.pending_count === 0, {
-    timeout,
-    interval: 50,
-  });
-  return runRow("examples", runId);
-}
-
 async function mergerOutputs(graph: string, runId: string) {
   const view = (await json<GraphView>("GET", `/v0/namespace/examples/states/run/${runId}/graph`)).body;
   const mergers = view.nodes.filter((n) => n.identifier === "merger");
@@ -58,7 +50,7 @@ describe("the seed's example graphs", () => {
     const graph = fresh("split");
     await upsert(graph, splitProcessGraph);
     const runId = await trigger(graph, { data: "[1,2,3,4,5]", chunk_size: "2" });
-    const row = await settled(runId);
+    const row = await settled("examples", runId, 60_000);
     expect(row).toMatchObject({ status: "SUCCESS", success_count: 6, errored_count: 0, total_count: 6 });
   });
 
@@ -68,7 +60,7 @@ describe("the seed's example graphs", () => {
     const n = 10_000;
     const items = Array.from({ length: n }, (_, i) => i + 1);
     const runId = await trigger(graph, { data: JSON.stringify(items), chunk_size: "1" });
-    const row = await settled(runId);
+    const row = await settled("examples", runId, 60_000);
     // n splitter states (head + clones), n processors, one merger.
     expect(row).toMatchObject({
       status: "SUCCESS",
@@ -88,7 +80,7 @@ describe("the seed's example graphs", () => {
     const graph = fresh("bad");
     await upsert(graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 0 } });
     const runId = await trigger(graph, { data: "not json", chunk_size: "1" });
-    const row = await settled(runId);
+    const row = await settled("examples", runId, 60_000);
     expect(row?.status).toBe("FAILED");
     expect(row?.errored_count).toBeGreaterThan(0);
   });

@@ -1,5 +1,7 @@
 // Calls into the Worker the way a client would: through its fetch handler, with the test API key.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { vi } from "vitest";
+import { runKeyOfRunId } from "../../../src/engine/ids";
 
 export const KEY = "test-secret-key";
 
@@ -47,3 +49,12 @@ export async function runRow(ns: string, runId: string): Promise<RunRow | undefi
   const { body } = await json<{ runs: RunRow[] }>("GET", `/v0/namespace/${ns}/runs/1/1000`);
   return body.runs.find((r) => r.run_id === runId);
 }
+
+/** Waits until the run has no pending state (observable state, no sleeps), then answers its row. */
+export async function settled(ns: string, runId: string, timeout = 30_000): Promise<RunRow | undefined> {
+  await vi.waitUntil(async () => (await runRow(ns, runId))?.pending_count === 0, { timeout, interval: 20 });
+  return runRow(ns, runId);
+}
+
+/** The run actor of a run, addressed by its id alone. */
+export const runStub = (runId: string) => env.RUN.getByName(runKeyOfRunId(runId) ?? "");
