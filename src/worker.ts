@@ -16,7 +16,12 @@ export function engineWorker(runtimes: Runtime[]): ExportedHandler<Env> {
   };
   return {
     async fetch(request, env, ctx) {
-      if (new URL(request.url).pathname.startsWith("/v0/")) await ensureRegistered(env);
+      if (new URL(request.url).pathname.startsWith("/v0/")) {
+        // A failed registration must not fail the request: it is tried again on the next one.
+        await ensureRegistered(env).catch((e) =>
+          console.error("registering the bundled runtimes failed", e instanceof Error ? e.message : e),
+        );
+      }
       return app.fetch(request, env, ctx);
     },
     async queue(batch, env) {
