@@ -5,7 +5,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { parseStateId, runKeyOfRunId } from "../../src/engine/ids";
-import { fresh, json, runRow, runStub, settled } from "./helpers/http";
+import { fresh, runRow, runStub, settled, triggerRun, upsertValid } from "./helpers/http";
 import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
@@ -28,23 +28,6 @@ const node = (identifier: string, node_name: string, inputs: Record<string, stri
   ...extra,
 });
 
-async function upsert(name: string, body: Record<string, unknown>) {
-  const res = await json<{ validation_status: string; validation_errors: string[] }>(
-    "PUT",
-    `/v0/namespace/${NS}/graph/${name}`,
-    { secrets: {}, ...body },
-  );
-  expect(res.status).toBe(201);
-  expect(res.body.validation_errors).toEqual([]);
-  expect(res.body.validation_status).toBe("VALID");
-}
-
-async function trigger(graph: string): Promise<string> {
-  const res = await json<{ run_id: string }>("POST", `/v0/namespace/${NS}/graph/${graph}/trigger`, {});
-  expect(res.status).toBe(200);
-  return res.body.run_id;
-}
-
 /** Every state of the run, read from the run actor's storage. */
 function states(runId: string): Promise<StateRecord[]> {
   return runInDurableObject(runStub(runId), async (_actor, state) =>
@@ -60,11 +43,11 @@ describe("retry policy", () => {
   it("retries a failing node until it succeeds: three attempts, two retries", async () => {
     const graph = fresh("retry-ok");
     const key = fresh("flaky");
-    await upsert(graph, {
+    await upsertValid(NS, graph, {
       nodes: [node("flaky", "FlakyNode", { key, fail_times: "2", value: "done" })],
       retry_policy: { max_retries: 3, strategy: "FIXED", backoff_factor: 1 },
     });
-    const runId = await trigger(graph);
+    const runId = await triggerRun(NS, graph);
     const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "SUCCESS", retried_count: 2, success_count: 1, errored_count: 0 });
 
@@ -83,12 +66,12 @@ describe("retry policy", () => {
 
   it("keeps a retry undispatched until its delay is due", async () => {
     const graph = fresh("retry-delay");
-    await upsert(graph, {
+    await upsertValid(NS, graph, {
       nodes: [node("flaky", "FlakyNode", { key: fresh("flaky"), fail_times: "1", value: "late" })],
       retry_policy: { max_retries: 1, strategy: "FIXED", backoff_factor: 60_000 },
     });
     const before = Date.now();
-    const runId = await trigger(graph);
+    const runId = await triggerRun(NS, graph);
     await vi.waitUntil(async () => (await states(runId)).length === 2, { timeout: 30_000, interval: 20 });
 
     const retry = (await states(runId))[1];
@@ -117,7 +100,7 @@ describe("retry policy", () => {
   it("fails the run when retries run out; ALL_SUCCESS fails its barrier while ALL_DONE runs", async () => {
     const graph = fresh("retry-out");
     const work = { next_nodes: ["strict", "lenient"] };
-    await upsert(graph, {
+    await upsertValid(NS, graph, {
       nodes: [
         node(
           "list",
@@ -141,7 +124,7 @@ describe("retry policy", () => {
       ],
       retry_policy: { max_retries: 1, strategy: "FIXED", backoff_factor: 1 },
     });
-    const runId = await trigger(graph);
+    const runId = await triggerRun(NS, graph);
     const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "FAILED", retried_count: 1 });
 
@@ -167,7 +150,7 @@ describe("manual retry", () => {
   it("reruns an ERRORED branch with its inputs and refuses a state that succeeded", async () => {
     const graph = fresh("manual");
     const prefix = fresh("m");
-    await upsert(graph, {
+    await upsertValid(NS, graph, {
       nodes: [
         node(
           "list",
@@ -183,7 +166,7 @@ describe("manual retry", () => {
       ],
       retry_policy: { max_retries: 0 },
     });
-    const runId = await trigger(graph);
+    const runId = await triggerRun(NS, graph);
     expect(await settled(NS, runId)).toMatchObject({ status: "FAILED", errored_count: 2 });
 
     const errored = (await states(runId)).filter((s) => s.status === "ERRORED");

@@ -3,7 +3,7 @@
 
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fresh, json, runStub, settled } from "./helpers/http";
+import { fresh, json, runStub, settled, triggerRun, upsertValid } from "./helpers/http";
 import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
@@ -23,23 +23,6 @@ const node = (identifier: string, node_name: string, inputs: Record<string, stri
   ...extra,
 });
 
-async function upsert(name: string, body: Record<string, unknown>) {
-  const res = await json<{ validation_status: string; validation_errors: string[] }>(
-    "PUT",
-    `/v0/namespace/${NS}/graph/${name}`,
-    { secrets: {}, ...body },
-  );
-  expect(res.status).toBe(201);
-  expect(res.body.validation_errors).toEqual([]);
-  expect(res.body.validation_status).toBe("VALID");
-}
-
-async function trigger(graph: string, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await json<{ run_id: string }>("POST", `/v0/namespace/${NS}/graph/${graph}/trigger`, body);
-  expect(res.status).toBe(200);
-  return res.body.run_id;
-}
-
 function states(runId: string): Promise<StateRecord[]> {
   return runInDurableObject(runStub(runId), async (_actor, state) =>
     state.storage.sql
@@ -58,7 +41,7 @@ const outputValues = (all: StateRecord[], identifier: string) =>
 describe("signals", () => {
   it("prunes some branches; both unite strategies run without them", async () => {
     const graph = fresh("prune");
-    await upsert(graph, {
+    await upsertValid(NS, graph, {
       nodes: [
         node(
           "list",
@@ -86,7 +69,7 @@ describe("signals", () => {
         ),
       ],
     });
-    const runId = await trigger(graph);
+    const runId = await triggerRun(NS, graph);
     const row = await settled(NS, runId);
     // 4 list states, 4 work states (2 pruned), 2 unites; a prune is a normal end of a branch.
     expect(row).toMatchObject({ status: "SUCCESS", errored_count: 0, total_count: 10 });
@@ -100,8 +83,10 @@ describe("signals", () => {
 
   it("requeues the same state twice, then it succeeds", async () => {
     const graph = fresh("requeue");
-    await upsert(graph, { nodes: [node("poll", "SignalNode", { value: `requeue:${fresh("rq")}:2` })] });
-    const runId = await trigger(graph);
+    await upsertValid(NS, graph, {
+      nodes: [node("poll", "SignalNode", { value: `requeue:${fresh("rq")}:2` })],
+    });
+    const runId = await triggerRun(NS, graph);
     const row = await settled(NS, runId);
     expect(row).toMatchObject({ status: "SUCCESS", total_count: 1, retried_count: 0 });
 
@@ -128,7 +113,7 @@ describe("store", () => {
 
   it("refuses a trigger without a required key", async () => {
     const graph = fresh("store-req");
-    await upsert(graph, storeGraph());
+    await upsertValid(NS, graph, storeGraph());
     const res = await json("POST", `/v0/namespace/${NS}/graph/${graph}/trigger`, {
       store: { greeting: "x" },
     });
@@ -137,10 +122,10 @@ describe("store", () => {
 
   it("gives each run its own values, with defaults for keys it did not set", async () => {
     const graph = fresh("store-runs");
-    await upsert(graph, storeGraph());
+    await upsertValid(NS, graph, storeGraph());
     const [a, b] = await Promise.all([
-      trigger(graph, { store: { tenant: "acme" } }),
-      trigger(graph, { store: { tenant: "globex", greeting: "hello" } }),
+      triggerRun(NS, graph, { store: { tenant: "acme" } }),
+      triggerRun(NS, graph, { store: { tenant: "globex", greeting: "hello" } }),
     ]);
     await Promise.all([settled(NS, a ?? ""), settled(NS, b ?? "")]);
     expect(outputValues(await states(a ?? ""), "child")).toEqual([["SUCCESS", "acme:hi"]]);

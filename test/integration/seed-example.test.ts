@@ -3,30 +3,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runKeyOfRunId } from "../../src/engine/ids";
 import { splitProcessGraph, splitProcessMergeGraph } from "../../src/examples/graphs";
-import { fresh, json, settled } from "./helpers/http";
+import { fresh, json, settled, triggerRun, upsertValid } from "./helpers/http";
 
 interface GraphView {
   nodes: { id: string; identifier: string; status: string }[];
   execution_summary: Record<string, number>;
-}
-
-async function upsert(name: string, body: unknown) {
-  const res = await json<{ validation_status: string; validation_errors: string[] }>(
-    "PUT",
-    `/v0/namespace/examples/graph/${name}`,
-    body,
-  );
-  expect(res.status).toBe(201);
-  expect(res.body.validation_errors).toEqual([]);
-  expect(res.body.validation_status).toBe("VALID");
-}
-
-async function trigger(graph: string, inputs: Record<string, string>): Promise<string> {
-  const res = await json<{ run_id: string }>("POST", `/v0/namespace/examples/graph/${graph}/trigger`, {
-    inputs,
-  });
-  expect(res.status).toBe(200);
-  return res.body.run_id;
 }
 
 async function mergerOutputs(graph: string, runId: string) {
@@ -48,18 +29,20 @@ async function mergerOutputs(graph: string, runId: string) {
 describe("the seed's example graphs", () => {
   it("split → process runs one processor per chunk", async () => {
     const graph = fresh("split");
-    await upsert(graph, splitProcessGraph);
-    const runId = await trigger(graph, { data: "[1,2,3,4,5]", chunk_size: "2" });
+    await upsertValid("examples", graph, splitProcessGraph);
+    const runId = await triggerRun("examples", graph, { inputs: { data: "[1,2,3,4,5]", chunk_size: "2" } });
     const row = await settled("examples", runId, 60_000);
     expect(row).toMatchObject({ status: "SUCCESS", success_count: 6, errored_count: 0, total_count: 6 });
   });
 
   it("merges 10,000 items once, with the right total", async () => {
     const graph = fresh("merge");
-    await upsert(graph, splitProcessMergeGraph);
+    await upsertValid("examples", graph, splitProcessMergeGraph);
     const n = 10_000;
     const items = Array.from({ length: n }, (_, i) => i + 1);
-    const runId = await trigger(graph, { data: JSON.stringify(items), chunk_size: "1" });
+    const runId = await triggerRun("examples", graph, {
+      inputs: { data: JSON.stringify(items), chunk_size: "1" },
+    });
     const row = await settled("examples", runId, 60_000);
     // n splitter states (head + clones), n processors, one merger.
     expect(row).toMatchObject({
@@ -78,8 +61,8 @@ describe("the seed's example graphs", () => {
 
   it("reports bad input as a node error and fails the run", async () => {
     const graph = fresh("bad");
-    await upsert(graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 0 } });
-    const runId = await trigger(graph, { data: "not json", chunk_size: "1" });
+    await upsertValid("examples", graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 0 } });
+    const runId = await triggerRun("examples", graph, { inputs: { data: "not json", chunk_size: "1" } });
     const row = await settled("examples", runId, 60_000);
     expect(row?.status).toBe("FAILED");
     expect(row?.errored_count).toBeGreaterThan(0);

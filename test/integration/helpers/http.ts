@@ -1,6 +1,6 @@
 // Calls into the Worker the way a client would: through its fetch handler, with the test API key.
 import { env, exports } from "cloudflare:workers";
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import { runKeyOfRunId } from "../../../src/engine/ids";
 
 export const KEY = "test-secret-key";
@@ -58,3 +58,26 @@ export async function settled(ns: string, runId: string, timeout = 30_000): Prom
 
 /** The run actor of a run, addressed by its id alone. */
 export const runStub = (runId: string) => env.RUN.getByName(runKeyOfRunId(runId) ?? "");
+
+/** Upserts a graph (secrets default to none) and expects it to be VALID. */
+export async function upsertValid(ns: string, graph: string, body: Record<string, unknown>): Promise<void> {
+  const res = await json<{ validation_status: string; validation_errors: string[] }>(
+    "PUT",
+    `/v0/namespace/${ns}/graph/${graph}`,
+    { secrets: {}, ...body },
+  );
+  expect(res.status).toBe(201);
+  expect(res.body.validation_errors).toEqual([]);
+  expect(res.body.validation_status).toBe("VALID");
+}
+
+/** Triggers a run (exactly 200) and answers its id. */
+export async function triggerRun(
+  ns: string,
+  graph: string,
+  body: Record<string, unknown> = {},
+): Promise<string> {
+  const res = await json<{ run_id: string }>("POST", `/v0/namespace/${ns}/graph/${graph}/trigger`, body);
+  expect(res.status).toBe(200);
+  return res.body.run_id;
+}
