@@ -1,9 +1,7 @@
-// Pull-runtime test helpers: register nodes the way the Python SDK does, upsert and trigger graphs, poll
-// `states/enqueue`, and look at one run's states. Every call goes through the Worker's fetch handler.
-import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { runKeyOfRunId } from "../../../src/engine/ids";
-import { json } from "./http";
+import { json, triggerRun } from "./http";
+
+export { runStub, upsertValid } from "./http";
 
 export interface PullNodeSpec {
   name: string;
@@ -55,30 +53,12 @@ export const node = (
   next: string[] | null = null,
 ): GraphNode => ({ node_name: nodeName, namespace: ns, identifier, inputs, next_nodes: next, unites: null });
 
-export async function upsertValid(ns: string, graph: string, body: Record<string, unknown>) {
-  const res = await json<{ validation_status: string; validation_errors: string[] }>(
-    "PUT",
-    `/v0/namespace/${ns}/graph/${graph}`,
-    { secrets: {}, ...body },
-  );
-  expect(res.status).toBe(201);
-  expect(res.body.validation_errors).toEqual([]);
-  expect(res.body.validation_status).toBe("VALID");
-}
-
-export async function trigger(
+/** Triggers with the body the Python SDK sends by default. */
+export const trigger = (
   ns: string,
   graph: string,
   body: Record<string, unknown> = { start_delay: 0, inputs: {}, store: {} },
-): Promise<string> {
-  const res = await json<{ status: string; run_id: string }>(
-    "POST",
-    `/v0/namespace/${ns}/graph/${graph}/trigger`,
-    body,
-  );
-  expect(res.status).toBe(200);
-  return res.body.run_id;
-}
+): Promise<string> => triggerRun(ns, graph, body);
 
 export interface Pulled {
   state_id: string;
@@ -120,12 +100,6 @@ export async function stateDetails(ns: string, graph: string, runId: string, sta
   );
   expect(res.status).toBe(200);
   return res.body;
-}
-
-export function runStub(runId: string) {
-  const key = runKeyOfRunId(runId);
-  if (key === null) throw new Error(`not a run id: ${runId}`);
-  return env.RUN.getByName(key);
 }
 
 export const report = (ns: string, stateId: string, route: string, body: unknown) =>
