@@ -5,8 +5,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { parseStateId, runKeyOfRunId } from "../../src/engine/ids";
-import { fresh, runRow, runStub, settled, triggerRun, upsertValid } from "./helpers/http";
-import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { fresh, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
+import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
   seq: number;
@@ -19,32 +19,14 @@ interface StateRecord {
   error: string | null;
 }
 
-const node = (identifier: string, node_name: string, inputs: Record<string, string>, extra = {}) => ({
-  node_name,
-  namespace: NS,
-  identifier,
-  inputs,
-  next_nodes: [] as string[],
-  ...extra,
-});
-
-/** Every state of the run, read from the run actor's storage. */
-function states(runId: string): Promise<StateRecord[]> {
-  return runInDurableObject(runStub(runId), async (_actor, state) =>
-    state.storage.sql
-      .exec<StateRecord & Record<string, SqlStorageValue>>(
-        "SELECT seq, identifier, status, retry_count, enqueue_after, inputs, outputs, error FROM states ORDER BY seq",
-      )
-      .toArray(),
-  );
-}
+const states = (runId: string) => stateRows<StateRecord>(runId);
 
 describe("retry policy", () => {
   it("retries a failing node until it succeeds: three attempts, two retries", async () => {
     const graph = fresh("retry-ok");
     const key = fresh("flaky");
     await upsertValid(NS, graph, {
-      nodes: [node("flaky", "FlakyNode", { key, fail_times: "2", value: "done" })],
+      nodes: [ctlNode("flaky", "FlakyNode", { key, fail_times: "2", value: "done" })],
       retry_policy: { max_retries: 3, strategy: "FIXED", backoff_factor: 1 },
     });
     const runId = await triggerRun(NS, graph);
@@ -67,7 +49,7 @@ describe("retry policy", () => {
   it("keeps a retry undispatched until its delay is due", async () => {
     const graph = fresh("retry-delay");
     await upsertValid(NS, graph, {
-      nodes: [node("flaky", "FlakyNode", { key: fresh("flaky"), fail_times: "1", value: "late" })],
+      nodes: [ctlNode("flaky", "FlakyNode", { key: fresh("flaky"), fail_times: "1", value: "late" })],
       retry_policy: { max_retries: 1, strategy: "FIXED", backoff_factor: 60_000 },
     });
     const before = Date.now();
@@ -102,20 +84,20 @@ describe("retry policy", () => {
     const work = { next_nodes: ["strict", "lenient"] };
     await upsertValid(NS, graph, {
       nodes: [
-        node(
+        ctlNode(
           "list",
           "ListNode",
           { items: JSON.stringify(["ok1", "fail-1", "ok2"]) },
           { next_nodes: ["work"] },
         ),
-        node("work", "FailNode", { value: "${{ list.outputs.value }}" }, work),
-        node(
+        ctlNode("work", "FailNode", { value: "${{ list.outputs.value }}" }, work),
+        ctlNode(
           "strict",
           "SignalNode",
           { value: "${{ work.outputs.value }}" },
           { unites: { identifier: "list", strategy: "ALL_SUCCESS" } },
         ),
-        node(
+        ctlNode(
           "lenient",
           "SignalNode",
           { value: "${{ work.outputs.value }}" },
@@ -152,13 +134,13 @@ describe("manual retry", () => {
     const prefix = fresh("m");
     await upsertValid(NS, graph, {
       nodes: [
-        node(
+        ctlNode(
           "list",
           "ListNode",
           { items: JSON.stringify([`${prefix}-a`, `${prefix}-b`]) },
           { next_nodes: ["work"] },
         ),
-        node("work", "FlakyNode", {
+        ctlNode("work", "FlakyNode", {
           key: "${{ list.outputs.value }}",
           fail_times: "1",
           value: "${{ list.outputs.value }}",

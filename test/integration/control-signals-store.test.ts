@@ -1,10 +1,9 @@
 // Signals (prune, requeue) and the per-run store, end to end through the dispatch queue and the test
 // runtime (namespace "ctl").
 
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fresh, json, runStub, settled, triggerRun, upsertValid } from "./helpers/http";
-import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { fresh, json, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
+import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
   seq: number;
@@ -14,24 +13,7 @@ interface StateRecord {
   outputs: string;
 }
 
-const node = (identifier: string, node_name: string, inputs: Record<string, string>, extra = {}) => ({
-  node_name,
-  namespace: NS,
-  identifier,
-  inputs,
-  next_nodes: [] as string[],
-  ...extra,
-});
-
-function states(runId: string): Promise<StateRecord[]> {
-  return runInDurableObject(runStub(runId), async (_actor, state) =>
-    state.storage.sql
-      .exec<StateRecord & Record<string, SqlStorageValue>>(
-        "SELECT seq, identifier, status, retry_count, outputs FROM states ORDER BY seq",
-      )
-      .toArray(),
-  );
-}
+const states = (runId: string) => stateRows<StateRecord>(runId);
 
 const outputValues = (all: StateRecord[], identifier: string) =>
   all
@@ -43,25 +25,25 @@ describe("signals", () => {
     const graph = fresh("prune");
     await upsertValid(NS, graph, {
       nodes: [
-        node(
+        ctlNode(
           "list",
           "ListNode",
           { items: JSON.stringify(["a", "prune", "b", "prune"]) },
           { next_nodes: ["work"] },
         ),
-        node(
+        ctlNode(
           "work",
           "SignalNode",
           { value: "${{ list.outputs.value }}" },
           { next_nodes: ["strict", "lenient"] },
         ),
-        node(
+        ctlNode(
           "strict",
           "SignalNode",
           { value: "${{ work.outputs.value }}" },
           { unites: { identifier: "list", strategy: "ALL_SUCCESS" } },
         ),
-        node(
+        ctlNode(
           "lenient",
           "SignalNode",
           { value: "${{ work.outputs.value }}" },
@@ -84,7 +66,7 @@ describe("signals", () => {
   it("requeues the same state twice, then it succeeds", async () => {
     const graph = fresh("requeue");
     await upsertValid(NS, graph, {
-      nodes: [node("poll", "SignalNode", { value: `requeue:${fresh("rq")}:2` })],
+      nodes: [ctlNode("poll", "SignalNode", { value: `requeue:${fresh("rq")}:2` })],
     });
     const runId = await triggerRun(NS, graph);
     const row = await settled(NS, runId);
@@ -105,8 +87,8 @@ describe("signals", () => {
 describe("store", () => {
   const storeGraph = () => ({
     nodes: [
-      node("root", "SignalNode", { value: "${{ store.greeting }}" }, { next_nodes: ["child"] }),
-      node("child", "SignalNode", { value: "${{ store.tenant }}:${{ root.outputs.value }}" }),
+      ctlNode("root", "SignalNode", { value: "${{ store.greeting }}" }, { next_nodes: ["child"] }),
+      ctlNode("child", "SignalNode", { value: "${{ store.tenant }}:${{ root.outputs.value }}" }),
     ],
     store_config: { required_keys: ["tenant"], default_values: { greeting: "hi" } },
   });

@@ -1,4 +1,5 @@
 // Calls into the Worker the way a client would: through its fetch handler, with the test API key.
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { runKeyOfRunId } from "../../../src/engine/ids";
@@ -80,4 +81,15 @@ export async function triggerRun(
   const res = await json<{ run_id: string }>("POST", `/v0/namespace/${ns}/graph/${graph}/trigger`, body);
   expect(res.status).toBe(200);
   return res.body.run_id;
+}
+
+/** Every state row of a run, read white-box from its run actor's storage, in creation order. */
+export function stateRows<T>(runId: string): Promise<T[]> {
+  return runInDurableObject(runStub(runId), async (_actor, state) =>
+    state.storage.sql
+      .exec(
+        "SELECT seq, identifier, status, retry_count, enqueue_after, inputs, outputs, error FROM states ORDER BY seq",
+      )
+      .toArray(),
+  ) as Promise<T[]>;
 }

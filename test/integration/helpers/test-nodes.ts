@@ -85,3 +85,18 @@ export const testRuntime = createRuntime({
   name: "test-runtime",
   nodes: [new FlakyNode(), new ListNode(), new SignalNode(), new SecretNode(), new FailNode()],
 });
+
+/** A node template for the test runtime's namespace. */
+export const ctlNode = (
+  identifier: string,
+  node_name: string,
+  inputs: Record<string, string>,
+  extra = {},
+) => ({
+  node_name,
+  namespace: TEST_NAMESPACE,
+  identifier,
+  inputs,
+  next_nodes: [] as string[],
+  ...extra,
+});
