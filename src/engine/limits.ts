@@ -23,3 +23,9 @@ export const MAX_ENQUEUE_ROUNDS = 3;
  * enough that `now + delay` stays an exact integer in every store.
  */
 export const MAX_REQUEUE_DELAY_MS = 10 * 365 * 24 * 3_600_000;
+
+/**
+ * Most nodes one graph template may have. Exosphere sets none; its validation (the parents/path sets of
+ * spec §4.1.3) grows with the square of a graph's depth, so an unbounded graph could exhaust an isolate.
+ */
+export const MAX_NODES_PER_GRAPH = 1000;

@@ -2,6 +2,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { MAX_NODES_PER_GRAPH } from "../../src/engine/limits";
 import { decryptSecret, secretsKeyFrom } from "../../src/engine/secrets";
 import { call, freshNamespace, stringProps } from "./helpers/http";
 
@@ -242,5 +243,23 @@ describe("GET /v0/namespace/{ns}/graph/{g} and /graphs/", () => {
       count: 0,
       templates: [],
     });
+  });
+});
+
+describe("graph size", () => {
+  it("refuses a graph with more nodes than the limit with a 422 and stores nothing", async () => {
+    const ns = freshNamespace();
+    const nodes = Array.from({ length: MAX_NODES_PER_GRAPH + 1 }, (_, i) => ({
+      node_name: "N",
+      namespace: ns,
+      identifier: `n${i}`,
+      inputs: {},
+      next_nodes: i < MAX_NODES_PER_GRAPH ? [`n${i + 1}`] : null,
+    }));
+    const res = await call("PUT", `/v0/namespace/${ns}/graph/huge`, { secrets: {}, nodes });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { detail: { loc: unknown[] }[] };
+    expect(body.detail[0]?.loc).toEqual(["body", "nodes"]);
+    expect((await call("GET", `/v0/namespace/${ns}/graph/huge`)).status).toBe(404);
   });
 });

@@ -3,6 +3,7 @@
 // so the API can render FastAPI's 422 shape from the issue list without knowing the rules.
 import { z } from "zod";
 import { isValidCron } from "../cron";
+import { MAX_NODES_PER_GRAPH } from "../limits";
 import { DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
 
 type Ctx = z.core.$RefinementCtx;
@@ -129,7 +130,7 @@ const stringMap = z.record(z.string(), z.string());
 /** Body of `PUT /v0/namespace/{ns}/graph/{graph_name}` (spec §2.5); unknown fields are dropped. */
 export const upsertGraphBodySchema = z.object({
   secrets: stringMap,
-  nodes: z.array(nodeTemplateSchema),
+  nodes: z.array(nodeTemplateSchema).max(MAX_NODES_PER_GRAPH),
   retry_policy: retryPolicySchema,
   store_config: storeConfigSchema,
   triggers: z.array(cronTriggerSchema).default(() => []),
