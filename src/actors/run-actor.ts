@@ -73,15 +73,22 @@ export class RunActor extends DurableObject<Env> {
   async start(bootstrap: RunBootstrap): Promise<void> {
     if (this.meta) return;
     const now = Date.now();
-    this.transact(() => {
-      const meta = writeRunMeta(this.ctx.storage.sql, bootstrap);
-      for (const [key, value] of Object.entries(bootstrap.store)) {
-        this.ctx.storage.sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
-      }
-      this.meta = meta;
+    try {
+      this.transact(() => {
+        const meta = writeRunMeta(this.ctx.storage.sql, bootstrap);
+        for (const [key, value] of Object.entries(bootstrap.store)) {
+          this.ctx.storage.sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
+        }
+        this.meta = meta;
+        this.engine = null;
+        this.runEngine().start(bootstrap.root_inputs, bootstrap.start_delay, now);
+      });
+    } catch (e) {
+      // The transaction rolled back: the actor must not look started.
+      this.meta = null;
       this.engine = null;
-      this.runEngine().start(bootstrap.root_inputs, bootstrap.start_delay, now);
-    });
+      throw e;
+    }
     await this.dispatcher.flush();
   }
 
@@ -103,24 +110,34 @@ export class RunActor extends DurableObject<Env> {
     if (!meta) return [];
     const now = Date.now();
     const lease = now + this.dispatcher.leaseMs("PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS);
-    return this.transact(() => {
+    const claimed = this.transact(() => {
       const due: StateRow[] = [];
+      const early: number[] = [];
       for (const seq of seqs) {
         const state = this.store.getState(seq);
-        if (state !== undefined && state.enqueue_after <= now) due.push(state);
+        if (state === undefined) continue;
+        if (state.enqueue_after <= now) due.push(state);
+        else if (state.status === "CREATED") early.push(seq);
       }
+      // Handed out before it was due (the ready queue's clock ran ahead): its ref is acked by the
+      // route, so it must be offered again when due rather than wait for a ref that no longer exists.
+      this.store.markOffered(early, false);
       return this.runEngine()
         .claim(due, now, lease)
-        .map((state) => {
-          return {
-            state_id: stateIdOf(meta.run_key, state.seq),
-            node_name: state.node_name,
-            identifier: state.identifier,
-            inputs: state.inputs,
-            created_at: isoNaive(state.created_at),
-          };
-        });
+        .map((state) => ({
+          state_id: stateIdOf(meta.run_key, state.seq),
+          node_name: state.node_name,
+          identifier: state.identifier,
+          inputs: state.inputs,
+          created_at: isoNaive(state.created_at),
+        }));
     });
+    // The lease must be able to expire even if nothing else is scheduled on this run.
+    if (claimed.length > 0) {
+      this.scheduleAlarm(lease);
+      await this.alarmWrite;
+    }
+    return claimed;
   }
 
   /**
@@ -241,7 +258,12 @@ export class RunActor extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null; // a running alarm is no longer armed
-    await this.expireLeases();
+    try {
+      await this.expireLeases();
+    } catch (e) {
+      // Dispatch must go on even if expiring leases failed; the next alarm tries the expiry again.
+      console.error("expiring leases failed", e instanceof Error ? e.message : e);
+    }
     await this.dispatcher.flush();
   }
 
@@ -281,6 +303,9 @@ export class RunActor extends DurableObject<Env> {
   private scheduleAlarm(at: number): void {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
-    this.alarmWrite = this.ctx.storage.setAlarm(at);
+    this.alarmWrite = this.ctx.storage.setAlarm(at).catch((e) => {
+      this.alarmAt = null; // not armed after all: the next transition asks again
+      throw e;
+    });
   }
 }

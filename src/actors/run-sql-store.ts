@@ -142,6 +142,13 @@ export class SqlRunStore implements RunStore {
     return state;
   }
 
+  outputsOf(seq: number): Record<string, unknown> | undefined {
+    const r = this.sql
+      .exec<{ outputs: string }>("SELECT outputs FROM states WHERE seq = ?", seq)
+      .toArray()[0];
+    return r ? JSON.parse(r.outputs) : undefined;
+  }
+
   private headInputs(execSeq: number): Record<string, string> {
     const head = this.sql
       .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
@@ -291,8 +298,13 @@ export class SqlRunStore implements RunStore {
       .map(toStateRow);
   }
 
-  /** Marks pull states as offered to their ready queue (they stay CREATED until a runtime claims them). */
+  /**
+   * Marks pull states as offered to their ready queue (they stay CREATED until a runtime claims them), or
+   * as to be offered again.
+   */
   markOffered(seqs: readonly number[], offered: boolean): void {
+    // Ready again: the actor must make sure its alarm will dispatch them.
+    if (!offered && seqs.length > 0) this.outboxTouched = true;
     for (const seq of seqs) {
       this.sql.exec(
         "UPDATE states SET offered = ? WHERE seq = ? AND status = 'CREATED'",

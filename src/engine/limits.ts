@@ -29,3 +29,19 @@ export const MAX_REQUEUE_DELAY_MS = 10 * 365 * 24 * 3_600_000;
  * spec §4.1.3) grows with the square of a graph's depth, so an unbounded graph could exhaust an isolate.
  */
 export const MAX_NODES_PER_GRAPH = 1000;
+
+/**
+ * Largest JSON of one stored value of a state (its inputs, one output, prune data) in bytes. A Durable
+ * Object's SQLite row holds at most 2 MB; this leaves room for the rest of the row.
+ */
+export const MAX_STATE_VALUE_BYTES = 1_500_000;
+
+/** Longest error message kept on a state (characters); longer ones are cut. */
+export const MAX_ERROR_CHARS = 10_000;
+
+const utf8 = new TextEncoder();
+/** Whether `json` is longer than `max` bytes in UTF-8 (cheap when it is clearly shorter). */
+export function exceedsBytes(json: string, max: number): boolean {
+  if (json.length * 3 <= max) return false;
+  return json.length > max || utf8.encode(json).length > max;
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_STATE_VALUE_BYTES } from "../../src/engine/limits";
 import type { StateRow } from "../../src/engine/run/types";
 import { type Behaviour, makeRun, node, sum } from "./run-harness";
 
@@ -332,5 +333,44 @@ describe("manual retry", () => {
     const other = run.engine.manualRetry(pruned?.seq ?? 0, "other", run.now);
     run.drain(() => ({ type: "executed", outputs: [] }));
     expect(() => run.engine.manualRetry(other.seq, "third", run.now)).toThrow(/State is SUCCESS/);
+  });
+});
+
+describe("bounds on stored values", () => {
+  it("fails an attempt whose output is too large to store, and keeps the rest of the batch", () => {
+    const run = makeRun([node("a", {})]);
+    run.start();
+    const [a] = run.claimDue();
+    const huge = "x".repeat(MAX_STATE_VALUE_BYTES + 1);
+    const [outcome] = run.engine.apply(
+      [{ type: "executed", seq: a?.seq ?? 0, outputs: [{ v: "ok" }, { v: huge }] }],
+      run.now,
+    );
+    expect(outcome).toMatchObject({ applied: true, status: "ERRORED" });
+    expect(run.states("a")[0]?.error).toBe(`Output 1 is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+    expect(run.states("a")).toHaveLength(1);
+  });
+
+  it("records a unite whose array input would be too large as ERRORED, never dispatched", () => {
+    const half = "y".repeat(MAX_STATE_VALUE_BYTES / 2 + 10);
+    const run = makeRun(seedGraph());
+    run.start({ data: "[1,2]" });
+    run.drain(seedRuntime((s) => ({ type: "executed", outputs: [{ result: `${s.inputs.data}${half}` }] })));
+    const merger = run.states("merger");
+    expect(merger).toHaveLength(1);
+    expect(merger[0]?.status).toBe("ERRORED");
+    expect(merger[0]?.error).toMatch(
+      /^Unite inputs could not be built: Inputs of 'merger' would be larger than/,
+    );
+    expect(run.store.outbox.has(merger[0]?.seq ?? -1)).toBe(false);
+  });
+
+  it("refuses to retry a unite that failed at its barrier", () => {
+    const run = makeRun(seedGraph());
+    run.start({ data: "[1,2]" });
+    run.drain(seedRuntime((s) => (s.inputs.data === "[2]" ? { type: "errored", error: "boom" } : undefined)));
+    const [merger] = run.states("merger");
+    expect(merger?.status).toBe("ERRORED");
+    expect(() => run.engine.manualRetry(merger?.seq ?? 0, "again", run.now)).toThrow(/cannot be retried/);
   });
 });

@@ -5,9 +5,9 @@
 // that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a finished state is 409.
 import { Hono } from "hono";
 import { z } from "zod";
-import { badRequest, conflict, notFound, unwrap } from "../../engine/errors";
+import { ApiError, badRequest, conflict, notFound, unwrap } from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
-import { MAX_REQUEUE_DELAY_MS } from "../../engine/limits";
+import { exceedsBytes, MAX_REQUEUE_DELAY_MS, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
 import type { AppEnv } from "../env";
@@ -62,6 +62,9 @@ async function report(
 export const stateReportRoutes = new Hono<AppEnv>()
   .post(`${STATE_PATH}/executed`, jsonBody(executedBodySchema), async (c) => {
     const { outputs } = c.get("body");
+    const big = outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
+    // Refused before anything changes: a stored output must fit a Durable Object's row.
+    if (big >= 0) throw new ApiError(413, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
     const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
       type: "executed",
       seq,

@@ -5,6 +5,7 @@
 // a unite that fires reads its subtree (once, to render array inputs).
 import { ApiError } from "../errors";
 import { stateIdOf } from "../ids";
+import { exceedsBytes, MAX_ERROR_CHARS, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { RetryPolicy, StateStatus } from "../model";
 import { retryDelayMs } from "../retry";
 import type { PlaceholderRef } from "../template/placeholders";
@@ -24,6 +25,10 @@ export interface EngineEnv {
   random?: () => number;
 }
 
+/** How the error of a unite state that never ran begins (its barrier failed, or its inputs did). */
+const UNITE_NOT_CREATED = "Unite";
+const clip = (error: string) =>
+  error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS)}… (cut)` : error;
 const MANUALLY_RETRYABLE: ReadonlySet<StateStatus> = new Set<StateStatus>([
   "ERRORED",
   "NEXT_CREATED_ERROR",
@@ -33,6 +38,8 @@ const MANUALLY_RETRYABLE: ReadonlySet<StateStatus> = new Set<StateStatus>([
 export class RunEngine {
   // Per-call caches; cleared by `begin`.
   private readonly barriers: BarrierBook;
+  /** Ancestors' outputs read during one call: a wide fan-out's children share the same few ancestors. */
+  private readonly ancestorOutputs = new Map<number, Record<string, unknown>>();
   private now = 0;
 
   constructor(
@@ -108,6 +115,13 @@ export class RunEngine {
         `State is ${state.status}: only ERRORED, NEXT_CREATED_ERROR or PRUNED states can be retried manually`,
       );
     }
+    if (state.does_unites && state.error?.startsWith(UNITE_NOT_CREATED)) {
+      // It never ran: its barrier failed or its inputs could not be built. Retry the failed branches.
+      throw new ApiError(
+        409,
+        "A unite state that failed at its barrier cannot be retried; retry its failed branches",
+      );
+    }
     if (this.store.hasAttempt(state.identifier, fanoutId, 0)) {
       throw new ApiError(409, "Duplicate retry state detected");
     }
@@ -137,13 +151,24 @@ export class RunEngine {
     if (report.type === "requeue") return this.requeue(state, report.delayMs);
     if (state.status !== "QUEUED") return { applied: false, reason: "not_queued", status: state.status };
     switch (report.type) {
-      case "executed":
+      case "executed": {
+        // An output too large to store fails the attempt (and goes through the retry policy) instead of
+        // failing the whole transaction: the other reports of the batch still apply.
+        const big = report.outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
+        if (big >= 0) {
+          return this.errored(state, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+        }
         return this.executed(state, report.outputs);
+      }
       case "errored":
-        return this.errored(state, report.error);
-      case "pruned":
-        this.setStatus(state, "PRUNED", { data: report.data });
+        return this.errored(state, clip(report.error));
+      case "pruned": {
+        const data = exceedsBytes(JSON.stringify(report.data), MAX_STATE_VALUE_BYTES)
+          ? { dropped: `prune data larger than ${MAX_STATE_VALUE_BYTES} bytes` }
+          : report.data;
+        this.setStatus(state, "PRUNED", { data });
         return { applied: true, status: "PRUNED", enqueueAfter: state.enqueue_after };
+      }
     }
   }
 
@@ -277,9 +302,13 @@ export class RunEngine {
     const link = parents.find(([id]) => id === identifier);
     if (!link)
       throw new RenderError(`Identifier '${identifier}' not found in parents for template '${target}'`);
-    const ancestor = this.store.getState(link[1]);
-    if (!ancestor) throw new RenderError(`State of '${identifier}' not found for template '${target}'`);
-    return outputString(ancestor.outputs, field, identifier, target);
+    let outputs = this.ancestorOutputs.get(link[1]);
+    if (outputs === undefined) {
+      outputs = this.store.outputsOf(link[1]);
+      if (!outputs) throw new RenderError(`State of '${identifier}' not found for template '${target}'`);
+      this.ancestorOutputs.set(link[1], outputs);
+    }
+    return outputString(outputs, field, identifier, target);
   }
 
   private storeValue(key: string): string {
@@ -329,7 +358,7 @@ export class RunEngine {
       const more = barrier.failed > barrier.failed_sample.length ? ", …" : "";
       this.insertFailedUnite(
         base,
-        `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
+        `${UNITE_NOT_CREATED} barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
       );
       return;
     }
@@ -337,7 +366,7 @@ export class RunEngine {
       base.inputs = renderInputs(this.graph, unite, this.uniteResolver(unite.identifier, head));
     } catch (e) {
       if (!(e instanceof RenderError)) throw e;
-      this.insertFailedUnite(base, `Could not create unite state: ${e.message}`);
+      this.insertFailedUnite(base, `${UNITE_NOT_CREATED} inputs could not be built: ${e.message}`);
       return;
     }
     this.insert(base);
@@ -421,6 +450,7 @@ export class RunEngine {
   private begin(now: number): void {
     this.now = now;
     this.barriers.begin();
+    this.ancestorOutputs.clear();
   }
 
   private end(): void {

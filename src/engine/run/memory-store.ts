@@ -22,6 +22,11 @@ export class MemoryRunStore implements RunStore {
     return row ? structuredClone(row) : undefined;
   }
 
+  outputsOf(seq: number): Record<string, unknown> | undefined {
+    const row = this.states.get(seq);
+    return row ? structuredClone(row.outputs) : undefined;
+  }
+
   insertState(row: StateRow): void {
     if (this.states.has(row.seq)) throw new Error(`state ${row.seq} exists`);
     this.states.set(row.seq, structuredClone(row));

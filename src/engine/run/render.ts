@@ -1,4 +1,5 @@
 // Rendering a new state's inputs from its node template (spec §4.2, §4.5), with Exosphere's messages.
+import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { NodeTemplate } from "../model";
 import { type PlaceholderRef, renderTemplate } from "../template/placeholders";
 import type { GraphIndex } from "./graph-index";
@@ -23,6 +24,12 @@ export function renderInputs(
     const parsed = graph.template(node, field);
     if (!parsed) throw new RenderError(`Input ${field} of template '${node.identifier}' is not a string`);
     inputs[field] = renderTemplate(parsed, resolve);
+  }
+  const json = JSON.stringify(inputs);
+  if (exceedsBytes(json, MAX_STATE_VALUE_BYTES)) {
+    throw new RenderError(
+      `Inputs of '${node.identifier}' would be larger than ${MAX_STATE_VALUE_BYTES} bytes`,
+    );
   }
   return inputs;
 }

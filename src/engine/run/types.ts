@@ -58,6 +58,8 @@ export interface RunStore {
   /** Allocates the next state seq of this run. */
   nextSeq(): number;
   getState(seq: number): StateRow | undefined;
+  /** Just the outputs of a state (ancestor lookups must not parse whole rows, e.g. a splitter's inputs). */
+  outputsOf(seq: number): Record<string, unknown> | undefined;
   insertState(row: StateRow): void;
   updateState(seq: number, patch: StatePatch, now: number): void;
   getBarrier(unite: string, execSeq: number): Barrier | undefined;

@@ -1,5 +1,6 @@
 // The root state's inputs at trigger time (spec §2.8 steps 4–6), with Exosphere's 400 details.
 import { ApiError } from "../errors";
+import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { NodeTemplate, StoreConfig } from "../model";
 import { PlaceholderSyntaxError, parseTemplate, renderTemplate } from "./placeholders";
 import { pySetRepr, pyStr } from "./py-repr";
@@ -33,6 +34,15 @@ export function resolveRootInputs(
 
   const missing = storeConfig.required_keys.filter((k) => !Object.hasOwn(body.store, k));
   if (missing.length > 0) throw new ApiError(400, `Missing store keys: ${pySetRepr(missing)}`);
+  // Both are stored in one row each (the root state, a store entry): they must fit a Durable Object's row.
+  if (exceedsBytes(JSON.stringify(inputs), MAX_STATE_VALUE_BYTES)) {
+    throw new ApiError(413, `Root inputs are larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+  }
+  for (const [key, value] of Object.entries(body.store)) {
+    if (exceedsBytes(value, MAX_STATE_VALUE_BYTES)) {
+      throw new ApiError(413, `Store value ${key} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+    }
+  }
   return { inputs, store: { ...body.store } };
 }
 
