@@ -4,6 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ok, type Result, toResult } from "../engine/errors";
 import { stateIdOf } from "../engine/ids";
+import { MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
@@ -162,7 +163,7 @@ export class RunActor extends DurableObject<Env> {
   async expireLeases(now: number = Date.now()): Promise<number> {
     if (!this.meta) return 0;
     const expired = this.transact(() => {
-      const seqs = this.store.expiredLeases(now);
+      const seqs = this.store.expiredLeases(now, MAX_LEASE_EXPIRIES_PER_ALARM);
       if (seqs.length === 0) return 0;
       // `now` only decides which leases count as expired; the transition happens at the real time, so a
       // retry's backoff is measured from the moment the expiry is handled.

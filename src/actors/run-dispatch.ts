@@ -79,7 +79,9 @@ export class Dispatcher {
       const queued: StateRow[] = [];
       const pulled: StateRow[] = [];
       // Rounds never confirmed (failed send, crash mid-send): their states go out again if still waiting.
-      for (const round of store.unconfirmedRounds(now - RESEND_AFTER_MS)) {
+      // One unconfirmed round per pass, so a long outage's backlog is re-sent in bounded pieces.
+      const unconfirmed = store.unconfirmedRounds(now - RESEND_AFTER_MS, 1);
+      for (const round of unconfirmed) {
         for (const seq of round.seqs) {
           const state = store.getState(seq);
           if (!state) continue;
@@ -106,7 +108,7 @@ export class Dispatcher {
               now,
             )
           : null;
-      return { queued, pulled, round, more: all.length >= ROUND };
+      return { queued, pulled, round, more: all.length >= ROUND || unconfirmed.length > 0 };
     });
     if (taken.round === null) return false;
     try {

@@ -316,9 +316,13 @@ export class SqlRunStore implements RunStore {
   }
 
   /** QUEUED states whose lease expired by `now`. */
-  expiredLeases(now: number): number[] {
+  expiredLeases(now: number, limit: number): number[] {
     return this.sql
-      .exec<{ seq: number }>("SELECT seq FROM states WHERE status = 'QUEUED' AND lease_expires <= ?", now)
+      .exec<{ seq: number }>(
+        "SELECT seq FROM states WHERE status = 'QUEUED' AND lease_expires <= ? ORDER BY lease_expires LIMIT ?",
+        now,
+        limit,
+      )
       .toArray()
       .map((r) => r.seq);
   }
@@ -341,11 +345,12 @@ export class SqlRunStore implements RunStore {
   }
 
   /** Rounds opened at or before `before` and never confirmed, oldest first. */
-  unconfirmedRounds(before: number): { id: number; seqs: number[] }[] {
+  unconfirmedRounds(before: number, limit: number): { id: number; seqs: number[] }[] {
     return this.sql
       .exec<{ id: number; seqs: string }>(
-        "SELECT id, seqs FROM dispatch_rounds WHERE at <= ? ORDER BY id",
+        "SELECT id, seqs FROM dispatch_rounds WHERE at <= ? ORDER BY id LIMIT ?",
         before,
+        limit,
       )
       .toArray()
       .map((r) => ({ id: r.id, seqs: JSON.parse(r.seqs) as number[] }));

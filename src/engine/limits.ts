@@ -19,10 +19,13 @@ export const MAX_ENQUEUE_BATCH = 1000;
 export const MAX_ENQUEUE_ROUNDS = 3;
 
 /**
- * Longest delay `re-enqueue-after` accepts (ten years, in ms): far beyond any polling interval, and small
- * enough that `now + delay` stays an exact integer in every store.
+ * Longest delay a client may ask for, `re-enqueue-after` or a trigger's `start_delay` (ten years, in ms):
+ * far beyond any polling interval, and small enough that `now + delay` stays a valid alarm time.
  */
-export const MAX_REQUEUE_DELAY_MS = 10 * 365 * 24 * 3_600_000;
+export const MAX_DELAY_MS = 10 * 365 * 24 * 3_600_000;
+
+/** Expired leases one alarm turns into errored reports (the alarm re-arms for the rest). */
+export const MAX_LEASE_EXPIRIES_PER_ALARM = 2_000;
 
 /**
  * Most nodes one graph template may have. Exosphere sets none; its validation (the parents/path sets of

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError, badRequest, conflict, notFound, unwrap } from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
-import { exceedsBytes, MAX_REQUEUE_DELAY_MS, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
+import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
 import type { AppEnv } from "../env";
@@ -26,7 +26,7 @@ export const erroredBodySchema = z.object({ error: z.string() });
 export const pruneBodySchema = z.object({ data: jsonObject });
 /** A delay in ms; Exosphere refuses 0 and negatives (gt=0). */
 export const requeueBodySchema = z.object({
-  enqueue_after: z.preprocess(laxInt, z.int().gt(0).max(MAX_REQUEUE_DELAY_MS)),
+  enqueue_after: z.preprocess(laxInt, z.int().gt(0).max(MAX_DELAY_MS)),
 });
 export const manualRetryBodySchema = z.object({ fanout_id: z.string() });
 

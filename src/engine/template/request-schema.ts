@@ -3,7 +3,7 @@
 // so the API can render FastAPI's 422 shape from the issue list without knowing the rules.
 import { z } from "zod";
 import { isValidCron } from "../cron";
-import { MAX_NODES_PER_GRAPH } from "../limits";
+import { MAX_DELAY_MS, MAX_NODES_PER_GRAPH } from "../limits";
 import { DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
 
 type Ctx = z.core.$RefinementCtx;
@@ -141,6 +141,6 @@ export type UpsertGraphBody = z.infer<typeof upsertGraphBodySchema>;
 export const triggerBodySchema = z.object({
   store: stringMap.default(() => ({})),
   inputs: stringMap.default(() => ({})),
-  start_delay: int(z.int().min(0)).default(0),
+  start_delay: int(z.int().min(0).max(MAX_DELAY_MS)).default(0),
 });
 export type TriggerBody = z.infer<typeof triggerBodySchema>;
