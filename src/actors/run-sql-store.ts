@@ -254,6 +254,14 @@ export class SqlRunStore implements RunStore {
     for (const row of cursor) yield (JSON.parse(row.outputs) as Record<string, unknown>)[field];
   }
 
+  clonesOf(execSeq: number): number[] {
+    // Operator-driven (manual retry): a scan is acceptable; no index on the hot path for it.
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM states WHERE exec_seq = ? AND seq != ?", execSeq, execSeq)
+      .toArray()
+      .map((r) => r.seq);
+  }
+
   hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean {
     // A rare, operator-driven call: a scan is acceptable here (no index on the hot path for it).
     return (

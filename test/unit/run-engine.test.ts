@@ -374,3 +374,26 @@ describe("bounds on stored values", () => {
     expect(() => run.engine.manualRetry(merger?.seq ?? 0, "again", run.now)).toThrow(/cannot be retried/);
   });
 });
+
+describe("manual retry of a fan-out execution", () => {
+  it("retries a NEXT_CREATED_ERROR execution from its head, superseding its clones, and refuses a clone", () => {
+    const run = makeRun([node("a", {}, ["b"]), node("b", { x: "${{ a.outputs.v }}" })]);
+    run.start();
+    let fixed = false;
+    const behave = (s: { identifier: string }) =>
+      s.identifier === "a"
+        ? { type: "executed" as const, outputs: fixed ? [{ v: "1" }, { v: "2" }] : [{ w: "1" }, { w: "2" }] }
+        : { type: "executed" as const, outputs: [] };
+    run.drain(behave);
+    const [head, clone] = run.states("a");
+    expect([head?.status, clone?.status]).toEqual(["NEXT_CREATED_ERROR", "NEXT_CREATED_ERROR"]);
+    expect(() => run.engine.manualRetry(clone?.seq ?? 0, "c", run.now)).toThrow(/fan-out clone/);
+    fixed = true;
+    run.engine.manualRetry(head?.seq ?? 0, "h", run.now);
+    expect(run.store.getState(clone?.seq ?? 0)?.status).toBe("RETRY_CREATED");
+    run.drain(behave);
+    expect(run.states("b").map((s) => s.inputs.x)).toEqual(["1", "2"]);
+    expect(run.counts()).toMatchObject({ errored_count: 0, retried_count: 2 });
+    expect(run.status()).toBe("SUCCESS");
+  });
+});

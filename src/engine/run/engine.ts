@@ -122,6 +122,13 @@ export class RunEngine {
         "A unite state that failed at its barrier cannot be retried; retry its failed branches",
       );
     }
+    if (state.exec_seq !== state.seq) {
+      // A fan-out clone never ran on its own: its execution's head did, for all the outputs.
+      throw new ApiError(
+        409,
+        `State is a fan-out clone: retry its execution, state ${stateIdOf(this.env.runKey, state.exec_seq)}`,
+      );
+    }
     if (this.store.hasAttempt(state.identifier, fanoutId, 0)) {
       throw new ApiError(409, "Duplicate retry state detected");
     }
@@ -132,12 +139,16 @@ export class RunEngine {
       does_unites: state.does_unites,
     };
     this.insert(retry);
-    // The original is superseded: it no longer counts as a failure in barriers still waiting.
-    const from = state.status;
-    this.store.updateState(state.seq, { status: "RETRY_CREATED" }, now);
-    this.store.count(from, -1);
-    this.store.count("RETRY_CREATED", 1);
-    if (FAILED.has(from)) this.barriers.withdrawFailure(this.barriers.keysOf(state), state.seq);
+    // The original is superseded (with the clones of its execution, which the retry recreates): none of
+    // them counts as a failure in barriers still waiting any more.
+    for (const superseded of [state, ...this.store.clonesOf(state.seq).map((c) => this.store.getState(c))]) {
+      if (!superseded || !TERMINAL.has(superseded.status) || superseded.status === "RETRY_CREATED") continue;
+      const from = superseded.status;
+      this.store.updateState(superseded.seq, { status: "RETRY_CREATED" }, now);
+      this.store.count(from, -1);
+      this.store.count("RETRY_CREATED", 1);
+      if (FAILED.has(from)) this.barriers.withdrawFailure(this.barriers.keysOf(superseded), superseded.seq);
+    }
     this.settleBarriers();
     this.end();
     return retry;

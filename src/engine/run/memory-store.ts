@@ -58,6 +58,12 @@ export class MemoryRunStore implements RunStore {
     for (const row of rows) yield row.outputs[field];
   }
 
+  clonesOf(execSeq: number): number[] {
+    return [...this.states.values()]
+      .filter((s) => s.exec_seq === execSeq && s.seq !== execSeq)
+      .map((s) => s.seq);
+  }
+
   hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean {
     for (const s of this.states.values()) {
       if (s.identifier === identifier && s.fanout_id === fanoutId && s.retry_count === retryCount)

@@ -71,6 +71,8 @@ export interface RunStore {
    * order (fan-out order).
    */
   subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown>;
+  /** Seqs of the fan-out clones of execution `execSeq` (a rare, operator-driven call: manual retry). */
+  clonesOf(execSeq: number): number[];
   /** Whether a state of `identifier` with this fan-out id and retry count exists (manual-retry dedupe). */
   hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean;
   /** Adds `delta` to the run's count of states in `status`. */
