@@ -129,7 +129,16 @@ export class NamespaceActor extends DurableObject<Env> {
   // ---- registered nodes ----
 
   /** Upserts the nodes (one transaction) and, the first time, lists the namespace in the directory. */
-  async registerNodes(namespace: string, runtimeName: string, nodes: NodeRegistration[]): Promise<void> {
+  /**
+   * Registers nodes; by default whoever registers a node last serves it. With `keepOthers`, a node that
+   * another runtime registered is left to it (how a bundled runtime registers itself at start-up).
+   */
+  async registerNodes(
+    namespace: string,
+    runtimeName: string,
+    nodes: NodeRegistration[],
+    options: { keepOthers?: boolean } = {},
+  ): Promise<void> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.setMeta("namespace", namespace);
@@ -140,7 +149,8 @@ export class NamespaceActor extends DurableObject<Env> {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET runtime_name = excluded.runtime_name,
              inputs_schema = excluded.inputs_schema, outputs_schema = excluded.outputs_schema,
-             secrets = excluded.secrets, transport = excluded.transport, updated_at = excluded.updated_at`,
+             secrets = excluded.secrets, transport = excluded.transport, updated_at = excluded.updated_at
+           WHERE ? = 0 OR registered_nodes.runtime_name = excluded.runtime_name`,
           n.name,
           objectId(),
           runtimeName,
@@ -150,6 +160,7 @@ export class NamespaceActor extends DurableObject<Env> {
           n.transport,
           now,
           now,
+          options.keepOthers ? 1 : 0,
         );
       }
     });

@@ -35,8 +35,11 @@ export interface Runtime {
   node(namespace: string, nodeName: string): AnyNode | undefined;
   /** The queue() handler of the runtime Worker. */
   queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void>;
-  /** Registers the nodes with the engine as queue-dispatched ("push") nodes. Idempotent. */
-  register(env: RuntimeEnv): Promise<void>;
+  /**
+   * Registers the nodes with the engine as queue-dispatched ("push") nodes. Idempotent. With
+   * `keepOthers`, nodes another runtime has registered since are left to it.
+   */
+  register(env: RuntimeEnv, options?: { keepOthers?: boolean }): Promise<void>;
 }
 
 const DEFAULT_CONCURRENCY = 64;
@@ -49,9 +52,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     name: opts.name,
     node: (namespace, nodeName) => (namespace === opts.namespace ? byName.get(nodeName) : undefined),
     queue: (batch, env) => consume(batch, env, [runtime], opts.concurrency ?? DEFAULT_CONCURRENCY),
-    async register(env) {
+    async register(env, options = {}) {
       const nodes = opts.nodes.map((n) => ({ ...toRegisteredNode(n), transport: "queue" as const }));
-      await env.NAMESPACE.getByName(opts.namespace).registerNodes(opts.namespace, opts.name, nodes);
+      await env.NAMESPACE.getByName(opts.namespace).registerNodes(opts.namespace, opts.name, nodes, options);
     },
   };
   return runtime;
@@ -64,7 +67,10 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 export function serveRuntimes(runtimes: Runtime[], concurrency = DEFAULT_CONCURRENCY) {
   return {
     queue: (batch: MessageBatch<unknown>, env: RuntimeEnv) => consume(batch, env, runtimes, concurrency),
-    register: (env: RuntimeEnv) => Promise.all(runtimes.map((r) => r.register(env))).then(() => undefined),
+    // Bundled runtimes register at isolate start-up, not by a deliberate act: they never take a node
+    // back from a runtime (e.g. a pull runtime) that registered it since.
+    register: (env: RuntimeEnv) =>
+      Promise.all(runtimes.map((r) => r.register(env, { keepOthers: true }))).then(() => undefined),
   };
 }
 

@@ -1,5 +1,8 @@
 // Node registration, node listing and the namespaces directory (spec §2.2–§2.4).
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { exampleNodes } from "../../src/examples/nodes";
+import { createRuntime } from "../../src/sdk/runtime";
 import { call, freshNamespace } from "./helpers/http";
 
 const node = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -129,5 +132,36 @@ describe("GET /v0/namespaces", () => {
     expect(listed.count).toBe(listed.namespaces.length);
     expect(listed.namespaces.filter((n) => n === ns1 || n === ns2)).toEqual([ns1, ns2]);
     expect([...listed.namespaces].sort()).toEqual(listed.namespaces);
+  });
+});
+
+describe("who serves a node", () => {
+  it("lets the last deliberate registration win, but a bundled runtime's start-up never takes a node back", async () => {
+    const ns = freshNamespace();
+    const bundled = createRuntime({ namespace: ns, name: "bundled", nodes: exampleNodes() });
+    await bundled.register(env);
+    const transportOf = async (name: string) => {
+      const res = await call("GET", `/v0/namespace/${ns}/nodes/`);
+      const body = (await res.json()) as {
+        nodes: { name: string; transport: string; runtime_name: string }[];
+      };
+      const n = body.nodes.find((x) => x.name === name);
+      return [n?.runtime_name, n?.transport];
+    };
+    expect(await transportOf("DataProcessorNode")).toEqual(["bundled", "queue"]);
+    // A pull runtime registers the same node over HTTP: it serves it now.
+    const put = await call("PUT", `/v0/namespace/${ns}/nodes/`, {
+      runtime_name: "gpu-box",
+      nodes: [{ name: "DataProcessorNode", inputs_schema: {}, outputs_schema: {}, secrets: [] }],
+    });
+    expect(put.status).toBe(200);
+    expect(await transportOf("DataProcessorNode")).toEqual(["gpu-box", "pull"]);
+    // The bundled runtime starting again (as at every isolate start) leaves it to the pull runtime...
+    await bundled.register(env, { keepOthers: true });
+    expect(await transportOf("DataProcessorNode")).toEqual(["gpu-box", "pull"]);
+    expect(await transportOf("DataSplitterNode")).toEqual(["bundled", "queue"]);
+    // ...while a deliberate registration takes it back.
+    await bundled.register(env);
+    expect(await transportOf("DataProcessorNode")).toEqual(["bundled", "queue"]);
   });
 });
