@@ -20,7 +20,13 @@ import { isoNaive } from "../engine/time";
 import type { PulledState, RunBootstrap, RunSummary } from "./contracts";
 import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
-import { migrateRunSchema, SqlRunStore, type StateRecord, toStateRow } from "./run-sql-store";
+import {
+  migrateRunSchema,
+  runSchemaExists,
+  SqlRunStore,
+  type StateRecord,
+  toStateRow,
+} from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
 /** How soon the alarm re-sends outbox rows if the send right after the commit never happens. */
@@ -37,10 +43,12 @@ export interface RunCosts {
 }
 
 export class RunActor extends DurableObject<Env> {
+  // Set by `open`; every method below reads them only once `meta` (a started run) exists.
   private store!: SqlRunStore;
   private meta: RunMeta | null = null;
   private engine: RunEngine | null = null;
   private dispatcher!: Dispatcher;
+  private opened = false;
   private reportRpcs = 0;
   private inputsByReference = 0;
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
@@ -50,29 +58,38 @@ export class RunActor extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      migrateRunSchema(ctx.storage.sql);
       this.alarmAt = await ctx.storage.getAlarm();
-      this.store = new SqlRunStore(ctx.storage.sql);
-      this.meta = readRunMeta(ctx.storage.sql);
-      this.dispatcher = new Dispatcher({
-        ctx,
-        env,
-        store: this.store,
-        runKey: () => this.meta?.run_key ?? null,
-        graph: () => (this.meta ? this.runEngine().graph : null),
-        claim: (states, now, leaseExpires) => this.runEngine().claim(states, now, leaseExpires),
-        transact: (fn) => this.transact(fn),
-        scheduleAlarm: (at) => {
-          this.scheduleAlarm(at);
-          return this.alarmWrite;
-        },
-      });
+      // An id nobody started (a mistyped or forged state id) gets no schema and no storage at all.
+      if (runSchemaExists(ctx.storage.sql)) this.open();
+    });
+  }
+
+  /** Creates (or upgrades) the schema and loads the run. Called for a started run, or by `start`. */
+  private open(): void {
+    const { ctx, env } = this;
+    migrateRunSchema(ctx.storage.sql);
+    this.opened = true;
+    this.store = new SqlRunStore(ctx.storage.sql);
+    this.meta = readRunMeta(ctx.storage.sql);
+    this.dispatcher = new Dispatcher({
+      ctx,
+      env,
+      store: this.store,
+      runKey: () => this.meta?.run_key ?? null,
+      graph: () => (this.meta ? this.runEngine().graph : null),
+      claim: (states, now, leaseExpires) => this.runEngine().claim(states, now, leaseExpires),
+      transact: (fn) => this.transact(fn),
+      scheduleAlarm: (at) => {
+        this.scheduleAlarm(at);
+        return this.alarmWrite;
+      },
     });
   }
 
   /** Starts the run. Idempotent: a repeated start of the same run changes nothing. */
   async start(bootstrap: RunBootstrap): Promise<void> {
     if (this.meta) return;
+    if (!this.opened) this.open();
     const now = Date.now();
     try {
       this.transact(() => {
@@ -180,8 +197,9 @@ export class RunActor extends DurableObject<Env> {
 
   /** Inputs of states whose messages carried them by reference. */
   async inputsOf(seqs: number[]): Promise<Record<number, Record<string, string>>> {
-    this.inputsByReference += seqs.length;
     const out: Record<number, Record<string, string>> = {};
+    if (!this.meta) return out;
+    this.inputsByReference += seqs.length;
     for (const seq of seqs) {
       const state = this.store.getState(seq);
       if (state) out[seq] = state.inputs;
@@ -230,6 +248,7 @@ export class RunActor extends DurableObject<Env> {
   /** The run-graph view of the states that live in `namespace` (spec §2.17). */
   async graphView(namespace: string): Promise<GraphStructureView> {
     const meta = this.meta;
+    if (!meta) return graphStructure("", "", []);
     const rows = this.ctx.storage.sql.exec<StateRecord>(
       "SELECT * FROM states WHERE namespace = ? ORDER BY seq",
       namespace,
@@ -243,8 +262,9 @@ export class RunActor extends DurableObject<Env> {
   /** One state's details, if it belongs to this run, graph and namespace (spec §2.18). */
   async stateDetails(seq: number, graphName: string, namespace: string): Promise<NodeDetailsView | null> {
     const meta = this.meta;
+    if (!meta) return null;
     const state = this.store.getState(seq);
-    if (!meta || !state || meta.graph_name !== graphName || state.namespace !== namespace) return null;
+    if (!state || meta.graph_name !== graphName || state.namespace !== namespace) return null;
     return nodeDetails(meta.run_key, meta.run_id, meta.graph_name, state);
   }
 
@@ -252,8 +272,8 @@ export class RunActor extends DurableObject<Env> {
     return {
       reportRpcs: this.reportRpcs,
       inputsByReference: this.inputsByReference,
-      rowsWritten: this.store.cost.rowsWritten,
-      ...this.dispatcher.cost,
+      rowsWritten: this.opened ? this.store.cost.rowsWritten : 0,
+      ...(this.opened ? this.dispatcher.cost : { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0 }),
     };
   }
 
@@ -265,7 +285,7 @@ export class RunActor extends DurableObject<Env> {
       // Dispatch must go on even if expiring leases failed; the next alarm tries the expiry again.
       console.error("expiring leases failed", e instanceof Error ? e.message : e);
     }
-    await this.dispatcher.flush();
+    if (this.meta) await this.dispatcher.flush();
   }
 
   private runEngine(): RunEngine {

@@ -5,6 +5,13 @@ import type { Barrier, ParentLink, RunStore, StatePatch, StateRow } from "../eng
 
 const SCHEMA_VERSION = 1;
 
+/** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
+export function runSchemaExists(sql: SqlStorage): boolean {
+  return (
+    sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'states'").toArray().length > 0
+  );
+}
+
 export function migrateRunSchema(sql: SqlStorage): void {
   sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   const version = sql

@@ -1,6 +1,11 @@
 // The run views (spec §2.17, §2.18) and at-least-once delivery, on a run of the test runtime.
 
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { DispatchMessage } from "../../src/dispatch/messages";
@@ -215,5 +220,19 @@ describe("large inputs", () => {
     expect(details.body.outputs.value).toBe(big);
     const costs = await env.RUN.getByName(runKeyOfRunId(runId) ?? "").costs();
     expect(costs.inputsByReference).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("ids nobody started", () => {
+  it("leaves no storage behind for a well-formed state id of no run", async () => {
+    const id = `${"ab".repeat(8)}00000001`;
+    const res = await json<{ detail: string }>("POST", `/v0/namespace/ctl/state/${id}/executed`, {
+      outputs: [],
+    });
+    expect(res).toEqual({ status: 404, body: { detail: "State not found" } });
+    const tables = await runInDurableObject(env.RUN.getByName("ab".repeat(8)), async (_a, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    );
+    expect(tables.filter((t) => !String(t.name).startsWith("_cf"))).toEqual([]);
   });
 });
