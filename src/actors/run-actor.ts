@@ -29,7 +29,7 @@ import {
 } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
-/** How soon the alarm re-sends outbox rows if the send right after the commit never happens. */
+/** How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens. */
 const OUTBOX_SAFETY_MS = 5_000;
 
 export interface RunCosts {
@@ -314,9 +314,9 @@ export class RunActor extends DurableObject<Env> {
       this.store.discard();
       throw e;
     }
-    // Requested in the same turn as the commit, so the outbox rows and the alarm that guarantees their
+    // Requested in the same turn as the commit, so the ready states and the alarm that guarantees their
     // dispatch become durable together: a crash before the send still leaves an alarm to send them.
-    if (this.store.takeOutboxTouched()) this.scheduleAlarm(Date.now() + OUTBOX_SAFETY_MS);
+    if (this.store.takeReadyTouched()) this.scheduleAlarm(Date.now() + OUTBOX_SAFETY_MS);
     return result;
   }
 

@@ -129,7 +129,7 @@ export interface RunCostCounters {
 export class SqlRunStore implements RunStore {
   private seq: number;
   private readonly countDeltas = new Map<StateStatus, number>();
-  private outboxTouched = false;
+  private readyTouched = false;
   readonly cost: RunCostCounters = { rowsWritten: 0 };
 
   constructor(private readonly sql: SqlStorage) {
@@ -287,16 +287,16 @@ export class SqlRunStore implements RunStore {
     this.countDeltas.set(status, (this.countDeltas.get(status) ?? 0) + delta);
   }
 
-  /** True once since the last call if an outbox row was written (the actor then ensures its alarm). */
-  takeOutboxTouched(): boolean {
-    const touched = this.outboxTouched;
-    this.outboxTouched = false;
+  /** True once since the last call if a state became ready (the actor then ensures its alarm). */
+  takeReadyTouched(): boolean {
+    const touched = this.readyTouched;
+    this.readyTouched = false;
     return touched;
   }
 
   ready(_seq: number, _due: number): void {
     // The CREATED row is its own outbox entry; the actor only needs to know to (re)arm its alarm.
-    this.outboxTouched = true;
+    this.readyTouched = true;
   }
 
   // ---- dispatch bookkeeping (the run actor's, not the engine's) ------------------------------------
@@ -319,7 +319,7 @@ export class SqlRunStore implements RunStore {
    */
   markOffered(seqs: readonly number[], offered: boolean): void {
     // Ready again: the actor must make sure its alarm will dispatch them.
-    if (!offered && seqs.length > 0) this.outboxTouched = true;
+    if (!offered && seqs.length > 0) this.readyTouched = true;
     for (const seq of seqs) {
       this.sql.exec(
         "UPDATE states SET offered = ? WHERE seq = ? AND status = 'CREATED'",
@@ -401,7 +401,7 @@ export class SqlRunStore implements RunStore {
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
     this.countDeltas.clear();
-    this.outboxTouched = false;
+    this.readyTouched = false;
   }
 
   counts(): Partial<Record<StateStatus, number>> {
