@@ -12,7 +12,7 @@ import type { PlaceholderRef } from "../template/placeholders";
 import { BarrierBook } from "./barriers";
 import { FAILED, TERMINAL } from "./counts";
 import type { GraphIndex } from "./graph-index";
-import { assertSeq, childLineage, subtreePrefix, uniteLineage } from "./lineage";
+import { assertSeq, childLineage, MAX_FANOUT, subtreePrefix, uniteLineage } from "./lineage";
 import { outputString, RenderError, type Resolve, renderInputs } from "./render";
 import type { Barrier, ParentLink, Report, ReportOutcome, RunStore, StatePatch, StateRow } from "./types";
 
@@ -165,6 +165,9 @@ export class RunEngine {
       case "executed": {
         // An output too large to store fails the attempt (and goes through the retry policy) instead of
         // failing the whole transaction: the other reports of the batch still apply.
+        if (report.outputs.length > MAX_FANOUT + 1) {
+          return this.errored(state, `A state may fan out to at most ${MAX_FANOUT + 1} outputs`);
+        }
         const big = report.outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
         if (big >= 0) {
           return this.errored(state, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);

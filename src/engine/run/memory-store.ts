@@ -80,13 +80,6 @@ export class MemoryRunStore implements RunStore {
     this.outbox.set(seq, due);
   }
 
-  /** Test helper: takes every state waiting for dispatch. */
-  takeReady(): number[] {
-    const seqs = [...this.outbox.keys()];
-    this.outbox.clear();
-    return seqs;
-  }
-
   byIdentifier(identifier: string): StateRow[] {
     return [...this.states.values()].filter((s) => s.identifier === identifier);
   }
