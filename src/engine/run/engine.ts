@@ -165,8 +165,9 @@ export class RunEngine {
       case "executed": {
         // An output too large to store fails the attempt (and goes through the retry policy) instead of
         // failing the whole transaction: the other reports of the batch still apply.
-        if (report.outputs.length > MAX_FANOUT + 1) {
-          return this.errored(state, `A state may fan out to at most ${MAX_FANOUT + 1} outputs`);
+        // Output indices below MAX_FANOUT keep lineage keys fixed-width (the last slot sorts a unite last).
+        if (report.outputs.length > MAX_FANOUT) {
+          return this.errored(state, `A state may fan out to at most ${MAX_FANOUT} outputs`);
         }
         const big = report.outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
         if (big >= 0) {
