@@ -30,7 +30,7 @@ import {
 
 export const LEASE_EXPIRED = "lease expired";
 /** How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens. */
-const OUTBOX_SAFETY_MS = 5_000;
+const DISPATCH_SAFETY_MS = 5_000;
 
 export interface RunCosts {
   reportRpcs: number;
@@ -316,7 +316,7 @@ export class RunActor extends DurableObject<Env> {
     }
     // Requested in the same turn as the commit, so the ready states and the alarm that guarantees their
     // dispatch become durable together: a crash before the send still leaves an alarm to send them.
-    if (this.store.takeReadyTouched()) this.scheduleAlarm(Date.now() + OUTBOX_SAFETY_MS);
+    if (this.store.takeReadyTouched()) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
     return result;
   }
 

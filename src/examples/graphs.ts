@@ -16,20 +16,20 @@ const dataSplitter = {
   unites: null,
 };
 
+/** Sums one chunk: one branch per chunk of the splitter. */
+const processor = (next: string[] | null) => ({
+  node_name: "DataProcessorNode",
+  namespace: EXAMPLES_NAMESPACE,
+  identifier: "processor",
+  inputs: { data: "${{ data_splitter.outputs.chunk }}" },
+  next_nodes: next,
+  unites: null,
+});
+
 /** data_splitter fans out one branch per chunk; processor sums each chunk. */
 export const splitProcessGraph = {
   secrets: {},
-  nodes: [
-    dataSplitter,
-    {
-      node_name: "DataProcessorNode",
-      namespace: EXAMPLES_NAMESPACE,
-      identifier: "processor",
-      inputs: { data: "${{ data_splitter.outputs.chunk }}" },
-      next_nodes: null,
-      unites: null,
-    },
-  ],
+  nodes: [dataSplitter, processor(null)],
 } satisfies UpsertGraphRequest;
 
 /**
@@ -40,14 +40,7 @@ export const splitProcessMergeGraph = {
   secrets: {},
   nodes: [
     dataSplitter,
-    {
-      node_name: "DataProcessorNode",
-      namespace: EXAMPLES_NAMESPACE,
-      identifier: "processor",
-      inputs: { data: "${{ data_splitter.outputs.chunk }}" },
-      next_nodes: ["merger"],
-      unites: null,
-    },
+    processor(["merger"]),
     {
       node_name: "ResultMergerNode",
       namespace: EXAMPLES_NAMESPACE,
