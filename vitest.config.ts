@@ -16,7 +16,12 @@ export default defineConfig({
             main: "./test/integration/worker.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { STATE_MANAGER_SECRET: "test-secret-key", EXOFLARE_TEST: "1" },
+              // Tiny fan-out pages, so that every run wider than 16 branches is reported in several pages.
+              bindings: {
+                STATE_MANAGER_SECRET: "test-secret-key",
+                EXOFLARE_TEST: "1",
+                REPORT_PAGE_OUTPUTS: "16",
+              },
             },
           }),
         ],

@@ -4,11 +4,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { ok, type Result, toResult } from "../engine/errors";
 import { stateIdOf } from "../engine/ids";
-import { MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import { MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import type { StateStatus } from "../engine/model";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
-import type { Report, ReportOutcome, StateRow } from "../engine/run/types";
+import type { ParentLink, Report, ReportOutcome, StateRow } from "../engine/run/types";
 import {
   type GraphStructureView,
   graphStructure,
@@ -20,13 +21,7 @@ import { isoNaive } from "../engine/time";
 import type { PulledState, RunBootstrap, RunSummary } from "./contracts";
 import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
-import {
-  migrateRunSchema,
-  runSchemaExists,
-  SqlRunStore,
-  type StateRecord,
-  toStateRow,
-} from "./run-sql-store";
+import { migrateRunSchema, runSchemaExists, SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
 /** How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens. */
@@ -245,18 +240,59 @@ export class RunActor extends DurableObject<Env> {
     };
   }
 
-  /** The run-graph view of the states that live in `namespace` (spec §2.17). */
-  async graphView(namespace: string): Promise<GraphStructureView> {
+  /**
+   * The run-graph view of the states that live in `namespace` (spec §2.17): at most `limit` of them, those
+   * after state `afterSeq` in seq order, only those of node `identifier` when given. `next_cursor` is set
+   * when more follow.
+   */
+  async graphView(
+    namespace: string,
+    afterSeq = 0,
+    limit = MAX_GRAPH_PAGE_STATES,
+    identifier: string | null = null,
+  ): Promise<GraphStructureView> {
     const meta = this.meta;
     if (!meta) return graphStructure("", "", []);
-    const rows = this.ctx.storage.sql.exec<StateRecord>(
-      "SELECT * FROM states WHERE namespace = ? ORDER BY seq",
-      namespace,
-    );
-    function* states() {
-      for (const r of rows) yield toStateRow(r);
-    }
-    return graphStructure(meta?.run_key ?? "", meta?.graph_name ?? "", states());
+    const sql = this.ctx.storage.sql;
+    const rows = sql
+      .exec<{
+        seq: number;
+        node_name: string;
+        identifier: string;
+        status: string;
+        error: string | null;
+        parents: string;
+      }>(
+        `SELECT seq, node_name, identifier, status, error, parents FROM states
+         WHERE namespace = ? AND seq > ? ${identifier === null ? "" : "AND identifier = ?"} ORDER BY seq LIMIT ?`,
+        ...(identifier === null
+          ? [namespace, afterSeq, limit + 1]
+          : [namespace, afterSeq, identifier, limit + 1]),
+      )
+      .toArray();
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit).map((r) => ({
+      ...r,
+      status: r.status as StateStatus,
+      parents: JSON.parse(r.parents) as ParentLink[],
+    }));
+    // A parent listed on an earlier page: in the namespace and at or before the cursor.
+    const earlier = new Map<number, boolean>();
+    const listedBefore = (seq: number) => {
+      if (seq > afterSeq) return false;
+      let listed = earlier.get(seq);
+      if (listed === undefined) {
+        listed =
+          sql.exec("SELECT 1 FROM states WHERE seq = ? AND namespace = ?", seq, namespace).toArray().length >
+          0;
+        earlier.set(seq, listed);
+      }
+      return listed;
+    };
+    const view = graphStructure(meta.run_key, meta.graph_name, page, listedBefore);
+    const last = page[page.length - 1];
+    if (more && last) view.next_cursor = stateIdOf(meta.run_key, last.seq);
+    return view;
   }
 
   /** One state's details, if it belongs to this run, graph and namespace (spec §2.18). */

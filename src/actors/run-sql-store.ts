@@ -1,9 +1,13 @@
 // The run actor's RunStore over Durable Object SQLite. Every statement binds its parameters; the
 // caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
+import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
 import { STATE_STATUSES, type StateStatus } from "../engine/model";
 import type { Barrier, ParentLink, RunStore, StatePatch, StateRow } from "../engine/run/types";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+/** What a JSON column holds when its value is stored in chunks (stored JSON always starts with `{`). */
+const CHUNKED = "@chunks";
+type JsonColumn = "inputs" | "outputs" | "data";
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
@@ -18,6 +22,12 @@ export function migrateRunSchema(sql: SqlStorage): void {
     .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
     .toArray()[0];
   if (version && Number(version.value) >= SCHEMA_VERSION) return;
+  if (version && Number(version.value) === 1) {
+    // v2: paged fan-out reports, the never-ran discriminant, chunked values, leases on EXECUTED heads.
+    sql.exec("ALTER TABLE states ADD COLUMN never_ran INTEGER NOT NULL DEFAULT 0");
+    sql.exec("ALTER TABLE states ADD COLUMN reported_outputs INTEGER NOT NULL DEFAULT 0");
+    sql.exec("DROP INDEX IF EXISTS states_leased");
+  }
   const statuses = STATE_STATUSES.map((s) => `'${s}'`).join(",");
   sql.exec(`CREATE TABLE IF NOT EXISTS states (
     seq INTEGER PRIMARY KEY,
@@ -37,6 +47,8 @@ export function migrateRunSchema(sql: SqlStorage): void {
     fanout_id TEXT NOT NULL,
     manual_retry_fanout_id TEXT NOT NULL,
     does_unites INTEGER NOT NULL,
+    never_ran INTEGER NOT NULL DEFAULT 0,
+    reported_outputs INTEGER NOT NULL DEFAULT 0,
     enqueue_after INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
@@ -49,7 +61,14 @@ export function migrateRunSchema(sql: SqlStorage): void {
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_ready ON states (enqueue_after) WHERE status = 'CREATED' AND offered = 0",
   );
-  sql.exec("CREATE INDEX IF NOT EXISTS states_leased ON states (lease_expires) WHERE status = 'QUEUED'");
+  // A QUEUED state, or an EXECUTED head whose runtime is still sending pages of its outputs, is leased.
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_leased ON states (lease_expires) WHERE status IN ('QUEUED', 'EXECUTED')",
+  );
+  // Values too large for a row, in order: (state, column, part).
+  sql.exec(`CREATE TABLE IF NOT EXISTS chunks (
+    seq INTEGER NOT NULL, col TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (seq, col, part)) WITHOUT ROWID`);
   // Only a firing unite reads a subtree: successful states of one node under a lineage prefix.
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",
@@ -88,6 +107,8 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
   fanout_id: string;
   manual_retry_fanout_id: string;
   does_unites: number;
+  never_ran: number;
+  reported_outputs: number;
   enqueue_after: number;
   created_at: number;
   updated_at: number;
@@ -95,7 +116,10 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
   lease_expires: number | null;
 }
 
-export function toStateRow(r: StateRecord): StateRow {
+/** Parses a JSON column; `chunked` reads a value that was too large for the row. */
+export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string): StateRow {
+  const json = <T>(col: JsonColumn, text: string): T =>
+    JSON.parse(text === CHUNKED ? chunked(col) : text) as T;
   return {
     seq: r.seq,
     identifier: r.identifier,
@@ -103,10 +127,10 @@ export function toStateRow(r: StateRecord): StateRow {
     namespace: r.namespace,
     status: r.status as StateStatus,
     // A clone's inputs live on its head (see getState); views that list states never show inputs.
-    inputs: r.inputs === null ? {} : JSON.parse(r.inputs),
-    outputs: JSON.parse(r.outputs),
+    inputs: r.inputs === null ? {} : json("inputs", r.inputs),
+    outputs: json("outputs", r.outputs),
     error: r.error,
-    data: JSON.parse(r.data),
+    data: json("data", r.data),
     parents: JSON.parse(r.parents) as ParentLink[],
     exec_seq: r.exec_seq,
     fanout_index: r.fanout_index,
@@ -115,6 +139,8 @@ export function toStateRow(r: StateRecord): StateRow {
     fanout_id: r.fanout_id,
     manual_retry_fanout_id: r.manual_retry_fanout_id,
     does_unites: r.does_unites === 1,
+    never_ran: r.never_ran === 1,
+    reported_outputs: r.reported_outputs,
     enqueue_after: r.enqueue_after,
     created_at: r.created_at,
     updated_at: r.updated_at,
@@ -144,30 +170,80 @@ export class SqlRunStore implements RunStore {
   getState(seq: number): StateRow | undefined {
     const r = this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
     if (!r) return undefined;
-    const state = toStateRow(r);
+    const state = this.toRow(r);
     if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);
     return state;
+  }
+
+  /** A row read with `SELECT *`, its large values read from their chunks. */
+  toRow(r: StateRecord): StateRow {
+    return toStateRow(r, (col) => this.readChunks(r.seq, col));
   }
 
   outputsOf(seq: number): Record<string, unknown> | undefined {
     const r = this.sql
       .exec<{ outputs: string }>("SELECT outputs FROM states WHERE seq = ?", seq)
       .toArray()[0];
-    return r ? JSON.parse(r.outputs) : undefined;
+    return r ? this.parse(seq, "outputs", r.outputs) : undefined;
   }
 
   private headInputs(execSeq: number): Record<string, string> {
     const head = this.sql
       .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
       .toArray()[0];
-    return head?.inputs ? JSON.parse(head.inputs) : {};
+    return head?.inputs ? this.parse(execSeq, "inputs", head.inputs) : {};
+  }
+
+  private parse<T>(seq: number, col: JsonColumn, text: string): T {
+    return JSON.parse(text === CHUNKED ? this.readChunks(seq, col) : text) as T;
+  }
+
+  private readChunks(seq: number, col: JsonColumn): string {
+    let text = "";
+    for (const r of this.sql.exec<{ text: string }>(
+      "SELECT text FROM chunks WHERE seq = ? AND col = ? ORDER BY part",
+      seq,
+      col,
+    )) {
+      text += r.text;
+    }
+    return text;
+  }
+
+  /**
+   * The text to put in a JSON column: the JSON itself, or the CHUNKED marker once its chunks are written
+   * (a row holds at most 2 MB). Replaces any earlier chunks of that column. MUST run inside the caller's
+   * transaction, with the row write.
+   */
+  private column(seq: number, col: JsonColumn, value: unknown, replacing: boolean): string {
+    const json = JSON.stringify(value);
+    if (replacing) this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = ?", seq, col);
+    if (!exceedsBytes(json, ROW_VALUE_BYTES)) return json;
+    let part = 0;
+    for (let at = 0; at < json.length; part++) {
+      let to = Math.min(json.length, at + VALUE_CHUNK_CHARS);
+      // Never split a surrogate pair: each chunk must be valid text on its own.
+      const code = json.charCodeAt(to - 1);
+      if (to < json.length && code >= 0xd800 && code <= 0xdbff) to -= 1;
+      this.sql.exec(
+        "INSERT INTO chunks (seq, col, part, text) VALUES (?, ?, ?, ?)",
+        seq,
+        col,
+        part,
+        json.slice(at, to),
+      );
+      this.cost.rowsWritten += 1;
+      at = to;
+    }
+    return CHUNKED;
   }
 
   insertState(s: StateRow): void {
     this.sql.exec(
       `INSERT INTO states (seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents,
         exec_seq, fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites,
-        enqueue_after, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        never_ran, reported_outputs, enqueue_after, created_at, updated_at)
+        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
       s.seq,
       s.identifier,
       s.node_name,
@@ -175,10 +251,10 @@ export class SqlRunStore implements RunStore {
       s.status,
       // A fan-out clone's inputs are its head's by definition: storing NULL instead of a copy keeps a split
       // of n items from writing n copies of its whole input (O(n²) bytes).
-      s.exec_seq === s.seq ? JSON.stringify(s.inputs) : null,
-      JSON.stringify(s.outputs),
+      s.exec_seq === s.seq ? this.column(s.seq, "inputs", s.inputs, false) : null,
+      this.column(s.seq, "outputs", s.outputs, false),
       s.error,
-      JSON.stringify(s.data),
+      this.column(s.seq, "data", s.data, false),
       JSON.stringify(s.parents),
       s.exec_seq,
       s.fanout_index,
@@ -187,6 +263,8 @@ export class SqlRunStore implements RunStore {
       s.fanout_id,
       s.manual_retry_fanout_id,
       s.does_unites ? 1 : 0,
+      s.never_ran ? 1 : 0,
+      s.reported_outputs,
       s.enqueue_after,
       s.created_at,
       s.updated_at,
@@ -197,11 +275,14 @@ export class SqlRunStore implements RunStore {
   updateState(seq: number, patch: StatePatch, now: number): void {
     const sets: string[] = ["updated_at = ?"];
     const values: SqlStorageValue[] = [now];
-    const json = (v: unknown) => JSON.stringify(v);
     if (patch.status !== undefined) sets.push("status = ?") && values.push(patch.status);
-    if (patch.outputs !== undefined) sets.push("outputs = ?") && values.push(json(patch.outputs));
+    if (patch.outputs !== undefined)
+      sets.push("outputs = ?") && values.push(this.column(seq, "outputs", patch.outputs, true));
     if (patch.error !== undefined) sets.push("error = ?") && values.push(patch.error);
-    if (patch.data !== undefined) sets.push("data = ?") && values.push(json(patch.data));
+    if (patch.data !== undefined)
+      sets.push("data = ?") && values.push(this.column(seq, "data", patch.data, true));
+    if (patch.reported_outputs !== undefined)
+      sets.push("reported_outputs = ?") && values.push(patch.reported_outputs);
     if (patch.enqueue_after !== undefined) sets.push("enqueue_after = ?") && values.push(patch.enqueue_after);
     if (patch.fanout_index !== undefined) sets.push("fanout_index = ?") && values.push(patch.fanout_index);
     if (patch.lease_expires !== undefined) sets.push("lease_expires = ?") && values.push(patch.lease_expires);
@@ -251,14 +332,15 @@ export class SqlRunStore implements RunStore {
 
   *subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown> {
     // Lineage keys are hex, so every key under the prefix sorts below prefix + "g".
-    const cursor = this.sql.exec<{ outputs: string }>(
-      `SELECT outputs FROM states WHERE identifier = ? AND status = 'SUCCESS' AND lineage >= ? AND lineage < ?
+    const cursor = this.sql.exec<{ seq: number; outputs: string }>(
+      `SELECT seq, outputs FROM states WHERE identifier = ? AND status = 'SUCCESS' AND lineage >= ? AND lineage < ?
        ORDER BY lineage, seq`,
       identifier,
       prefix,
       `${prefix}g`,
     );
-    for (const row of cursor) yield (JSON.parse(row.outputs) as Record<string, unknown>)[field];
+    for (const row of cursor)
+      yield this.parse<Record<string, unknown>>(row.seq, "outputs", row.outputs)[field];
   }
 
   clonesOf(execSeq: number): number[] {
@@ -310,7 +392,7 @@ export class SqlRunStore implements RunStore {
         limit,
       )
       .toArray()
-      .map(toStateRow);
+      .map((r) => this.toRow(r));
   }
 
   /**
@@ -330,11 +412,11 @@ export class SqlRunStore implements RunStore {
     }
   }
 
-  /** QUEUED states whose lease expired by `now`. */
+  /** Leased states (QUEUED, or EXECUTED while pages of outputs arrive) whose lease expired by `now`. */
   expiredLeases(now: number, limit: number): number[] {
     return this.sql
       .exec<{ seq: number }>(
-        "SELECT seq FROM states WHERE status = 'QUEUED' AND lease_expires <= ? ORDER BY lease_expires LIMIT ?",
+        "SELECT seq FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND lease_expires <= ? ORDER BY lease_expires LIMIT ?",
         now,
         limit,
       )
@@ -377,7 +459,7 @@ export class SqlRunStore implements RunStore {
       .exec<{ t: number | null }>(
         `SELECT min(t) AS t FROM (
            SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0
-           UNION ALL SELECT min(lease_expires) FROM states WHERE status = 'QUEUED'
+           UNION ALL SELECT min(lease_expires) FROM states WHERE status IN ('QUEUED', 'EXECUTED')
            UNION ALL SELECT min(at) + ? FROM dispatch_rounds)`,
         resendAfterMs,
       )

@@ -6,6 +6,12 @@ export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Largest `size` accepted by the runs list: one page asks one run actor per run, in parallel. */
 export const MAX_RUNS_PAGE_SIZE = 1000;
 
+/**
+ * States one answer of the run-graph route lists (its default and its largest `limit`). A run with more
+ * states is read a page at a time; one that fits keeps Exosphere's exact answer.
+ */
+export const MAX_GRAPH_PAGE_STATES = 10_000;
+
 /** Most nodes one registration request may carry (one storage transaction writes them all). */
 export const MAX_NODES_PER_REGISTRATION = 1000;
 
@@ -34,10 +40,26 @@ export const MAX_LEASE_EXPIRIES_PER_ALARM = 2_000;
 export const MAX_NODES_PER_GRAPH = 1000;
 
 /**
- * Largest JSON of one stored value of a state (its inputs, one output, prune data) in bytes. A Durable
- * Object's SQLite row holds at most 2 MB; this leaves room for the rest of the row.
+ * Largest JSON of one stored value of a state (its inputs, one output, prune data, a unite's array input)
+ * in bytes. Anything a client sends fits (the body bound is smaller); it stays below the 32 MiB of one
+ * Workers RPC message, so a value always travels in one call.
  */
-export const MAX_STATE_VALUE_BYTES = 1_500_000;
+export const MAX_STATE_VALUE_BYTES = 24 * 1024 * 1024;
+
+/**
+ * Stored values longer than this (bytes of JSON) are kept in chunks beside the state's row instead of in
+ * it: a Durable Object's SQLite row holds at most 2 MB.
+ */
+export const ROW_VALUE_BYTES = 512_000;
+
+/** Characters per stored chunk of a large value (at most 3 bytes each in UTF-8: under 1 MB a chunk). */
+export const VALUE_CHUNK_CHARS = 300_000;
+
+/**
+ * Outputs per page when a runtime reports a fan-out: each page is one RPC and one transaction in the run
+ * actor, so neither grows with the width of the fan-out.
+ */
+export const REPORT_PAGE_OUTPUTS = 5_000;
 
 /** Longest error message kept on a state (characters); longer ones are cut. */
 export const MAX_ERROR_CHARS = 10_000;

@@ -9,6 +9,7 @@ import type { NamespaceActor } from "../actors/namespace-actor";
 import type { RunActor } from "../actors/run-actor";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
+import { REPORT_PAGE_OUTPUTS } from "../engine/limits";
 import type { Report } from "../engine/run/types";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
@@ -18,6 +19,8 @@ import { toRegisteredNode } from "./registration";
 export interface RuntimeEnv {
   RUN: DurableObjectNamespace<RunActor>;
   NAMESPACE: DurableObjectNamespace<NamespaceActor>;
+  /** Outputs per page when a fan-out is reported (default REPORT_PAGE_OUTPUTS). */
+  REPORT_PAGE_OUTPUTS?: string;
 }
 
 export interface RuntimeOptions {
@@ -105,7 +108,7 @@ async function consume(
   await Promise.all(
     [...byRun].map(async ([runKey, group]) => {
       try {
-        await runOne(env.RUN.getByName(runKey), group.states, nodeFor, concurrency);
+        await runOne(env.RUN.getByName(runKey), group.states, nodeFor, concurrency, pageSize(env));
         for (const m of group.messages) m.ack();
       } catch (e) {
         console.error(
@@ -118,11 +121,17 @@ async function consume(
   );
 }
 
+function pageSize(env: RuntimeEnv): number {
+  const configured = Number(env.REPORT_PAGE_OUTPUTS);
+  return Number.isInteger(configured) && configured >= 1 ? configured : REPORT_PAGE_OUTPUTS;
+}
+
 async function runOne(
   run: DurableObjectStub<RunActor>,
   states: DispatchedState[],
   nodeFor: (ns: string, name: string) => AnyNode | undefined,
   concurrency: number,
+  perPage: number,
 ): Promise<void> {
   const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
   const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
@@ -143,7 +152,38 @@ async function runOne(
         };
     return toReport(seq, outcome);
   });
-  await run.report(reports);
+  // Every report of the batch in one RPC, but a wide fan-out's outputs in pages of their own.
+  const wide = reports.filter((r) => r.type === "executed" && r.outputs.length > perPage);
+  const rest = reports.filter((r) => !wide.includes(r));
+  if (rest.length > 0) await run.report(rest);
+  for (const report of wide) await reportInPages(run, report, perPage);
+}
+
+/**
+ * Reports one execution's outputs a page at a time, in order; each page is one RPC and one transaction.
+ * If this invocation dies between pages, the queue delivers the message again and the pages are sent
+ * again from the first: the ones already applied change nothing.
+ */
+export async function reportInPages(
+  run: Pick<DurableObjectStub<RunActor>, "report">,
+  report: Report,
+  perPage: number,
+): Promise<void> {
+  if (report.type !== "executed") throw new Error("only an executed report has pages");
+  const { outputs } = report;
+  for (let offset = 0; offset < outputs.length; offset += perPage) {
+    const page = { offset, more: offset + perPage < outputs.length };
+    const [outcome] = await run.report([
+      { type: "executed", seq: report.seq, outputs: outputs.slice(offset, offset + perPage), page },
+    ]);
+    if (outcome && !outcome.applied && outcome.reason === "page_gap") {
+      throw new Error(
+        `page at output ${offset} of state ${report.seq} was refused: an earlier page is missing`,
+      );
+    }
+    // Any other refusal means the state moved on (finished, or ended by its lease): nothing more to send.
+    if (outcome && !outcome.applied && outcome.reason !== "duplicate_page") return;
+  }
 }
 
 export function toReport(seq: number, outcome: ExecuteOutcome): Report {

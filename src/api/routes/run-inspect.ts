@@ -3,9 +3,11 @@
 import { Hono } from "hono";
 import { ApiError } from "../../engine/errors";
 import { parseStateId, runKeyOfRunId } from "../../engine/ids";
+import { MAX_GRAPH_PAGE_STATES } from "../../engine/limits";
 import { STATE_STATUSES } from "../../engine/model";
 import type { NodeDetailsView } from "../../engine/run/views";
 import type { AppEnv } from "../env";
+import { intPathParam, unprocessable } from "../validation/path-params";
 
 const emptyGraph = () => ({
   root_states: [],
@@ -20,9 +22,32 @@ const emptyGraph = () => ({
 export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/states/run/:run_id/graph", async (c) => {
     const runKey = runKeyOfRunId(c.req.param("run_id"));
+    // Our extension for big runs: `limit` states per answer, from after the state named by `cursor`.
+    const rawLimit = c.req.query("limit");
+    const limit =
+      rawLimit === undefined
+        ? MAX_GRAPH_PAGE_STATES
+        : intPathParam("limit", rawLimit, { min: 1, max: MAX_GRAPH_PAGE_STATES }, "query");
+    const rawCursor = c.req.query("cursor");
+    const cursor = rawCursor === undefined ? null : parseStateId(rawCursor);
+    if (rawCursor !== undefined && (cursor === null || cursor.runKey !== runKey)) {
+      throw unprocessable({
+        type: "value_error",
+        loc: ["query", "cursor"],
+        msg: "Value error, cursor must be a next_cursor this route answered for this run",
+        input: rawCursor,
+      });
+    }
     // Exosphere answers an unknown run with the empty view; a malformed id cannot name a run either.
     if (runKey === null) return c.json(emptyGraph());
-    return c.json(await c.env.RUN.getByName(runKey).graphView(c.req.param("namespace")));
+    const identifier = c.req.query("identifier") ?? null;
+    const view = await c.env.RUN.getByName(runKey).graphView(
+      c.req.param("namespace"),
+      cursor?.seq ?? 0,
+      limit,
+      identifier,
+    );
+    return c.json(view);
   })
   .get("/v0/namespace/:namespace/graph/:graph/run/:run_id/node/:node_id", async (c) => {
     const { namespace, graph, run_id: runId, node_id: nodeId } = c.req.param();

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError, badRequest, conflict, notFound, unwrap } from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
-import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
+import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES, REPORT_PAGE_OUTPUTS } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
 import type { AppEnv } from "../env";
@@ -21,7 +21,14 @@ const laxInt = (value: unknown): unknown =>
 
 const jsonObject = z.record(z.string(), z.unknown());
 
-export const executedBodySchema = z.object({ outputs: z.array(jsonObject) });
+/**
+ * Exosphere's body, plus our optional `page` for a fan-out too long for one request: pages are sent in
+ * order (`offset` = index of the page's first output), the last one with `more: false`.
+ */
+export const executedBodySchema = z.object({
+  outputs: z.array(jsonObject),
+  page: z.object({ offset: z.int().min(0), more: z.boolean() }).optional(),
+});
 export const erroredBodySchema = z.object({ error: z.string() });
 export const pruneBodySchema = z.object({ data: jsonObject });
 /** A delay in ms; Exosphere refuses 0 and negatives (gt=0). */
@@ -61,16 +68,35 @@ async function report(
 
 export const stateReportRoutes = new Hono<AppEnv>()
   .post(`${STATE_PATH}/executed`, jsonBody(executedBodySchema), async (c) => {
-    const { outputs } = c.get("body");
+    const { outputs, page } = c.get("body");
     const big = outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
-    // Refused before anything changes: a stored output must fit a Durable Object's row.
+    // Refused before anything changes.
     if (big >= 0) throw new ApiError(413, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
-    const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
-      type: "executed",
-      seq,
-      outputs,
-    }));
-    if (!outcome.applied) throw badRequest("State is not queued");
+    const namespace = c.req.param("namespace");
+    const stateId = c.req.param("state_id");
+    // One RPC (and one transaction) per REPORT_PAGE_OUTPUTS outputs, in order: the run actor never holds
+    // a whole wide fan-out at once. A client that retries after a failure here resends the request: the
+    // pages already applied change nothing.
+    const first = page?.offset ?? 0;
+    const more = page?.more ?? false;
+    let outcome: ReportOutcome | undefined;
+    for (let at = 0; at === 0 || at < outputs.length; at += REPORT_PAGE_OUTPUTS) {
+      const slice = outputs.slice(at, at + REPORT_PAGE_OUTPUTS);
+      const pageMore = more || at + REPORT_PAGE_OUTPUTS < outputs.length;
+      const paged = page !== undefined || outputs.length > REPORT_PAGE_OUTPUTS;
+      outcome = await report(c.env, namespace, stateId, (seq) => ({
+        type: "executed",
+        seq,
+        outputs: slice,
+        ...(paged ? { page: { offset: first + at, more: pageMore } } : {}),
+      }));
+      if (!outcome.applied && outcome.reason !== "duplicate_page") break;
+    }
+    if (outcome && !outcome.applied && outcome.reason === "page_gap") {
+      throw conflict("Page starts after the outputs received so far: send the pages in order");
+    }
+    if (outcome && !outcome.applied && outcome.reason !== "duplicate_page")
+      throw badRequest("State is not queued");
     return c.json({ status: "EXECUTED" }, 200);
   })
   .post(`${STATE_PATH}/errored`, jsonBody(erroredBodySchema), async (c) => {

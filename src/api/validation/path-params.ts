@@ -9,8 +9,13 @@ export interface IntRange {
 }
 
 /** Parses `raw` as pydantic's lax int does for a path segment ("5", " 5 ", "+5"); throws 422 otherwise. */
-export function intPathParam(name: string, raw: string, range: IntRange): number {
-  const loc = ["path", name];
+export function intPathParam(
+  name: string,
+  raw: string,
+  range: IntRange,
+  where: "path" | "query" = "path",
+): number {
+  const loc = [where, name];
   const trimmed = raw.trim();
   if (!/^[+-]?\d+$/.test(trimmed)) {
     throw unprocessable({
@@ -42,6 +47,6 @@ export function intPathParam(name: string, raw: string, range: IntRange): number
   return value;
 }
 
-function unprocessable(error: PydanticError): ApiError {
+export function unprocessable(error: PydanticError): ApiError {
   return new ApiError(422, [error]);
 }

@@ -64,6 +64,13 @@ export class BarrierBook {
     }
   }
 
+  /** The barriers waiting on `head`'s own execution (one per unite of its node). */
+  ownKeys(head: StateRow): BarrierKey[] {
+    return (this.graph.unitesByTarget.get(head.identifier) ?? []).map(
+      (u) => [u.identifier, head.seq] as const,
+    );
+  }
+
   /** The reservation keys of `head`'s barriers: the barriers around the execution's future unite states. */
   outerKeys(head: StateRow): BarrierKey[] {
     return this.keys([...head.parents, [head.identifier, head.seq, head.seq]], head.identifier);

@@ -6,7 +6,7 @@
 import { ApiError } from "../errors";
 import { stateIdOf } from "../ids";
 import { exceedsBytes, MAX_ERROR_CHARS, MAX_STATE_VALUE_BYTES } from "../limits";
-import type { RetryPolicy, StateStatus } from "../model";
+import type { NodeTemplate, RetryPolicy, StateStatus } from "../model";
 import { retryDelayMs } from "../retry";
 import type { PlaceholderRef } from "../template/placeholders";
 import { BarrierBook } from "./barriers";
@@ -14,7 +14,16 @@ import { FAILED, TERMINAL } from "./counts";
 import type { GraphIndex } from "./graph-index";
 import { assertSeq, childLineage, MAX_FANOUT, subtreePrefix, uniteLineage } from "./lineage";
 import { outputString, RenderError, type Resolve, renderInputs } from "./render";
-import type { Barrier, ParentLink, Report, ReportOutcome, RunStore, StatePatch, StateRow } from "./types";
+import type {
+  Barrier,
+  OutputPage,
+  ParentLink,
+  Report,
+  ReportOutcome,
+  RunStore,
+  StatePatch,
+  StateRow,
+} from "./types";
 
 export interface EngineEnv {
   runKey: string;
@@ -25,8 +34,8 @@ export interface EngineEnv {
   random?: () => number;
 }
 
-/** How the error of a unite state that never ran begins (its barrier failed, or its inputs did). */
-const UNITE_NOT_CREATED = "Unite";
+/** A report without a page carries the execution's whole output list. */
+const WHOLE: OutputPage = { offset: 0, more: false };
 const clip = (error: string) =>
   error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS)}… (cut)` : error;
 const MANUALLY_RETRYABLE: ReadonlySet<StateStatus> = new Set<StateStatus>([
@@ -115,11 +124,18 @@ export class RunEngine {
         `State is ${state.status}: only ERRORED, NEXT_CREATED_ERROR or PRUNED states can be retried manually`,
       );
     }
-    if (state.does_unites && state.error?.startsWith(UNITE_NOT_CREATED)) {
+    if (state.never_ran) {
       // It never ran: its barrier failed or its inputs could not be built. Retry the failed branches.
       throw new ApiError(
         409,
         "A unite state that failed at its barrier cannot be retried; retry its failed branches",
+      );
+    }
+    if (state.reported_outputs > 0) {
+      // Pages of its outputs were applied before it failed: its branches exist and run on their own.
+      throw new ApiError(
+        409,
+        "This execution's branches were already created from the pages it reported; retry its failed branches",
       );
     }
     if (state.exec_seq !== state.seq) {
@@ -160,21 +176,16 @@ export class RunEngine {
       return { applied: false, reason: "not_found" };
     }
     if (report.type === "requeue") return this.requeue(state, report.delayMs);
+    if (state.status === "EXECUTED") {
+      // A fan-out reporting in pages: more pages, or the end of its runtime (an error, a lease expiry).
+      if (report.type === "executed") return this.executed(state, report.outputs, report.page ?? WHOLE);
+      if (report.type === "errored") return this.abandon(state, clip(report.error));
+      return { applied: false, reason: "not_queued", status: state.status };
+    }
     if (state.status !== "QUEUED") return { applied: false, reason: "not_queued", status: state.status };
     switch (report.type) {
-      case "executed": {
-        // An output too large to store fails the attempt (and goes through the retry policy) instead of
-        // failing the whole transaction: the other reports of the batch still apply.
-        // Output indices below MAX_FANOUT keep lineage keys fixed-width (the last slot sorts a unite last).
-        if (report.outputs.length > MAX_FANOUT) {
-          return this.errored(state, `A state may fan out to at most ${MAX_FANOUT} outputs`);
-        }
-        const big = report.outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
-        if (big >= 0) {
-          return this.errored(state, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
-        }
-        return this.executed(state, report.outputs);
-      }
+      case "executed":
+        return this.executed(state, report.outputs, report.page ?? WHOLE);
       case "errored":
         return this.errored(state, clip(report.error));
       case "pruned": {
@@ -188,8 +199,10 @@ export class RunEngine {
   }
 
   private requeue(state: StateRow, delayMs: number): ReportOutcome {
-    // FIX (design §4): a finished state never runs twice.
-    if (TERMINAL.has(state.status)) return { applied: false, reason: "terminal", status: state.status };
+    // FIX (design §4): a finished state never runs twice; nor does one whose outputs are arriving.
+    if (TERMINAL.has(state.status) || state.status === "EXECUTED") {
+      return { applied: false, reason: "terminal", status: state.status };
+    }
     const due = this.now + delayMs;
     this.setStatus(state, "CREATED", { enqueue_after: due });
     this.store.ready(state.seq, due);
@@ -218,42 +231,75 @@ export class RunEngine {
     return { applied: true, status: "ERRORED", retryCreated: false, enqueueAfter: state.enqueue_after };
   }
 
-  private executed(state: StateRow, outputs: Record<string, unknown>[]): ReportOutcome {
+  /**
+   * Applies one page of an execution's outputs (the whole list when it is not paged). The state keeps
+   * output 0 and clones carry the others; each member spawns its children. A paged execution stays
+   * EXECUTED, holding one reservation in its own barriers, until its last page: no unite over it can
+   * fire before every branch exists. Pages apply in order and at most once.
+   */
+  private executed(state: StateRow, outputs: Record<string, unknown>[], page: OutputPage): ReportOutcome {
+    const opening = state.status === "QUEUED";
+    const received = opening ? 0 : state.reported_outputs;
+    if (page.offset > received) return { applied: false, reason: "page_gap", status: state.status };
+    const fresh = outputs.slice(received - page.offset);
+    const end = received + fresh.length;
+    if (!opening && fresh.length === 0 && page.more) {
+      return { applied: false, reason: "duplicate_page", status: state.status };
+    }
+    // A bad page fails the attempt (through the retry policy) while nothing of it exists yet; once
+    // branches exist it ends the execution. Either way the other reports of the batch still apply.
+    const fail = (error: string) => (opening ? this.errored(state, error) : this.abandon(state, error));
+    // Output indices below MAX_FANOUT keep lineage keys fixed-width (the last slot sorts a unite last).
+    if (end > MAX_FANOUT) return fail(`A state may fan out to at most ${MAX_FANOUT} outputs`);
+    const big = fresh.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
+    if (big >= 0) return fail(`Output ${received + big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+
     const node = this.graph.node(state.identifier);
     const spawn = (node.next_nodes ?? []).map((id) => this.graph.node(id)).filter((n) => !n.unites);
-    // Members of this execution: the state keeps output 0; clones carry the rest.
-    const memberOutputs = outputs.length === 0 ? [{}] : outputs;
-    const member = (i: number): StateRow => ({
+    const member = (index: number, memberOutputs: Record<string, unknown>): StateRow => ({
       ...state,
-      outputs: memberOutputs[i] ?? {},
-      fanout_index: i,
+      outputs: memberOutputs,
+      fanout_index: index,
       exec_seq: state.seq,
     });
+    // FIX (design §6): an execution with no outputs has zero width. Children that read its outputs are
+    // not created; the others are, once; unites over it fire with empty arrays.
+    const last = !page.more;
+    const members: [StateRow, NodeTemplate[]][] = fresh.map((o, j) => [member(received + j, o), spawn]);
+    if (last && end === 0) {
+      members.push([member(0, {}), spawn.filter((n) => !this.graph.readsOutputsOf(n, state.identifier))]);
+    }
 
-    // Pass 1: check that every child can be rendered, so a failure creates nothing (Exosphere marks
-    // the whole execution NEXT_CREATED_ERROR; we also leave no orphan children behind).
+    // Pass 1: check that every child can be rendered, so a failure creates nothing of this page.
     try {
-      for (let i = 0; i < memberOutputs.length; i++) {
-        const m = member(i);
-        for (const next of spawn) renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
+      for (const [m, children] of members) {
+        for (const next of children) renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
       }
     } catch (e) {
       if (!(e instanceof RenderError)) throw e;
-      return this.nextCreatedError(state, memberOutputs, e.message);
+      return this.nextCreatedError(state, received, fresh, e.message, opening);
     }
 
-    // Barriers for unites waiting on this execution exist before any child is counted in them.
-    this.barriers.open(state);
-    for (let i = 0; i < memberOutputs.length; i++) {
-      let m = member(i);
-      if (i > 0) {
-        m = { ...m, seq: assertSeq(this.store.nextSeq()), fanout_id: this.env.newFanoutId(), retry_count: 0 };
-        m.does_unites = false;
+    if (opening) {
+      // Barriers for unites waiting on this execution exist before any child is counted in them.
+      this.barriers.open(state);
+      if (!last) this.barriers.adjust(this.barriers.ownKeys(state), 1);
+    }
+    for (let [m, children] of members) {
+      if (m.fanout_index > 0) {
+        m = {
+          ...m,
+          seq: assertSeq(this.store.nextSeq()),
+          fanout_id: this.env.newFanoutId(),
+          retry_count: 0,
+          does_unites: false,
+          reported_outputs: 0,
+        };
         // A clone is born executed and settles below in the same transaction, so it is never pending.
         this.store.insertState({ ...m, status: "SUCCESS", created_at: this.now, updated_at: this.now });
         this.store.count("SUCCESS", 1);
       }
-      for (const next of spawn) {
+      for (const next of children) {
         const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
         this.insert(
           this.newState({
@@ -269,29 +315,58 @@ export class RunEngine {
         );
       }
     }
-    // One write for the head: its output and its end (children never read it back from the store).
-    this.setStatus(state, "SUCCESS", { outputs: memberOutputs[0] ?? {}, fanout_index: 0 });
+    // One write for the head per page: its output 0 (children never read it back from the store), how far
+    // the execution got, and its end with the last page.
+    const patch: StatePatch = { reported_outputs: end };
+    if (opening) Object.assign(patch, { outputs: fresh[0] ?? {}, fanout_index: 0 });
+    if (last) {
+      if (!opening) this.barriers.adjust(this.barriers.ownKeys(state), -1); // release the reservation
+      this.setStatus(state, "SUCCESS", patch);
+    } else if (opening) {
+      this.setStatus(state, "EXECUTED", patch);
+    } else {
+      this.store.updateState(state.seq, patch, this.now);
+    }
     return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
+  }
+
+  /**
+   * Ends a paged execution that will send no more pages (its runtime reported an error, or its lease
+   * expired). Its branches exist already, so it is not retried: it ends ERRORED, counted as a failure in
+   * its own barriers and the ones around it, and its unites fire (ALL_DONE) or fail (ALL_SUCCESS).
+   */
+  private abandon(state: StateRow, error: string): ReportOutcome {
+    this.barriers.adjust(this.barriers.ownKeys(state), -1, state.seq);
+    const message = `${error} (after ${state.reported_outputs} of its outputs were reported)`;
+    this.setStatus(state, "ERRORED", { error: message });
+    return { applied: true, status: "ERRORED", retryCreated: false, enqueueAfter: state.enqueue_after };
   }
 
   private nextCreatedError(
     state: StateRow,
-    memberOutputs: Record<string, unknown>[],
+    received: number,
+    fresh: Record<string, unknown>[],
     error: string,
+    opening: boolean,
   ): ReportOutcome {
-    this.setStatus(state, "NEXT_CREATED_ERROR", { outputs: memberOutputs[0] ?? {}, error });
-    for (let i = 1; i < memberOutputs.length; i++) {
+    // Branches of earlier pages exist: the execution's own barriers count it as failed and are released.
+    if (!opening) this.barriers.adjust(this.barriers.ownKeys(state), -1, state.seq);
+    this.setStatus(state, "NEXT_CREATED_ERROR", opening ? { outputs: fresh[0] ?? {}, error } : { error });
+    for (let j = 0; j < fresh.length; j++) {
+      const index = received + j;
+      if (index === 0) continue;
       const clone: StateRow = {
         ...state,
         seq: assertSeq(this.store.nextSeq()),
         status: "NEXT_CREATED_ERROR",
-        outputs: memberOutputs[i] ?? {},
+        outputs: fresh[j] ?? {},
         error,
         exec_seq: state.seq,
-        fanout_index: i,
+        fanout_index: index,
         fanout_id: this.env.newFanoutId(),
         retry_count: 0,
         does_unites: false,
+        reported_outputs: 0,
         created_at: this.now,
         updated_at: this.now,
       };
@@ -373,7 +448,7 @@ export class RunEngine {
       const more = barrier.failed > barrier.failed_sample.length ? ", …" : "";
       this.insertFailedUnite(
         base,
-        `${UNITE_NOT_CREATED} barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
+        `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
       );
       return;
     }
@@ -381,14 +456,14 @@ export class RunEngine {
       base.inputs = renderInputs(this.graph, unite, this.uniteResolver(unite.identifier, head));
     } catch (e) {
       if (!(e instanceof RenderError)) throw e;
-      this.insertFailedUnite(base, `${UNITE_NOT_CREATED} inputs could not be built: ${e.message}`);
+      this.insertFailedUnite(base, `Unite inputs could not be built: ${e.message}`);
       return;
     }
     this.insert(base);
   }
 
   private insertFailedUnite(state: StateRow, error: string): void {
-    const failed: StateRow = { ...state, status: "ERRORED", error };
+    const failed: StateRow = { ...state, status: "ERRORED", error, never_ran: true };
     this.store.insertState(failed);
     this.store.count("ERRORED", 1);
     this.countFailure(failed);
@@ -438,6 +513,8 @@ export class RunEngine {
       fanout_id: this.env.newFanoutId(),
       manual_retry_fanout_id: "",
       does_unites: false,
+      never_ran: false,
+      reported_outputs: 0,
       created_at: this.now,
       updated_at: this.now,
     };

@@ -56,6 +56,15 @@ export class GraphIndex {
     return this.byId.get(identifier)?.unites?.identifier;
   }
 
+  /** Whether any input of `node` reads an output of `identifier` (directly, `${{ identifier.outputs.f }}`). */
+  readsOutputsOf(node: NodeTemplate, identifier: string): boolean {
+    return this.inputFields(node).some((field) =>
+      (this.template(node, field)?.parts ?? []).some(
+        ({ ref }) => ref.kind === "output" && ref.identifier === identifier,
+      ),
+    );
+  }
+
   /** Parsed `${{ }}` template of one input, cached: a wide fan-out renders the same string n times. */
   template(node: NodeTemplate, field: string): ParsedTemplate | undefined {
     const key = `${node.identifier}\u0000${field}`;

@@ -28,6 +28,16 @@ export interface StateRow {
   fanout_id: string;
   manual_retry_fanout_id: string;
   does_unites: boolean;
+  /**
+   * A unite state recorded without running: its barrier failed, or its inputs could not be built. Such a
+   * state is never dispatched and cannot be retried by itself (its failed branches can).
+   */
+  never_ran: boolean;
+  /**
+   * Outputs of this execution applied so far (a head only). A fan-out reported in pages stays EXECUTED,
+   * with its barriers held open, until the page marked last arrives.
+   */
+  reported_outputs: number;
   /** Epoch ms before which the state must not be dispatched. */
   enqueue_after: number;
   created_at: number;
@@ -35,7 +45,10 @@ export interface StateRow {
 }
 
 export type StatePatch = Partial<
-  Pick<StateRow, "status" | "outputs" | "error" | "data" | "enqueue_after" | "fanout_index">
+  Pick<
+    StateRow,
+    "status" | "outputs" | "error" | "data" | "enqueue_after" | "fanout_index" | "reported_outputs"
+  >
 > & {
   /** Dispatch bookkeeping the engine passes through on a claim: when the runtime's lease ends. */
   lease_expires?: number | null;
@@ -81,8 +94,20 @@ export interface RunStore {
   ready(seq: number, due: number): void;
 }
 
+/**
+ * Where a page of a fan-out report sits in the execution's output list. A report without one is the
+ * whole list (offset 0, last). Pages apply in order: a page that starts past the outputs applied so far
+ * is refused (`page_gap`); one that ends within them changes nothing (`duplicate_page`).
+ */
+export interface OutputPage {
+  /** Index of this page's first output in the execution's output list. */
+  offset: number;
+  /** Whether more pages follow. */
+  more: boolean;
+}
+
 export type Report =
-  | { type: "executed"; seq: number; outputs: Record<string, unknown>[] }
+  | { type: "executed"; seq: number; outputs: Record<string, unknown>[]; page?: OutputPage }
   | { type: "errored"; seq: number; error: string }
   | { type: "pruned"; seq: number; data: Record<string, unknown> }
   | { type: "requeue"; seq: number; delayMs: number };
@@ -90,4 +115,8 @@ export type Report =
 /** What happened to one report; `applied: false` means the state had moved on and nothing changed. */
 export type ReportOutcome =
   | { applied: true; status: StateStatus; retryCreated?: boolean; enqueueAfter: number }
-  | { applied: false; reason: "not_found" | "not_queued" | "terminal"; status?: StateStatus };
+  | {
+      applied: false;
+      reason: "not_found" | "not_queued" | "terminal" | "page_gap" | "duplicate_page";
+      status?: StateStatus;
+    };

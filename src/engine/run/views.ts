@@ -20,13 +20,29 @@ export interface GraphStructureView {
   node_count: number;
   edge_count: number;
   execution_summary: Record<StateStatus, number>;
+  /**
+   * Our extension, present only when the answer is one page of a larger run: pass it back as `cursor` for
+   * the next page. A run that fits one page answers exactly Exosphere's shape.
+   */
+  next_cursor?: string;
 }
 
-/** Builds the run-graph view; `states` is every state of the run in the requested namespace. */
+/** What the run-graph view needs of a state. */
+export type GraphStateRow = Pick<
+  StateRow,
+  "seq" | "node_name" | "identifier" | "status" | "error" | "parents"
+>;
+
+/**
+ * Builds the run-graph view of `states` (the run's states in the requested namespace, in seq order, or one
+ * page of them). `listedBefore(seq)` says whether a parent that is not among `states` was listed on an
+ * earlier page (absent: nothing was), so the pages' edges add up to the whole run's.
+ */
 export function graphStructure(
   runKey: string,
   graphName: string,
-  states: Iterable<StateRow>,
+  states: Iterable<GraphStateRow>,
+  listedBefore: (seq: number) => boolean = () => false,
 ): GraphStructureView {
   const nodes: GraphNodeView[] = [];
   const roots: GraphNodeView[] = [];
@@ -51,7 +67,8 @@ export function graphStructure(
   }
   for (const [parent, child] of lastParents) {
     // Exosphere draws an edge only from a parent that is among the listed states.
-    if (seqs.has(parent)) edges.push({ source: stateIdOf(runKey, parent), target: stateIdOf(runKey, child) });
+    if (seqs.has(parent) || listedBefore(parent))
+      edges.push({ source: stateIdOf(runKey, parent), target: stateIdOf(runKey, child) });
   }
   return {
     root_states: roots,

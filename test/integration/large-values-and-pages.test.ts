@@ -1,0 +1,151 @@
+// Large values (stored in chunks beside their row) and fan-out reports in pages, through the real routes.
+import { evictDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { fresh, json, runStub } from "./helpers/http";
+import {
+  enqueue,
+  node,
+  registerPull,
+  report,
+  stateDetails,
+  statesOf,
+  trigger,
+  upsertValid,
+} from "./helpers/pull";
+
+/** A value several rows long, with characters of every UTF-8 width so a chunk edge lands inside them. */
+const bigText = (bytes: number, seed: string) => {
+  const unit = `${seed}-aé€😀`;
+  return unit.repeat(Math.ceil(bytes / new TextEncoder().encode(unit).length));
+};
+
+async function pullGraph(ns: string, nodes: ReturnType<typeof node>[]) {
+  await registerPull(ns, [
+    { name: "P", inputs: ["v"], outputs: ["v"] },
+    { name: "Q", inputs: ["v"], outputs: ["v"] },
+    { name: "U", inputs: ["all"], outputs: ["v"] },
+  ]);
+  await upsertValid(ns, "g", { nodes });
+}
+
+const fanGraph = (ns: string) => [
+  node(ns, "P", "p", { v: "x" }, ["q"]),
+  node(ns, "Q", "q", { v: "${{ p.outputs.v }}" }, ["u"]),
+  {
+    ...node(ns, "U", "u", { all: "${{ q.outputs.v }}" }),
+    unites: { identifier: "p", strategy: "ALL_SUCCESS" },
+  },
+];
+
+/** Runs every pulled Q state to success with its own input as output. */
+async function finishQs(ns: string, count: number) {
+  const qs = await enqueue(ns, ["Q"], 100);
+  expect(qs).toHaveLength(count);
+  for (const q of qs)
+    expect((await report(ns, q.state_id, "executed", { outputs: [{ v: q.inputs.v }] })).status).toBe(200);
+}
+
+describe("large values", () => {
+  it("accepts a root input and an output larger than a row, and hands them on unchanged", async () => {
+    const ns = fresh("big");
+    await pullGraph(ns, [
+      node(ns, "P", "p", { v: "x" }, ["q"]),
+      node(ns, "Q", "q", { v: "${{ p.outputs.v }}" }),
+    ]);
+    const input = bigText(3_000_000, "in");
+    const runId = await trigger(ns, "g", { inputs: { v: input } });
+    const [p] = await enqueue(ns, ["P"], 1);
+    expect(p?.inputs.v).toBe(input);
+
+    const output = bigText(2_500_000, "out");
+    expect((await report(ns, p?.state_id ?? "", "executed", { outputs: [{ v: output }] })).status).toBe(200);
+    const [q] = await enqueue(ns, ["Q"], 1);
+    expect(q?.inputs.v).toBe(output);
+    expect((await stateDetails(ns, "g", runId, p?.state_id ?? "")).outputs).toEqual({ v: output });
+  });
+});
+
+describe("fan-out reports in pages", () => {
+  it("keeps the unite closed until the last page, applies a page once, and refuses a gap", async () => {
+    const ns = fresh("pages");
+    await pullGraph(ns, fanGraph(ns));
+    const runId = await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    const id = p?.state_id ?? "";
+    const page = (offset: number, values: string[], more: boolean) =>
+      report(ns, id, "executed", { outputs: values.map((v) => ({ v })), page: { offset, more } });
+
+    expect((await page(0, ["a", "b", "c"], true)).status).toBe(200);
+    // The same page again (a runtime that retried) changes nothing.
+    expect((await page(0, ["a", "b", "c"], true)).status).toBe(200);
+    // A page past what arrived is refused and changes nothing.
+    const gap = await page(5, ["z"], false);
+    expect(gap.status).toBe(409);
+    await finishQs(ns, 3);
+    const between = await statesOf(ns, runId);
+    expect(between.filter((s) => s.identifier === "u")).toEqual([]);
+    expect(between.find((s) => s.id === id)?.status).toBe("EXECUTED");
+
+    // The last page overlaps the first: only its new outputs become branches.
+    expect((await page(2, ["c", "d", "e"], false)).status).toBe(200);
+    await finishQs(ns, 2);
+    const [u] = await enqueue(ns, ["U"], 5);
+    expect(JSON.parse(u?.inputs.all ?? "")).toEqual(["a", "b", "c", "d", "e"]);
+    const after = await statesOf(ns, runId);
+    expect(after.filter((s) => s.identifier === "q")).toHaveLength(5);
+    expect(after.find((s) => s.id === id)?.status).toBe("SUCCESS");
+  });
+
+  it("resumes after the run actor restarts between two pages", async () => {
+    const ns = fresh("restart");
+    await pullGraph(ns, fanGraph(ns));
+    const runId = await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    const id = p?.state_id ?? "";
+    expect(
+      (await report(ns, id, "executed", { outputs: [{ v: "a" }], page: { offset: 0, more: true } })).status,
+    ).toBe(200);
+    await evictDurableObject(runStub(runId));
+    expect(
+      (
+        await report(ns, id, "executed", {
+          outputs: [{ v: "a" }, { v: "b" }],
+          page: { offset: 0, more: false },
+        })
+      ).status,
+    ).toBe(200);
+    await finishQs(ns, 2);
+    const [u] = await enqueue(ns, ["U"], 5);
+    expect(JSON.parse(u?.inputs.all ?? "")).toEqual(["a", "b"]);
+  });
+
+  it("splits a long list sent in one request into pages, with the same result", async () => {
+    const ns = fresh("split");
+    await pullGraph(ns, fanGraph(ns));
+    const runId = await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    const values = Array.from({ length: 12_000 }, (_, i) => `v${i}`);
+    const res = await report(ns, p?.state_id ?? "", "executed", { outputs: values.map((v) => ({ v })) });
+    expect(res.status).toBe(200);
+    const costs = await runStub(runId).costs();
+    // 12,000 outputs arrive in three RPCs of at most 5,000 (plus the trigger's start).
+    expect(costs.reportRpcs).toBe(3);
+    const qs = await json<{ nodes: { identifier: string }[] }>(
+      "GET",
+      `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=q&limit=10000`,
+    );
+    expect(qs.body.nodes).toHaveLength(10_000);
+    expect(new Set(qs.body.nodes.map((n) => n.identifier))).toEqual(new Set(["q"]));
+  });
+
+  it("creates no child that reads an execution with no outputs, and fires its unite with empty arrays", async () => {
+    const ns = fresh("empty");
+    await pullGraph(ns, fanGraph(ns));
+    const runId = await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    expect((await report(ns, p?.state_id ?? "", "executed", { outputs: [] })).status).toBe(200);
+    const [u] = await enqueue(ns, ["U"], 5);
+    expect(u?.inputs.all).toBe("[]");
+    expect((await statesOf(ns, runId)).map((s) => s.identifier).sort()).toEqual(["p", "u"]);
+  });
+});
