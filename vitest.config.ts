@@ -16,11 +16,14 @@ export default defineConfig({
             main: "./test/integration/worker.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              // Tiny fan-out pages, so that every run wider than 16 branches is reported in several pages.
+              // Tiny fan-out pages and three branch shards from the third output on, so that every run wider
+              // than 16 branches reports in several pages, and every fan-out of 3 or more spans actors.
               bindings: {
                 STATE_MANAGER_SECRET: "test-secret-key",
                 EXOFLARE_TEST: "1",
                 REPORT_PAGE_OUTPUTS: "16",
+                BRANCH_SHARDS: "3",
+                SHARD_FROM_OUTPUT: "2",
               },
             },
           }),

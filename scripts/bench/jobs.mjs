@@ -125,7 +125,9 @@ async function mergedTotal({ base, headers, ns, graphName, runId, row, ids }) {
   const lastId = ids.stateIdOf(ids.runKeyOfRunId(runId), row.total_count);
   const last = await call(base, nodePath(lastId), { headers }).catch(() => undefined);
   if (last?.identifier === "merger") return { merged: last.outputs?.merged, merger: last };
-  const view = await call(base, `/v0/namespace/${ns}/states/run/${runId}/graph`, { headers });
+  const view = await call(base, `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=merger`, {
+    headers,
+  });
   const mergers = view.nodes.filter((s) => s.identifier === "merger");
   if (mergers.length !== 1) return { merged: `${mergers.length} merger states`, merger: null };
   const merger = await call(base, nodePath(mergers[0].id), { headers });

@@ -3,16 +3,25 @@
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
 import { ok, type Result, toResult } from "../engine/errors";
-import { stateIdOf } from "../engine/ids";
+import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
 import { MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import type { StateStatus } from "../engine/model";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
-import type { ParentLink, Report, ReportOutcome, StateRow } from "../engine/run/types";
+import type {
+  ParentLink,
+  Report,
+  ReportOutcome,
+  SettleDelta,
+  ShardPlan,
+  SpawnBatch,
+  StateRow,
+} from "../engine/run/types";
 import {
   type GraphStructureView,
   graphStructure,
+  mergeGraphViews,
   type NodeDetailsView,
   nodeDetails,
 } from "../engine/run/views";
@@ -20,12 +29,26 @@ import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import type { PulledState, RunBootstrap, RunSummary } from "./contracts";
 import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
-import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
+import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
+import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
 import { migrateRunSchema, runSchemaExists, SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
 /** How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens. */
 const DISPATCH_SAFETY_MS = 5_000;
+/** Default branch shards of a run, and from which output of a fan-out on its branches go to them. */
+const DEFAULT_SHARDS: ShardPlan = { count: 8, from: 1_000 };
+
+/** The shard setting from configuration (`BRANCH_SHARDS`, `SHARD_FROM_OUTPUT`), captured at a run's start. */
+function shardPlanOf(env: Env): ShardPlan {
+  const vars = env as unknown as Record<string, unknown>;
+  const count = Number(vars.BRANCH_SHARDS ?? DEFAULT_SHARDS.count);
+  const from = Number(vars.SHARD_FROM_OUTPUT ?? DEFAULT_SHARDS.from);
+  return {
+    count: Number.isInteger(count) && count >= 0 && count <= 64 ? count : DEFAULT_SHARDS.count,
+    from: Number.isInteger(from) && from >= 1 ? from : DEFAULT_SHARDS.from,
+  };
+}
 
 export interface RunCosts {
   reportRpcs: number;
@@ -35,14 +58,18 @@ export interface RunCosts {
   queueMessages: number;
   sendBatchCalls: number;
   readyQueueOffers: number;
+  /** Batches of branches the run actor sent to its shards, and settle RPCs the shards sent back. */
+  spawnRpcs: number;
+  settleRpcs: number;
 }
 
-export class RunActor extends DurableObject<Env> {
+export class RunActor extends DurableObject<Env> implements RunPeer {
   // Set by `open`; every method below reads them only once `meta` (a started run) exists.
   private store!: SqlRunStore;
   private meta: RunMeta | null = null;
   private engine: RunEngine | null = null;
   private dispatcher!: Dispatcher;
+  private link!: ShardLink;
   private opened = false;
   private reportRpcs = 0;
   private inputsByReference = 0;
@@ -64,13 +91,23 @@ export class RunActor extends DurableObject<Env> {
     const { ctx, env } = this;
     migrateRunSchema(ctx.storage.sql);
     this.opened = true;
-    this.store = new SqlRunStore(ctx.storage.sql);
     this.meta = readRunMeta(ctx.storage.sql);
+    this.engine = null;
+    this.store = new SqlRunStore(ctx.storage.sql, this.meta?.shard ?? 0);
+    this.link = new ShardLink({
+      store: this.store,
+      meta: () => this.meta,
+      engine: () => this.runEngine(),
+      peer: (name) => this.env.RUN.getByName(name),
+      transact: (fn) => this.transact(fn),
+      dispatch: () => this.dispatcher.flush(),
+    });
     this.dispatcher = new Dispatcher({
       ctx,
       env,
       store: this.store,
       runKey: () => this.meta?.run_key ?? null,
+      actorName: () => (this.meta ? actorName(this.meta.run_key, this.meta.shard) : null),
       graph: () => (this.meta ? this.runEngine().graph : null),
       claim: (states, now, leaseExpires) => this.runEngine().claim(states, now, leaseExpires),
       transact: (fn) => this.transact(fn),
@@ -88,7 +125,7 @@ export class RunActor extends DurableObject<Env> {
     const now = Date.now();
     try {
       this.transact(() => {
-        const meta = writeRunMeta(this.ctx.storage.sql, bootstrap);
+        const meta = writeRunMeta(this.ctx.storage.sql, runMetaOf(bootstrap, shardPlanOf(this.env)));
         for (const [key, value] of Object.entries(bootstrap.store)) {
           this.ctx.storage.sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
         }
@@ -110,8 +147,53 @@ export class RunActor extends DurableObject<Env> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
     const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now(), namespace));
-    await this.dispatcher.flush();
+    await this.afterCommit();
     return outcomes;
+  }
+
+  /**
+   * Writes a batch of branches the run actor hands to this shard (design §6), starting the shard with the
+   * run's meta on its first batch. A batch id seen before changes nothing.
+   */
+  async adopt(meta: RunMeta, id: number, batch: SpawnBatch): Promise<void> {
+    if (!this.meta) {
+      if (!this.opened) this.open();
+      this.transact(() => writeRunMeta(this.ctx.storage.sql, meta));
+      this.open(); // again: the store and engine of shard `meta.shard`
+    }
+    this.transact(() => {
+      if (this.store.adoptOnce(id)) this.runEngine().adopt(batch, Date.now());
+    });
+    await this.afterCommit();
+  }
+
+  /**
+   * Applies a shard's settle deltas `first..last` (in order, once) to the run's counts and barriers;
+   * answers the last id applied from that shard, so the shard can drop what is confirmed.
+   */
+  async settle(from: number, first: number, last: number, delta: SettleDelta): Promise<number> {
+    if (!this.meta) throw new Error("run not started");
+    const applied = this.transact(() => {
+      const done = this.store.settledFrom(from);
+      if (first <= done) return done; // a range sent again: answer how far it went, change nothing
+      this.runEngine().applySettle(delta, Date.now());
+      this.store.setSettledFrom(from, last);
+      return last;
+    });
+    await this.afterCommit();
+    return applied;
+  }
+
+  /** One page of a unite's gather: `field` of SUCCESS states of `identifier` under `prefix`, in order. */
+  async subtreePage(
+    identifier: string,
+    prefix: string,
+    field: string,
+    after: { lineage: string; seq: number } | null,
+    limit: number,
+  ): Promise<SubtreeItem[]> {
+    if (!this.meta) return [];
+    return this.store.subtreePage(identifier, prefix, field, after, limit);
   }
 
   /**
@@ -146,6 +228,7 @@ export class RunActor extends DurableObject<Env> {
         }));
     });
     // The lease must be able to expire even if nothing else is scheduled on this run.
+    await this.afterCommit();
     if (claimed.length > 0) {
       this.scheduleAlarm(lease);
       await this.alarmWrite;
@@ -167,7 +250,7 @@ export class RunActor extends DurableObject<Env> {
       this.transact(() => this.runEngine().manualRetry(seq, fanoutId, Date.now())),
     );
     if (!result.ok) return result;
-    await this.dispatcher.flush();
+    await this.afterCommit();
     return ok({ id: stateIdOf(meta.run_key, result.value.seq) });
   }
 
@@ -186,7 +269,7 @@ export class RunActor extends DurableObject<Env> {
       return outcomes.filter((o) => o.applied).length;
     });
     // Retries the expiry created are dispatched now, whoever called (the alarm or an operator RPC).
-    if (expired > 0) await this.dispatcher.flush();
+    if (expired > 0) await this.afterCommit();
     return expired;
   }
 
@@ -253,6 +336,44 @@ export class RunActor extends DurableObject<Env> {
   ): Promise<GraphStructureView> {
     const meta = this.meta;
     if (!meta) return graphStructure("", "", []);
+    if (meta.shard !== 0 || !this.store.usesShards()) {
+      return this.localGraphView(meta, namespace, afterSeq, limit, identifier);
+    }
+    // A sharded run: the run actor's states, then each shard's, in that order (seqs sort the same way).
+    const views: GraphStructureView[] = [];
+    let remaining = limit;
+    const from = shardOfSeq(afterSeq);
+    let shard = from;
+    for (; shard <= meta.shards.count && remaining > 0; shard++) {
+      const after = shard === from ? afterSeq : 0;
+      const view =
+        shard === 0
+          ? this.localGraphView(meta, namespace, after, remaining, identifier)
+          : await this.env.RUN.getByName(actorName(meta.run_key, shard)).graphView(
+              namespace,
+              after,
+              remaining,
+              identifier,
+            );
+      views.push(view);
+      remaining -= view.node_count;
+      if (view.next_cursor) break;
+    }
+    const merged = mergeGraphViews(meta.graph_name, views);
+    const last = merged.nodes[merged.nodes.length - 1];
+    // A full page with shards still to read: more may follow.
+    if (!merged.next_cursor && remaining === 0 && shard <= meta.shards.count && last)
+      merged.next_cursor = last.id;
+    return merged;
+  }
+
+  private localGraphView(
+    meta: RunMeta,
+    namespace: string,
+    afterSeq: number,
+    limit: number,
+    identifier: string | null,
+  ): GraphStructureView {
     const sql = this.ctx.storage.sql;
     const rows = sql
       .exec<{
@@ -279,6 +400,9 @@ export class RunActor extends DurableObject<Env> {
     // A parent listed on an earlier page: in the namespace and at or before the cursor.
     const earlier = new Map<number, boolean>();
     const listedBefore = (seq: number) => {
+      // A parent in another actor of the run (a shard's clone's parent is in the run actor): listed by an
+      // earlier actor's pages.
+      if (shardOfSeq(seq) !== meta.shard) return shardOfSeq(seq) < meta.shard;
       if (seq > afterSeq) return false;
       let listed = earlier.get(seq);
       if (listed === undefined) {
@@ -301,16 +425,34 @@ export class RunActor extends DurableObject<Env> {
     if (!meta) return null;
     const state = this.store.getState(seq);
     if (!state || meta.graph_name !== graphName || state.namespace !== namespace) return null;
+    if (shardOfSeq(state.exec_seq) !== meta.shard) {
+      // A fan-out clone in a shard: its inputs are its execution head's, in the run actor.
+      const head = await this.env.RUN.getByName(meta.run_key).inputsOf([state.exec_seq]);
+      state.inputs = head[state.exec_seq] ?? {};
+    }
     return nodeDetails(meta.run_key, meta.run_id, meta.graph_name, state);
   }
 
+  /** This actor's cost counters, with its shards' added up when it is a run actor that used them. */
   async costs(): Promise<RunCosts> {
-    return {
+    const own: RunCosts = {
       reportRpcs: this.reportRpcs,
       inputsByReference: this.inputsByReference,
       rowsWritten: this.opened ? this.store.cost.rowsWritten : 0,
       ...(this.opened ? this.dispatcher.cost : { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0 }),
+      ...(this.opened ? this.link.cost : { spawnRpcs: 0, settleRpcs: 0 }),
     };
+    const meta = this.meta;
+    if (meta?.shard !== 0 || !this.store.usesShards()) return own;
+    const shards = await Promise.all(
+      Array.from({ length: meta.shards.count }, (_, i) =>
+        this.env.RUN.getByName(actorName(meta.run_key, i + 1)).costs(),
+      ),
+    );
+    for (const shard of shards) {
+      for (const key of Object.keys(own) as (keyof RunCosts)[]) own[key] += shard[key];
+    }
+    return own;
   }
 
   override async alarm(): Promise<void> {
@@ -321,7 +463,12 @@ export class RunActor extends DurableObject<Env> {
       // Dispatch must go on even if expiring leases failed; the next alarm tries the expiry again.
       console.error("expiring leases failed", e instanceof Error ? e.message : e);
     }
-    if (this.meta) await this.dispatcher.flush();
+    if (this.meta) await Promise.all([this.dispatcher.flush(), this.link.flush()]);
+  }
+
+  /** After a commit: dispatch what became ready. */
+  private async afterCommit(): Promise<void> {
+    await this.dispatcher.flush();
   }
 
   private runEngine(): RunEngine {
@@ -333,6 +480,8 @@ export class RunActor extends DurableObject<Env> {
       graphName: meta.graph_name,
       retryPolicy: meta.template.retry_policy,
       newFanoutId: () => crypto.randomUUID(),
+      shard: meta.shard,
+      shards: meta.shards,
     });
     return this.engine;
   }
@@ -352,7 +501,11 @@ export class RunActor extends DurableObject<Env> {
     }
     // Requested in the same turn as the commit, so the ready states and the alarm that guarantees their
     // dispatch become durable together: a crash before the send still leaves an alarm to send them.
-    if (this.store.takeReadyTouched()) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
+    const linkTouched = this.store.takeLinkTouched();
+    if (this.store.takeReadyTouched() || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
+    // The shard protocol's outboxes are sent without holding up the caller (a gather can take a while);
+    // whatever is not sent stays in its outbox for the alarm.
+    if (linkTouched) this.ctx.waitUntil(this.link.flush());
     return result;
   }
 

@@ -31,6 +31,8 @@ export interface DispatchHost {
   env: Env;
   store: SqlRunStore;
   runKey(): string | null;
+  /** This actor's name (the run key, or the run key and shard): queue messages carry it for the reports. */
+  actorName(): string | null;
   graph(): GraphIndex | null;
   /** CREATED → QUEUED (with a lease) through the engine. MUST be called inside `transact`. */
   claim(states: StateRow[], now: number, leaseExpires: number): StateRow[];
@@ -151,7 +153,7 @@ export class Dispatcher {
       if (info && info.secrets.length > 0) d.secrets = true;
       return d;
     });
-    const batches = packMessages(runKey, dispatched, {
+    const batches = packMessages(this.host.actorName() ?? runKey, dispatched, {
       statesPerMessage:
         Number.isFinite(perMessage) && perMessage >= 1 ? perMessage : DEFAULT_STATES_PER_MESSAGE,
     });

@@ -1,8 +1,19 @@
 // The run actor's RunStore over Durable Object SQLite. Every statement binds its parameters; the
 // caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
+
+import { firstSeqOf } from "../engine/ids";
 import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
 import { STATE_STATUSES, type StateStatus } from "../engine/model";
-import type { Barrier, ParentLink, RunStore, StatePatch, StateRow } from "../engine/run/types";
+import type {
+  Barrier,
+  BarrierDelta,
+  ParentLink,
+  RunStore,
+  SettleDelta,
+  SpawnBatch,
+  StatePatch,
+  StateRow,
+} from "../engine/run/types";
 
 const SCHEMA_VERSION = 2;
 /** What a JSON column holds when its value is stored in chunks (stored JSON always starts with `{`). */
@@ -83,6 +94,21 @@ export function migrateRunSchema(sql: SqlStorage): void {
   sql.exec(
     "CREATE TABLE IF NOT EXISTS dispatch_rounds (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, seqs TEXT NOT NULL)",
   );
+  // Branch shards (design §6). Ids are AUTOINCREMENT: an id is never reused once its row is deleted, so
+  // the receiver's dedupe by id stays right. The run actor's batches of branches not yet confirmed by their shard; a
+  // shard's settle deltas not yet confirmed by the run actor (sent in id order); which shard's deltas the
+  // run actor has applied up to which id; which batches a shard has written; unites gathering inputs.
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS spawn_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, shard INTEGER NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL)",
+  );
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS settle_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL)",
+  );
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS settled_from (shard INTEGER PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID",
+  );
+  sql.exec("CREATE TABLE IF NOT EXISTS adopted (id INTEGER PRIMARY KEY)");
+  sql.exec("CREATE TABLE IF NOT EXISTS gathers (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     String(SCHEMA_VERSION),
@@ -158,8 +184,21 @@ export class SqlRunStore implements RunStore {
   private readyTouched = false;
   readonly cost: RunCostCounters = { rowsWritten: 0 };
 
-  constructor(private readonly sql: SqlStorage) {
-    this.seq = sql.exec<{ m: number | null }>("SELECT max(seq) AS m FROM states").one().m ?? 0;
+  private readonly remote = new Map<string, BarrierDelta>();
+  private shardsUsed: boolean;
+  /** Set when this transaction wrote to an outbox of the shard protocol (the actor then flushes it). */
+  private linkTouched = false;
+
+  /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly shard = 0,
+  ) {
+    this.seq =
+      sql.exec<{ m: number | null }>("SELECT max(seq) AS m FROM states").one().m ?? firstSeqOf(shard) - 1;
+    this.shardsUsed =
+      sql.exec("SELECT 1 FROM meta WHERE key = 'shards_used'").toArray().length > 0 ||
+      sql.exec("SELECT 1 FROM spawn_outbox LIMIT 1").toArray().length > 0;
   }
 
   nextSeq(): number {
@@ -276,6 +315,9 @@ export class SqlRunStore implements RunStore {
     const sets: string[] = ["updated_at = ?"];
     const values: SqlStorageValue[] = [now];
     if (patch.status !== undefined) sets.push("status = ?") && values.push(patch.status);
+    if (patch.inputs !== undefined)
+      sets.push("inputs = ?") && values.push(this.column(seq, "inputs", patch.inputs, true));
+    if (patch.never_ran !== undefined) sets.push("never_ran = ?") && values.push(patch.never_ran ? 1 : 0);
     if (patch.outputs !== undefined)
       sets.push("outputs = ?") && values.push(this.column(seq, "outputs", patch.outputs, true));
     if (patch.error !== undefined) sets.push("error = ?") && values.push(patch.error);
@@ -381,6 +423,153 @@ export class SqlRunStore implements RunStore {
     this.readyTouched = true;
   }
 
+  forward(shard: number, batch: SpawnBatch): void {
+    if (!this.shardsUsed) {
+      this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('shards_used', '1')");
+      this.shardsUsed = true;
+    }
+    this.sql.exec(
+      "INSERT INTO spawn_outbox (shard, at, body) VALUES (?, ?, ?)",
+      shard,
+      Date.now(),
+      JSON.stringify(batch),
+    );
+    this.cost.rowsWritten += 1;
+    this.linkTouched = true;
+  }
+
+  remoteBarrier(delta: BarrierDelta): void {
+    const key = `${delta.unite}\u0000${delta.exec_seq}`;
+    const sum = this.remote.get(key);
+    if (!sum) {
+      this.remote.set(key, {
+        ...delta,
+        failed_add: [...delta.failed_add],
+        failed_remove: [...delta.failed_remove],
+      });
+      return;
+    }
+    sum.pending += delta.pending;
+    sum.failed += delta.failed;
+    sum.failed_add.push(...delta.failed_add);
+    sum.failed_remove.push(...delta.failed_remove);
+  }
+
+  gather(seq: number): void {
+    this.sql.exec("INSERT OR IGNORE INTO gathers (seq, at) VALUES (?, ?)", seq, Date.now());
+    this.cost.rowsWritten += 1;
+    this.linkTouched = true;
+  }
+
+  usesShards(): boolean {
+    return this.shardsUsed;
+  }
+
+  /** True once since the last call if a transaction wrote to the shard protocol's outboxes. */
+  takeLinkTouched(): boolean {
+    const touched = this.linkTouched;
+    this.linkTouched = false;
+    return touched;
+  }
+
+  // ---- the shard protocol's outboxes (the actors', not the engine's) --------------------------------
+
+  /** Batches of branches not yet confirmed by their shard, oldest first. */
+  pendingSpawns(limit: number): { id: number; shard: number; batch: SpawnBatch }[] {
+    return this.sql
+      .exec<{ id: number; shard: number; body: string }>(
+        "SELECT id, shard, body FROM spawn_outbox ORDER BY id LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, shard: r.shard, batch: JSON.parse(r.body) as SpawnBatch }));
+  }
+
+  spawnConfirmed(id: number): void {
+    this.sql.exec("DELETE FROM spawn_outbox WHERE id = ?", id);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** Whether batch `id` of the run actor was written here already; records it if not. */
+  adoptOnce(id: number): boolean {
+    if (this.sql.exec("SELECT 1 FROM adopted WHERE id = ?", id).toArray().length > 0) return false;
+    this.sql.exec("INSERT INTO adopted (id) VALUES (?)", id);
+    this.cost.rowsWritten += 1;
+    return true;
+  }
+
+  /** Settle deltas not yet confirmed by the run actor, in id order. */
+  pendingSettles(limit: number): { id: number; delta: SettleDelta }[] {
+    return this.sql
+      .exec<{ id: number; body: string }>("SELECT id, body FROM settle_outbox ORDER BY id LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ id: r.id, delta: JSON.parse(r.body) as SettleDelta }));
+  }
+
+  settlesConfirmed(lastId: number): void {
+    this.sql.exec("DELETE FROM settle_outbox WHERE id <= ?", lastId);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** The last settle id applied from shard `from` (0: none). */
+  settledFrom(from: number): number {
+    return (
+      this.sql
+        .exec<{ last_id: number }>("SELECT last_id FROM settled_from WHERE shard = ?", from)
+        .toArray()[0]?.last_id ?? 0
+    );
+  }
+
+  setSettledFrom(from: number, lastId: number): void {
+    this.sql.exec(
+      "INSERT INTO settled_from (shard, last_id) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET last_id = excluded.last_id",
+      from,
+      lastId,
+    );
+    this.cost.rowsWritten += 1;
+  }
+
+  pendingGathers(): number[] {
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM gathers ORDER BY seq")
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  gatherDone(seq: number): void {
+    this.sql.exec("DELETE FROM gathers WHERE seq = ?", seq);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** One page of `subtreeValues`, after the (lineage, seq) position `after`, for a unite's gather. */
+  subtreePage(
+    identifier: string,
+    prefix: string,
+    field: string,
+    after: { lineage: string; seq: number } | null,
+    limit: number,
+  ): { lineage: string; seq: number; value: unknown }[] {
+    const from = after ?? { lineage: prefix, seq: -1 };
+    return this.sql
+      .exec<{ seq: number; lineage: string; outputs: string }>(
+        `SELECT seq, lineage, outputs FROM states WHERE identifier = ? AND status = 'SUCCESS'
+           AND (lineage > ? OR (lineage = ? AND seq > ?)) AND lineage < ?
+         ORDER BY lineage, seq LIMIT ?`,
+        identifier,
+        from.lineage,
+        from.lineage,
+        from.seq,
+        `${prefix}g`,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        lineage: r.lineage,
+        seq: r.seq,
+        value: this.parse<Record<string, unknown>>(r.seq, "outputs", r.outputs)[field],
+      }));
+  }
+
   // ---- dispatch bookkeeping (the run actor's, not the engine's) ------------------------------------
 
   /** Due CREATED states not yet handed out, oldest due first, through the `states_ready` index. */
@@ -455,19 +644,41 @@ export class SqlRunStore implements RunStore {
 
   /** The earliest moment something needs the alarm: a due state, an expiring lease, an unconfirmed round. */
   nextWake(resendAfterMs: number): number | null {
-    return this.sql
-      .exec<{ t: number | null }>(
-        `SELECT min(t) AS t FROM (
-           SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0
-           UNION ALL SELECT min(lease_expires) FROM states WHERE status IN ('QUEUED', 'EXECUTED')
-           UNION ALL SELECT min(at) + ? FROM dispatch_rounds)`,
-        resendAfterMs,
-      )
-      .one().t;
+    // Separate queries: a Durable Object's SQLite allows only a few terms in one compound SELECT.
+    const times = [
+      "SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0",
+      "SELECT min(lease_expires) AS t FROM states WHERE status IN ('QUEUED', 'EXECUTED')",
+      "SELECT min(at) + ? AS t FROM dispatch_rounds",
+      "SELECT min(at) + ? AS t FROM spawn_outbox",
+      "SELECT min(at) + ? AS t FROM settle_outbox",
+      "SELECT min(at) + ? AS t FROM gathers",
+    ].map((query, i) =>
+      i < 2
+        ? this.sql.exec<{ t: number | null }>(query).one().t
+        : this.sql.exec<{ t: number | null }>(query, resendAfterMs).one().t,
+    );
+    const due = times.filter((t): t is number => t !== null);
+    return due.length > 0 ? Math.min(...due) : null;
   }
 
   /** Writes the counters changed by this transaction. MUST be called inside the same transaction. */
   flush(): void {
+    if (this.shard !== 0) {
+      // A shard's counts and its changes to the run actor's barriers go to the run actor, in order.
+      const counts = Object.fromEntries([...this.countDeltas].filter(([, n]) => n !== 0));
+      const barriers = [...this.remote.values()];
+      this.countDeltas.clear();
+      this.remote.clear();
+      if (Object.keys(counts).length === 0 && barriers.length === 0) return;
+      this.sql.exec(
+        "INSERT INTO settle_outbox (at, body) VALUES (?, ?)",
+        Date.now(),
+        JSON.stringify({ counts, barriers } satisfies SettleDelta),
+      );
+      this.cost.rowsWritten += 1;
+      this.linkTouched = true;
+      return;
+    }
     for (const [status, delta] of this.countDeltas) {
       if (delta === 0) continue;
       this.sql.exec(
@@ -483,7 +694,9 @@ export class SqlRunStore implements RunStore {
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
     this.countDeltas.clear();
+    this.remote.clear();
     this.readyTouched = false;
+    this.linkTouched = false;
   }
 
   counts(): Partial<Record<StateStatus, number>> {

@@ -48,7 +48,9 @@ export function numberTokens(jsonArrayOfNumbers: string): string[] {
 
 export function sumDecimals(values: readonly Decimal[]): Decimal {
   if (values.length === 0) return { digits: 0n, exponent: 0 };
-  const exponent = Math.min(...values.map((v) => v.exponent));
+  // A loop, not Math.min(...): a spread of a million values overflows the stack.
+  let exponent = Number.POSITIVE_INFINITY;
+  for (const v of values) exponent = Math.min(exponent, v.exponent);
   let digits = 0n;
   for (const v of values) digits += v.digits * 10n ** BigInt(v.exponent - exponent);
   return { digits, exponent };

@@ -1,6 +1,6 @@
 // Large values (stored in chunks beside their row) and fan-out reports in pages, through the real routes.
 import { evictDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { fresh, json, runStub } from "./helpers/http";
 import {
   enqueue,
@@ -36,6 +36,19 @@ const fanGraph = (ns: string) => [
     unites: { identifier: "p", strategy: "ALL_SUCCESS" },
   },
 ];
+
+/**
+ * The unite state once it can be pulled. A unite over branches in shards is ready only after its inputs
+ * were gathered from them, which happens after the last branch's report returned.
+ */
+async function pulledUnite(ns: string) {
+  let unite: Awaited<ReturnType<typeof enqueue>>[number] | undefined;
+  await vi.waitUntil(async () => {
+    [unite] = await enqueue(ns, ["U"], 5);
+    return unite !== undefined;
+  });
+  return unite;
+}
 
 /** Runs every pulled Q state to success with its own input as output. */
 async function finishQs(ns: string, count: number) {
@@ -89,7 +102,7 @@ describe("fan-out reports in pages", () => {
     // The last page overlaps the first: only its new outputs become branches.
     expect((await page(2, ["c", "d", "e"], false)).status).toBe(200);
     await finishQs(ns, 2);
-    const [u] = await enqueue(ns, ["U"], 5);
+    const u = await pulledUnite(ns);
     expect(JSON.parse(u?.inputs.all ?? "")).toEqual(["a", "b", "c", "d", "e"]);
     const after = await statesOf(ns, runId);
     expect(after.filter((s) => s.identifier === "q")).toHaveLength(5);
@@ -115,7 +128,7 @@ describe("fan-out reports in pages", () => {
       ).status,
     ).toBe(200);
     await finishQs(ns, 2);
-    const [u] = await enqueue(ns, ["U"], 5);
+    const u = await pulledUnite(ns);
     expect(JSON.parse(u?.inputs.all ?? "")).toEqual(["a", "b"]);
   });
 
@@ -144,7 +157,7 @@ describe("fan-out reports in pages", () => {
     const runId = await trigger(ns, "g");
     const [p] = await enqueue(ns, ["P"], 1);
     expect((await report(ns, p?.state_id ?? "", "executed", { outputs: [] })).status).toBe(200);
-    const [u] = await enqueue(ns, ["U"], 5);
+    const u = await pulledUnite(ns);
     expect(u?.inputs.all).toBe("[]");
     expect((await statesOf(ns, runId)).map((s) => s.identifier).sort()).toEqual(["p", "u"]);
   });

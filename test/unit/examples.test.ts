@@ -116,6 +116,14 @@ describe("DataProcessorNode", () => {
 });
 
 describe("ResultMergerNode", () => {
+  it("merges the results of a million branches", async () => {
+    const n = 1_000_000;
+    const results = JSON.stringify(Array.from({ length: n }, (_, i) => String(i + 1)));
+    expect(outputsOf(await run(merger, { processed_data: results }))).toEqual([
+      { merged: String((n * (n + 1)) / 2) },
+    ]);
+  });
+
   it("adds up the processed results", async () => {
     expect(outputsOf(await run(merger, { processed_data: '["3","7","5"]' }))).toEqual([{ merged: "15" }]);
     expect(outputsOf(await run(merger, { processed_data: '["0.1","0.2","-1"]' }))).toEqual([

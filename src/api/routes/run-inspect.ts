@@ -56,7 +56,7 @@ export const runInspectRoutes = new Hono<AppEnv>()
     const notFound = new ApiError(404, `Node ${nodeId} not found in run ${runId} for graph ${graph}`);
     if (runKeyOfRunId(runId) !== id.runKey) throw notFound;
     // RPC typing cannot express `unknown` output values; the actor returns a NodeDetailsView.
-    const details = (await c.env.RUN.getByName(id.runKey).stateDetails(
+    const details = (await c.env.RUN.getByName(id.actor).stateDetails(
       id.seq,
       graph,
       namespace,

@@ -46,7 +46,7 @@ const EXECUTED_ALREADY: ReadonlySet<StateStatus> = new Set<StateStatus>([
 
 const stateNotFound = () => notFound("State not found");
 
-function stateRef(raw: string): { runKey: string; seq: number } {
+function stateRef(raw: string): { runKey: string; seq: number; actor: string } {
   const ref = parseStateId(raw);
   if (ref === null) throw stateNotFound();
   return ref;
@@ -59,8 +59,8 @@ async function report(
   rawId: string,
   build: (seq: number) => Report,
 ): Promise<ReportOutcome> {
-  const { runKey, seq } = stateRef(rawId);
-  const [outcome] = await env.RUN.getByName(runKey).report([build(seq)], namespace);
+  const { actor, seq } = stateRef(rawId);
+  const [outcome] = await env.RUN.getByName(actor).report([build(seq)], namespace);
   if (outcome === undefined) throw new Error("run actor answered no outcome for a report");
   if (!outcome.applied && outcome.reason === "not_found") throw stateNotFound();
   return outcome;
@@ -139,16 +139,16 @@ export const stateReportRoutes = new Hono<AppEnv>()
   })
   .post(`${STATE_PATH}/manual-retry`, jsonBody(manualRetryBodySchema), async (c) => {
     const namespace = c.req.param("namespace");
-    const { runKey, seq } = stateRef(c.req.param("state_id"));
+    const { actor, seq } = stateRef(c.req.param("state_id"));
     const { fanout_id: fanoutId } = c.get("body");
-    const { id } = unwrap(await c.env.RUN.getByName(runKey).manualRetry(seq, fanoutId, namespace));
+    const { id } = unwrap(await c.env.RUN.getByName(actor).manualRetry(seq, fanoutId, namespace));
     return c.json({ id, status: "CREATED" }, 200);
   })
   .get(`${STATE_PATH}/secrets`, async (c) => {
     const namespace = c.req.param("namespace");
-    const { runKey, seq } = stateRef(c.req.param("state_id"));
+    const { actor, seq } = stateRef(c.req.param("state_id"));
     // Only the secrets the state's node declared (design §4, FIX), never the whole graph's.
-    const secrets = (await c.env.RUN.getByName(runKey).secretsOf([seq], namespace))[seq];
+    const secrets = (await c.env.RUN.getByName(actor).secretsOf([seq], namespace))[seq];
     if (secrets === undefined) throw stateNotFound();
     return c.json({ secrets }, 200);
   });

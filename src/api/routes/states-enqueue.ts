@@ -87,19 +87,20 @@ async function claim(
       nodeOf.set(id, t.node);
       const parsed = parseStateId(id);
       if (parsed === null) continue; // never offered by a run actor; acked below as stale
-      const group = byRun.get(parsed.runKey) ?? { seqs: [], ids: [] };
+      // Grouped by the actor that owns the state (the run actor, or one of its branch shards).
+      const group = byRun.get(parsed.actor) ?? { seqs: [], ids: [] };
       group.seqs.push(parsed.seq);
       group.ids.push(id);
-      byRun.set(parsed.runKey, group);
+      byRun.set(parsed.actor, group);
     }
   }
   const failed = new Set<string>();
   const claimed = await Promise.all(
-    [...byRun].map(async ([runKey, group]) => {
+    [...byRun].map(async ([actor, group]) => {
       try {
-        return await env.RUN.getByName(runKey).claimPulled(group.seqs);
+        return await env.RUN.getByName(actor).claimPulled(group.seqs);
       } catch (e) {
-        console.error(`claiming pulled states of run ${runKey} failed`, e instanceof Error ? e.message : e);
+        console.error(`claiming pulled states of ${actor} failed`, e instanceof Error ? e.message : e);
         for (const id of group.ids) failed.add(id);
         return [];
       }

@@ -3,6 +3,9 @@
 // counts the subtree's ERRORED / NEXT_CREATED_ERROR states. Every change is O(unites × depth).
 //
 // A BarrierBook caches the barriers one engine call touches and writes the changed ones back at `end`.
+// A barrier lives with its execution's head: in a branch shard, a change to a barrier of the run actor's
+// executions becomes a delta that the shard sends with its transaction (design §6).
+import { shardOfSeq } from "../ids";
 import type { GraphIndex } from "./graph-index";
 import type { Barrier, ParentLink, RunStore, StateRow } from "./types";
 
@@ -18,7 +21,13 @@ export class BarrierBook {
   constructor(
     private readonly store: RunStore,
     private readonly graph: GraphIndex,
+    /** The actor this book serves: 0 for the run actor, s for branch shard s. */
+    private readonly shard = 0,
   ) {}
+
+  private isLocal(execSeq: number): boolean {
+    return shardOfSeq(execSeq) === this.shard;
+  }
 
   /** The barriers a state with these ancestors counts in: one per unite waiting on an ancestor execution. */
   keys(parents: readonly ParentLink[], ownTarget: string | undefined): BarrierKey[] {
@@ -42,6 +51,17 @@ export class BarrierBook {
   /** Adds `pending` to each open barrier, and counts a failure of `failedSeq` when given. */
   adjust(keys: BarrierKey[], pending: number, failedSeq?: number): void {
     for (const [unite, execSeq] of keys) {
+      if (!this.isLocal(execSeq)) {
+        this.store.remoteBarrier({
+          unite,
+          exec_seq: execSeq,
+          pending,
+          failed: failedSeq === undefined ? 0 : 1,
+          failed_add: failedSeq === undefined ? [] : [failedSeq],
+          failed_remove: [],
+        });
+        continue;
+      }
       const barrier = this.get(unite, execSeq);
       if (!barrier || barrier.fired) continue;
       barrier.pending += pending;
@@ -56,6 +76,17 @@ export class BarrierBook {
   /** Takes back a failure counted in open barriers (its state was superseded by a retry). */
   withdrawFailure(keys: BarrierKey[], seq: number): void {
     for (const [unite, execSeq] of keys) {
+      if (!this.isLocal(execSeq)) {
+        this.store.remoteBarrier({
+          unite,
+          exec_seq: execSeq,
+          pending: 0,
+          failed: -1,
+          failed_add: [],
+          failed_remove: [seq],
+        });
+        continue;
+      }
       const barrier = this.get(unite, execSeq);
       if (!barrier || barrier.fired) continue;
       barrier.failed = Math.max(0, barrier.failed - 1);
@@ -94,6 +125,27 @@ export class BarrierBook {
       this.mark(unite.identifier, head.seq, true);
       this.adjust(outer, 1);
     }
+  }
+
+  /** Applies a change a shard made to one of this actor's barriers (see SettleDelta). */
+  applyDelta(delta: {
+    unite: string;
+    exec_seq: number;
+    pending: number;
+    failed: number;
+    failed_add: number[];
+    failed_remove: number[];
+  }): void {
+    const barrier = this.get(delta.unite, delta.exec_seq);
+    if (!barrier || barrier.fired) return;
+    barrier.pending += delta.pending;
+    barrier.failed = Math.max(0, barrier.failed + delta.failed);
+    const removed = new Set(delta.failed_remove);
+    barrier.failed_sample = [
+      ...barrier.failed_sample.filter((s) => !removed.has(s)),
+      ...delta.failed_add,
+    ].slice(0, FAILED_SAMPLE);
+    this.mark(delta.unite, delta.exec_seq, true);
   }
 
   /** The next touched barrier that is due to fire (open, nothing pending), or undefined. */

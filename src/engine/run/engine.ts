@@ -4,15 +4,15 @@
 // Work per transition is O(1) in the run's size: barrier counters are adjusted incrementally, and only
 // a unite that fires reads its subtree (once, to render array inputs).
 import { ApiError } from "../errors";
-import { stateIdOf } from "../ids";
-import { exceedsBytes, MAX_ERROR_CHARS, MAX_STATE_VALUE_BYTES } from "../limits";
+import { shardOfSeq, stateIdOf } from "../ids";
+import { exceedsBytes, MAX_DELAY_MS, MAX_ERROR_CHARS, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { NodeTemplate, RetryPolicy, StateStatus } from "../model";
 import { retryDelayMs } from "../retry";
-import type { PlaceholderRef } from "../template/placeholders";
+import { type PlaceholderRef, refKey } from "../template/placeholders";
 import { BarrierBook } from "./barriers";
 import { FAILED, TERMINAL } from "./counts";
 import type { GraphIndex } from "./graph-index";
-import { assertSeq, childLineage, MAX_FANOUT, subtreePrefix, uniteLineage } from "./lineage";
+import { childLineage, MAX_FANOUT, subtreePrefix, uniteLineage } from "./lineage";
 import { outputString, RenderError, type Resolve, renderInputs } from "./render";
 import type {
   Barrier,
@@ -21,6 +21,9 @@ import type {
   Report,
   ReportOutcome,
   RunStore,
+  SettleDelta,
+  ShardPlan,
+  SpawnBatch,
   StatePatch,
   StateRow,
 } from "./types";
@@ -32,6 +35,10 @@ export interface EngineEnv {
   retryPolicy: RetryPolicy;
   newFanoutId: () => string;
   random?: () => number;
+  /** The actor this engine runs in: 0 for the run actor (the default), s for branch shard s. */
+  shard?: number;
+  /** Where the run actor hands wide fan-outs' branches (no shards when absent). */
+  shards?: ShardPlan;
 }
 
 /** A report without a page carries the execution's whole output list. */
@@ -56,14 +63,21 @@ export class RunEngine {
     readonly graph: GraphIndex,
     private readonly env: EngineEnv,
   ) {
-    this.barriers = new BarrierBook(store, graph);
+    this.barriers = new BarrierBook(store, graph, env.shard ?? 0);
+  }
+
+  /** The next seq of this actor; every actor allocates in its own range (see ids.ts). */
+  private nextSeq(): number {
+    const seq = this.store.nextSeq();
+    if (shardOfSeq(seq) !== (this.env.shard ?? 0)) throw new Error("run has reached its limit of states");
+    return seq;
   }
 
   /** Creates the root state. MUST be called inside a transaction, once per run. */
   start(rootInputs: Record<string, string>, startDelayMs: number, now: number): StateRow {
     this.begin(now);
     const root = this.graph.root;
-    const seq = assertSeq(this.store.nextSeq());
+    const seq = this.nextSeq();
     const state = this.newState({
       seq,
       identifier: root.identifier,
@@ -149,7 +163,7 @@ export class RunEngine {
       throw new ApiError(409, "Duplicate retry state detected");
     }
     const retry: StateRow = {
-      ...this.newState({ ...state, seq: assertSeq(this.store.nextSeq()), enqueue_after: now }),
+      ...this.newState({ ...state, seq: this.nextSeq(), enqueue_after: now }),
       fanout_id: fanoutId,
       manual_retry_fanout_id: fanoutId,
       does_unites: state.does_unites,
@@ -214,7 +228,7 @@ export class RunEngine {
     if (state.retry_count < policy.max_retries) {
       const retryCount = state.retry_count + 1;
       const due = this.now + retryDelayMs(policy, retryCount, this.env.random);
-      const seq = assertSeq(this.store.nextSeq());
+      const seq = this.nextSeq();
       // The retry takes the failed attempt's place: same inputs, parents and lineage, so a unite
       // counts it in the same barriers, and it is inserted before the attempt ends so no barrier
       // can see zero pending in between.
@@ -285,11 +299,17 @@ export class RunEngine {
       this.barriers.open(state);
       if (!last) this.barriers.adjust(this.barriers.ownKeys(state), 1);
     }
+    const batches = new Map<number, SpawnBatch>();
     for (let [m, children] of members) {
+      const shard = this.shardOf(m.fanout_index);
+      if (shard !== 0) {
+        this.forwardMember(batches, shard, state, m, children);
+        continue;
+      }
       if (m.fanout_index > 0) {
         m = {
           ...m,
-          seq: assertSeq(this.store.nextSeq()),
+          seq: this.nextSeq(),
           fanout_id: this.env.newFanoutId(),
           retry_count: 0,
           does_unites: false,
@@ -303,7 +323,7 @@ export class RunEngine {
         const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
         this.insert(
           this.newState({
-            seq: assertSeq(this.store.nextSeq()),
+            seq: this.nextSeq(),
             identifier: next.identifier,
             node_name: next.node_name,
             namespace: next.namespace,
@@ -315,6 +335,7 @@ export class RunEngine {
         );
       }
     }
+    for (const [shard, batch] of batches) this.store.forward(shard, batch);
     // One write for the head per page: its output 0 (children never read it back from the store), how far
     // the execution got, and its end with the last page.
     const patch: StatePatch = { reported_outputs: end };
@@ -328,6 +349,155 @@ export class RunEngine {
       this.store.updateState(state.seq, patch, this.now);
     }
     return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
+  }
+
+  /** The shard member `index` of a fan-out goes to: 0 (stays here) unless this is the run actor. */
+  private shardOf(index: number): number {
+    const plan = this.env.shards;
+    if ((this.env.shard ?? 0) !== 0 || !plan || plan.count < 1 || index < Math.max(1, plan.from)) return 0;
+    return 1 + (index % plan.count);
+  }
+
+  /**
+   * Hands one member and its children to a shard. They are counted here, now (the clone SUCCESS, each
+   * child CREATED and pending in its barriers), so that neither the run's counts nor a barrier can look
+   * finished while the batch is on its way; the shard only writes their rows.
+   */
+  private forwardMember(
+    batches: Map<number, SpawnBatch>,
+    shard: number,
+    head: StateRow,
+    m: StateRow,
+    children: NodeTemplate[],
+  ): void {
+    let batch = batches.get(shard);
+    if (!batch) {
+      const { seq, identifier, node_name, namespace, parents, lineage } = head;
+      batch = { head: { seq, identifier, node_name, namespace, parents, lineage }, members: [] };
+      batches.set(shard, batch);
+    }
+    const keys = this.barriers.keys([...m.parents, [m.identifier, 0, m.exec_seq]], undefined);
+    batch.members.push({
+      fanout_index: m.fanout_index,
+      fanout_id: this.env.newFanoutId(),
+      outputs: m.outputs,
+      children: children.map((next) => {
+        this.store.count("CREATED", 1);
+        this.barriers.adjust(keys, 1);
+        return {
+          identifier: next.identifier,
+          node_name: next.node_name,
+          namespace: next.namespace,
+          inputs: renderInputs(this.graph, next, this.resolverFor(m, next.identifier)),
+          fanout_id: this.env.newFanoutId(),
+        };
+      }),
+    });
+    this.store.count("SUCCESS", 1);
+  }
+
+  /**
+   * Writes the branches the run actor handed to this shard (already counted there). MUST be called inside
+   * one transaction, at most once per batch.
+   */
+  adopt(batch: SpawnBatch, now: number): void {
+    this.begin(now);
+    const { head } = batch;
+    for (const member of batch.members) {
+      const clone: StateRow = {
+        ...this.newState({
+          seq: this.nextSeq(),
+          identifier: head.identifier,
+          node_name: head.node_name,
+          namespace: head.namespace,
+          inputs: {},
+          parents: head.parents,
+          lineage: head.lineage,
+          enqueue_after: now,
+        }),
+        status: "SUCCESS",
+        outputs: member.outputs,
+        exec_seq: head.seq,
+        fanout_index: member.fanout_index,
+        fanout_id: member.fanout_id,
+      };
+      this.store.insertState(clone);
+      for (const child of member.children) {
+        const row = this.newState({
+          seq: this.nextSeq(),
+          identifier: child.identifier,
+          node_name: child.node_name,
+          namespace: child.namespace,
+          inputs: child.inputs,
+          parents: [...head.parents, [head.identifier, clone.seq, head.seq]],
+          lineage: childLineage(clone),
+          enqueue_after: now,
+        });
+        row.fanout_id = child.fanout_id;
+        this.store.insertState(row);
+        this.store.ready(row.seq, now);
+      }
+    }
+    this.end();
+  }
+
+  /** Applies what a shard's transactions changed in the run's counts and barriers. MUST be in a transaction. */
+  applySettle(delta: SettleDelta, now: number): void {
+    this.begin(now);
+    for (const [status, n] of Object.entries(delta.counts)) {
+      if (n) this.store.count(status as StateStatus, n);
+    }
+    for (const barrier of delta.barriers) this.barriers.applyDelta(barrier);
+    this.settleBarriers();
+    this.end();
+  }
+
+  /**
+   * Gives a unite that waited for its array inputs (gathered from the shards, in fan-out order, as JSON
+   * arrays keyed by `refKey`) its inputs, and makes it ready; or records it ERRORED when they cannot be
+   * built. False when the state no longer waits (a repeated gather). MUST be called inside a transaction.
+   */
+  completeGather(seq: number, arrays: ReadonlyMap<string, string>, now: number): boolean {
+    this.begin(now);
+    try {
+      const state = this.store.getState(seq);
+      const link = state?.parents[state.parents.length - 1];
+      const head = link ? this.store.getState(link[1]) : undefined;
+      if (!state || !head || state.status !== "CREATED" || !state.does_unites || state.enqueue_after <= now) {
+        return false;
+      }
+      const unite = this.graph.node(state.identifier);
+      try {
+        const inputs = renderInputs(this.graph, unite, this.uniteResolver(unite.identifier, head, arrays));
+        this.store.updateState(seq, { inputs, enqueue_after: now }, now);
+        this.store.ready(seq, now);
+      } catch (e) {
+        if (!(e instanceof RenderError)) throw e;
+        this.setStatus(state, "ERRORED", {
+          error: `Unite inputs could not be built: ${e.message}`,
+          never_ran: true,
+        });
+        this.settleBarriers();
+      }
+      return true;
+    } finally {
+      this.end();
+    }
+  }
+
+  /** The subtree fields a unite's inputs read, as `refKey`s with what to gather for each. */
+  gatherRefs(uniteId: string): { key: string; identifier: string; field: string }[] {
+    const unite = this.graph.node(uniteId);
+    const subtree = this.graph.subtreeOf.get(uniteId) ?? new Set<string>();
+    const refs = new Map<string, { key: string; identifier: string; field: string }>();
+    for (const field of this.graph.inputFields(unite)) {
+      for (const { ref } of this.graph.template(unite, field)?.parts ?? []) {
+        if (ref.kind === "output" && subtree.has(ref.identifier)) {
+          refs.set(refKey(ref), { key: refKey(ref), identifier: ref.identifier, field: ref.field });
+        }
+      }
+    }
+    return [...refs.values()];
   }
 
   /**
@@ -357,7 +527,7 @@ export class RunEngine {
       if (index === 0) continue;
       const clone: StateRow = {
         ...state,
-        seq: assertSeq(this.store.nextSeq()),
+        seq: this.nextSeq(),
         status: "NEXT_CREATED_ERROR",
         outputs: fresh[j] ?? {},
         error,
@@ -432,7 +602,7 @@ export class RunEngine {
     const parents: ParentLink[] = [...head.parents, [target, head.seq, head.seq]];
 
     const base = this.newState({
-      seq: assertSeq(this.store.nextSeq()),
+      seq: this.nextSeq(),
       identifier: unite.identifier,
       node_name: unite.node_name,
       namespace: unite.namespace,
@@ -450,6 +620,14 @@ export class RunEngine {
         base,
         `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
       );
+      return;
+    }
+    if (this.store.usesShards() && this.gatherRefs(unite.identifier).length > 0) {
+      // Its subtree's outputs live in the shards too: read them page by page, outside this transaction,
+      // then `completeGather` gives it its inputs. Until then it is CREATED (pending) and not due.
+      base.enqueue_after = this.now + MAX_DELAY_MS;
+      this.insert(base);
+      this.store.gather(base.seq);
       return;
     }
     try {
@@ -470,7 +648,7 @@ export class RunEngine {
   }
 
   /** Unite inputs: the target's own outputs as strings, subtree nodes' outputs as JSON arrays (FIX). */
-  private uniteResolver(uniteId: string, head: StateRow): Resolve {
+  private uniteResolver(uniteId: string, head: StateRow, gathered?: ReadonlyMap<string, string>): Resolve {
     const subtree = this.graph.subtreeOf.get(uniteId) ?? new Set<string>();
     const prefix = subtreePrefix(head);
     return (ref) => {
@@ -478,6 +656,8 @@ export class RunEngine {
       if (ref.identifier === head.identifier)
         return outputString(head.outputs, ref.field, ref.identifier, uniteId);
       if (subtree.has(ref.identifier)) {
+        const array = gathered?.get(refKey(ref));
+        if (array !== undefined) return array;
         const values: unknown[] = [];
         for (const value of this.store.subtreeValues(ref.identifier, prefix, ref.field)) values.push(value);
         return JSON.stringify(values);

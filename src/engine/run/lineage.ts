@@ -2,8 +2,6 @@
 // A child spawned by state P has key  P.lineage + hex8(P.exec_seq) + hex6(P.fanout_index).
 // So every state below execution E (head H) has a key starting with H.lineage + hex8(E), and sorting
 // by key orders branches by output index at every level.
-import { MAX_STATE_SEQ } from "../ids";
-
 export const MAX_FANOUT = 0xffffff;
 /** Sorts after every real output index: a unite state comes after all the branches it waited for. */
 const UNITE_SLOT = MAX_FANOUT;
@@ -20,9 +18,4 @@ export function subtreePrefix(head: { lineage: string; exec_seq: number }): stri
 
 export function uniteLineage(head: { lineage: string; exec_seq: number }): string {
   return subtreePrefix(head) + hex(UNITE_SLOT, 6);
-}
-
-export function assertSeq(seq: number): number {
-  if (seq > MAX_STATE_SEQ) throw new Error("run has reached its limit of states");
-  return seq;
 }

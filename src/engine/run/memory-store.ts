@@ -1,6 +1,8 @@
 // An in-memory RunStore: the engine's test driver, and the reference for what the SQLite store must do.
+
+import { firstSeqOf } from "../ids";
 import type { StateStatus } from "../model";
-import type { Barrier, RunStore, StatePatch, StateRow } from "./types";
+import type { Barrier, BarrierDelta, RunStore, SpawnBatch, StatePatch, StateRow } from "./types";
 
 export class MemoryRunStore implements RunStore {
   readonly states = new Map<number, StateRow>();
@@ -8,9 +10,21 @@ export class MemoryRunStore implements RunStore {
   readonly counts = new Map<StateStatus, number>();
   /** seq → due time of states waiting to be dispatched */
   readonly outbox = new Map<number, number>();
-  private seq = 0;
+  /** Batches of branches handed to shards, not yet delivered. */
+  readonly forwarded: { shard: number; batch: SpawnBatch }[] = [];
+  /** Changes to other actors' barriers, not yet delivered. */
+  readonly remoteDeltas: BarrierDelta[] = [];
+  /** Unite states waiting for their gathered inputs. */
+  readonly gathers = new Set<number>();
+  private shardsUsed = false;
+  private seq: number;
 
-  constructor(readonly store: Record<string, string> = {}) {}
+  constructor(
+    readonly store: Record<string, string> = {},
+    shard = 0,
+  ) {
+    this.seq = firstSeqOf(shard) - 1;
+  }
 
   nextSeq(): number {
     this.seq += 1;
@@ -78,6 +92,23 @@ export class MemoryRunStore implements RunStore {
 
   ready(seq: number, due: number): void {
     this.outbox.set(seq, due);
+  }
+
+  forward(shard: number, batch: SpawnBatch): void {
+    this.shardsUsed = true;
+    this.forwarded.push({ shard, batch: structuredClone(batch) });
+  }
+
+  remoteBarrier(delta: BarrierDelta): void {
+    this.remoteDeltas.push(structuredClone(delta));
+  }
+
+  gather(seq: number): void {
+    this.gathers.add(seq);
+  }
+
+  usesShards(): boolean {
+    return this.shardsUsed;
   }
 
   byIdentifier(identifier: string): StateRow[] {

@@ -47,7 +47,15 @@ export interface StateRow {
 export type StatePatch = Partial<
   Pick<
     StateRow,
-    "status" | "outputs" | "error" | "data" | "enqueue_after" | "fanout_index" | "reported_outputs"
+    | "status"
+    | "inputs"
+    | "outputs"
+    | "error"
+    | "data"
+    | "enqueue_after"
+    | "fanout_index"
+    | "reported_outputs"
+    | "never_ran"
   >
 > & {
   /** Dispatch bookkeeping the engine passes through on a claim: when the runtime's lease ends. */
@@ -65,6 +73,58 @@ export interface Barrier {
   /** A few failed state seqs, to name them in the unite's error. */
   failed_sample: number[];
   fired: boolean;
+}
+
+/**
+ * Where the branches of a wide fan-out go (design §6, branch shards). Only the run actor (shard 0) hands
+ * branches out: member `i` of an execution goes to shard `1 + i % count` once `i >= from`.
+ */
+export interface ShardPlan {
+  count: number;
+  from: number;
+}
+
+/** A child state created with a fan-out member in a shard, already rendered by the run actor. */
+export interface SpawnedChild {
+  identifier: string;
+  node_name: string;
+  namespace: string;
+  inputs: Record<string, string>;
+  fanout_id: string;
+}
+
+/** One fan-out member handed to a shard: its clone and the children it spawns. */
+export interface SpawnedMember {
+  fanout_index: number;
+  fanout_id: string;
+  outputs: Record<string, unknown>;
+  children: SpawnedChild[];
+}
+
+/**
+ * Branches of one page of an execution handed to one shard. The run actor has already counted them
+ * (clones SUCCESS, children CREATED) and counted the children pending in its barriers, so the shard only
+ * writes the rows; what happens to them afterwards reaches the run actor as settle deltas.
+ */
+export interface SpawnBatch {
+  head: Pick<StateRow, "seq" | "identifier" | "node_name" | "namespace" | "parents" | "lineage">;
+  members: SpawnedMember[];
+}
+
+/** A change to a barrier kept by another actor (the run actor, for an execution it holds). */
+export interface BarrierDelta {
+  unite: string;
+  exec_seq: number;
+  pending: number;
+  failed: number;
+  failed_add: number[];
+  failed_remove: number[];
+}
+
+/** What a shard's transactions changed in the run's counts and in the run actor's barriers. */
+export interface SettleDelta {
+  counts: Partial<Record<StateStatus, number>>;
+  barriers: BarrierDelta[];
 }
 
 export interface RunStore {
@@ -92,6 +152,17 @@ export interface RunStore {
   count(status: StateStatus, delta: number): void;
   /** Records that state `seq` must be dispatched once `due` (epoch ms) has passed. */
   ready(seq: number, due: number): void;
+  /** Hands a batch of branches to shard `shard`, durably, with this transaction (run actor only). */
+  forward(shard: number, batch: SpawnBatch): void;
+  /** Records a change to a barrier another actor keeps, sent with this transaction's settle delta. */
+  remoteBarrier(delta: BarrierDelta): void;
+  /**
+   * Records that unite state `seq` waits for its array inputs to be gathered from the run's shards; it is
+   * dispatched once they are (run actor only).
+   */
+  gather(seq: number): void;
+  /** Whether any branch of this run was handed to a shard (then unites gather from the shards). */
+  usesShards(): boolean;
 }
 
 /**

@@ -81,6 +81,27 @@ export function graphStructure(
   };
 }
 
+/** Concatenates consecutive pages of one run's graph view (from its run actor and then its shards). */
+export function mergeGraphViews(graphName: string, views: GraphStructureView[]): GraphStructureView {
+  const summary = Object.fromEntries(STATE_STATUSES.map((s) => [s, 0])) as Record<StateStatus, number>;
+  const merged: GraphStructureView = {
+    root_states: views.flatMap((v) => v.root_states),
+    graph_name: "",
+    nodes: views.flatMap((v) => v.nodes),
+    edges: views.flatMap((v) => v.edges),
+    node_count: 0,
+    edge_count: 0,
+    execution_summary: summary,
+  };
+  for (const v of views) for (const s of STATE_STATUSES) summary[s] += v.execution_summary[s];
+  merged.node_count = merged.nodes.length;
+  merged.edge_count = merged.edges.length;
+  merged.graph_name = merged.nodes.length > 0 ? graphName : "";
+  const cursor = views[views.length - 1]?.next_cursor;
+  if (cursor) merged.next_cursor = cursor;
+  return merged;
+}
+
 export interface NodeDetailsView {
   id: string;
   node_name: string;

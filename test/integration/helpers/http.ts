@@ -2,7 +2,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, vi } from "vitest";
-import { runKeyOfRunId } from "../../../src/engine/ids";
+import { actorName, runKeyOfRunId } from "../../../src/engine/ids";
 
 export const KEY = "test-secret-key";
 
@@ -83,13 +83,28 @@ export async function triggerRun(
   return res.body.run_id;
 }
 
-/** Every state row of a run, read white-box from its run actor's storage, in creation order. */
-export function stateRows<T>(runId: string): Promise<T[]> {
-  return runInDurableObject(runStub(runId), async (_actor, state) =>
-    state.storage.sql
-      .exec(
-        "SELECT seq, identifier, status, retry_count, enqueue_after, inputs, outputs, error FROM states ORDER BY seq",
-      )
-      .toArray(),
-  ) as Promise<T[]>;
+/**
+ * Every state row of a run, read white-box from the storage of its run actor and of its branch shards
+ * (whose seqs sort after the run actor's), in creation order within each actor.
+ */
+export async function stateRows<T>(runId: string): Promise<T[]> {
+  const runKey = runKeyOfRunId(runId) ?? "";
+  const shards = Number(env.BRANCH_SHARDS);
+  const rows: T[] = [];
+  for (let shard = 0; shard <= shards; shard++) {
+    const part = await runInDurableObject(
+      env.RUN.getByName(actorName(runKey, shard)),
+      async (_actor, state) => {
+        const sql = state.storage.sql;
+        if (sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states'").toArray().length === 0) return [];
+        return sql
+          .exec(
+            "SELECT seq, identifier, status, retry_count, enqueue_after, inputs, outputs, error FROM states ORDER BY seq",
+          )
+          .toArray();
+      },
+    );
+    rows.push(...(part as T[]));
+  }
+  return rows;
 }
