@@ -3,6 +3,16 @@
 // class loads rows, calls them and writes rows. One extra instance, named DIRECTORY_ACTOR_NAME, keeps
 // the list of namespaces that registered nodes, in a table no namespace instance uses.
 import { DurableObject } from "cloudflare:workers";
+import type {
+  GraphTemplateInput,
+  GraphTemplateRecord,
+  NodeRegistryRpc,
+  RegisteredNodeRecord,
+  RegisterOptions,
+  RunBootstrap,
+  RunIndexPage,
+  TransportedNodeRegistration,
+} from "../contracts";
 import { earliest } from "../engine/cron-schedule";
 import { ApiError, type Result, toResult } from "../engine/errors";
 import { newRunId } from "../engine/ids";
@@ -15,32 +25,15 @@ import {
   Transport,
   ValidationStatus,
 } from "../engine/model";
+import { type NodeInfo, nodeKey } from "../engine/run/snapshot";
 import { verifyGraph } from "../engine/template/registry-check";
 import type { TriggerBody } from "../engine/template/request-schema";
 import { resolveRootInputs } from "../engine/template/root-inputs";
 import { findRoot, GraphStructureError, validateGraphStructure } from "../engine/template/structure";
 import { isoNaive } from "../engine/time";
-import { type NodeInfo, nodeKey, type RunBootstrap } from "./contracts";
-import type {
-  GraphRow,
-  GraphTemplateInput,
-  GraphTemplateRecord,
-  NodeRegistration,
-  NodeRow,
-  RegisteredNodeRecord,
-  RunIndexPage,
-} from "./namespace-contracts";
+import type { GraphRow, NodeRow } from "./namespace-contracts";
 import { NamespaceCron } from "./namespace-cron";
 import { NAMESPACE_SCHEMA } from "./namespace-schema";
-
-export type {
-  GraphTemplateInput,
-  GraphTemplateRecord,
-  NodeRegistration,
-  RegisteredNodeRecord,
-  RunIndexEntry,
-  RunIndexPage,
-} from "./namespace-contracts";
 
 /**
  * The directory's actor name. It cannot be a user namespace: the API refuses this name in every
@@ -71,7 +64,7 @@ function objectId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class NamespaceActor extends DurableObject<Env> {
+export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRpc {
   private readonly sql: SqlStorage;
   private readonly cron: NamespaceCron;
 
@@ -136,8 +129,8 @@ export class NamespaceActor extends DurableObject<Env> {
   async registerNodes(
     namespace: string,
     runtimeName: string,
-    nodes: NodeRegistration[],
-    options: { keepOthers?: boolean } = {},
+    nodes: TransportedNodeRegistration[],
+    options: RegisterOptions = {},
   ): Promise<void> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {

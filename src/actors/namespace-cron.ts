@@ -3,12 +3,12 @@
 // are in src/engine/cron-schedule.ts; this class moves rows and starts runs. Both tables are due-time
 // tables of the actor's one alarm (see `nextWake`), so nothing here is lost across a restart.
 
+import type { RunBootstrap, TriggerScheduleEntry } from "../contracts";
 import { type CronSchedule, decideDue, fireRetryAt, reconcileSchedules } from "../engine/cron-schedule";
 import { ApiError } from "../engine/errors";
 import { runKeyOfRunId } from "../engine/ids";
 import type { CronTrigger } from "../engine/model";
 import type { TriggerBody } from "../engine/template/request-schema";
-import type { RunBootstrap } from "./contracts";
 
 export const CRON_SCHEMA = `
 CREATE TABLE IF NOT EXISTS cron_schedules (
@@ -31,13 +31,6 @@ CREATE TABLE IF NOT EXISTS cron_fires (
 
 /** A cron occurrence starts a run exactly as an HTTP trigger with an empty body would (spec §4.12). */
 const EMPTY_TRIGGER: TriggerBody = { store: {}, inputs: {}, start_delay: 0 };
-
-/** A schedule as GET graph shows it. */
-export interface TriggerScheduleEntry {
-  expression: string;
-  /** ISO 8601 in UTC, with the `Z`. */
-  next_fire_at: string;
-}
 
 export interface CronHost {
   ctx: DurableObjectState;

@@ -2,6 +2,7 @@
 // transition through the platform-free engine inside one storage transaction per RPC, and sends ready
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
+import type { PulledState, RunBootstrap, RunRuntimeRpc, RunSummary } from "../contracts";
 import { ok, type Result, toResult } from "../engine/errors";
 import { stateIdOf } from "../engine/ids";
 import { MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
@@ -17,7 +18,6 @@ import {
 } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
-import type { PulledState, RunBootstrap, RunSummary } from "./contracts";
 import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
 import {
@@ -42,7 +42,7 @@ export interface RunCosts {
   readyQueueOffers: number;
 }
 
-export class RunActor extends DurableObject<Env> {
+export class RunActor extends DurableObject<Env> implements RunRuntimeRpc {
   // Set by `open`; every method below reads them only once `meta` (a started run) exists.
   private store!: SqlRunStore;
   private meta: RunMeta | null = null;

@@ -1,6 +1,8 @@
 // The run's identity and graph snapshot, written once at start.
+
+import type { RunBootstrap } from "../contracts";
 import { runKeyOfRunId } from "../engine/ids";
-import type { RunBootstrap, RunTemplateSnapshot } from "./contracts";
+import type { RunTemplateSnapshot } from "../engine/run/snapshot";
 
 export interface RunMeta {
   run_id: string;

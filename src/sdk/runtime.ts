@@ -5,20 +5,14 @@
 //   const runtime = createRuntime({ namespace: "examples", name: "example-runtime", nodes: [new MyNode()] });
 //   export default { queue: runtime.queue };             // plus RUN and NAMESPACE bindings to the engine
 //   await runtime.register(env);                          // once, e.g. from a deploy script or fetch()
-import type { NamespaceActor } from "../actors/namespace-actor";
-import type { RunActor } from "../actors/run-actor";
+import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
-import type { Report } from "../engine/run/types";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
 import { toRegisteredNode } from "./registration";
 
-/** The bindings a runtime Worker needs: the engine's actors (same script, or `script_name` bindings). */
-export interface RuntimeEnv {
-  RUN: DurableObjectNamespace<RunActor>;
-  NAMESPACE: DurableObjectNamespace<NamespaceActor>;
-}
+export type { RuntimeEnv };
 
 export interface RuntimeOptions {
   namespace: string;
@@ -119,7 +113,7 @@ async function consume(
 }
 
 async function runOne(
-  run: DurableObjectStub<RunActor>,
+  run: RunRuntimeRpc,
   states: DispatchedState[],
   nodeFor: (ns: string, name: string) => AnyNode | undefined,
   concurrency: number,

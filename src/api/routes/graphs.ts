@@ -1,8 +1,8 @@
 // Graph templates: upsert, read, list (spec §2.5–§2.7). Secret values and ciphertexts never leave the
 // actor through these routes; every view shows secret names mapped to `true`.
 import { Hono } from "hono";
-import type { GraphTemplateRecord } from "../../actors/namespace-actor";
 import { namespaceStub } from "../../actors/namespace-actor";
+import type { GraphTemplateRecord } from "../../contracts";
 import { notFound, unwrap } from "../../engine/errors";
 import { encryptSecrets, secretsKeyFrom } from "../../engine/secrets";
 import { upsertGraphBodySchema } from "../../engine/template/request-schema";

@@ -1,9 +1,8 @@
 // `GET /v0/namespace/{ns}/runs/{page}/{size}` (spec §2.16). The namespace actor pages its run index;
 // each listed run's counts come from its own run actor, asked in parallel.
 import { Hono } from "hono";
-import type { RunSummary } from "../../actors/contracts";
-import type { RunIndexEntry } from "../../actors/namespace-actor";
 import { namespaceStub } from "../../actors/namespace-actor";
+import type { RunIndexEntry, RunSummary } from "../../contracts";
 import { runKeyOfRunId } from "../../engine/ids";
 import { MAX_RUNS_PAGE_SIZE } from "../../engine/limits";
 import type { AppEnv } from "../env";

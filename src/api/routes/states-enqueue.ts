@@ -4,8 +4,8 @@
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
 import { z } from "zod";
-import type { PulledState } from "../../actors/contracts";
 import { readyQueueName } from "../../actors/ready-queue-actor";
+import type { PulledState } from "../../contracts";
 import { parseStateId } from "../../engine/ids";
 import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
 import type { AppEnv } from "../env";

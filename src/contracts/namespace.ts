@@ -1,0 +1,89 @@
+// What crosses Workers RPC to and from a namespace actor: node registrations, graph templates and the run
+// index, and the narrow interface a runtime uses to register its nodes. Plain data only (structured clone).
+import type {
+  CronTrigger,
+  NodeTemplate,
+  RegisteredNode,
+  RetryPolicy,
+  StoreConfig,
+  Transport,
+  ValidationStatus,
+} from "../engine/model";
+
+/** One entry of the `nodes` list of `PUT /v0/namespace/{ns}/nodes/`, as the Python runtime sends it. */
+export interface NodeRegistration {
+  name: string;
+  inputs_schema: Record<string, unknown>;
+  outputs_schema: Record<string, unknown>;
+  secrets: string[];
+}
+
+/** A registration as the namespace actor stores it: `transport` is our extension (push runtimes: "queue"). */
+export type TransportedNodeRegistration = NodeRegistration & { transport: Transport };
+
+export interface RegisterOptions {
+  /** Leave a node that another runtime registered to it (how a bundled runtime registers at start-up). */
+  keepOthers?: boolean;
+}
+
+/** The namespace actor as a runtime sees it. The namespace actor implements it. */
+export interface NodeRegistryRpc {
+  registerNodes(
+    namespace: string,
+    runtimeName: string,
+    nodes: TransportedNodeRegistration[],
+    options?: RegisterOptions,
+  ): Promise<void>;
+}
+
+export interface RegisteredNodeRecord extends RegisteredNode {
+  _id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A template as the upsert hands it over: validated at tier 1, secrets already encrypted. */
+export interface GraphTemplateInput {
+  nodes: NodeTemplate[];
+  /** name → ciphertext. */
+  secrets: Record<string, string>;
+  retry_policy: RetryPolicy;
+  store_config: StoreConfig;
+  triggers: CronTrigger[];
+}
+
+/** A cron schedule as GET graph shows it. */
+export interface TriggerScheduleEntry {
+  expression: string;
+  /** ISO 8601 in UTC, with the `Z`. */
+  next_fire_at: string;
+}
+
+/** A stored template as the API may show it: secret names only, never ciphertexts. */
+export interface GraphTemplateRecord {
+  _id: string;
+  name: string;
+  namespace: string;
+  nodes: NodeTemplate[];
+  secret_names: string[];
+  retry_policy: RetryPolicy;
+  store_config: StoreConfig;
+  triggers: CronTrigger[];
+  /** The graph's armed cron schedules (empty unless VALID): our extension, see docs/control-features.md. */
+  trigger_schedule: TriggerScheduleEntry[];
+  validation_status: ValidationStatus;
+  validation_errors: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RunIndexEntry {
+  run_id: string;
+  graph_name: string;
+  created_at: string;
+}
+
+export interface RunIndexPage {
+  total: number;
+  runs: RunIndexEntry[];
+}
