@@ -14,7 +14,7 @@ import type {
   TransportedNodeRegistration,
 } from "../contracts";
 import { earliest } from "../engine/cron-schedule";
-import { ApiError, type Result, toResult } from "../engine/errors";
+import { NotFoundError, type Result, toResult, ValidationError } from "../engine/errors";
 import { newRunId } from "../engine/ids";
 import {
   type CronTrigger,
@@ -246,13 +246,8 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
       const fieldErrors: string[] = [];
       if (graphName.trim() === "") fieldErrors.push("Name cannot be empty");
       if (namespace.trim() === "") fieldErrors.push("Namespace cannot be empty");
-      if (fieldErrors.length > 0) throw invalidTemplate(fieldErrors.join("\n"));
-      try {
-        validateGraphStructure(template.nodes, template.store_config);
-      } catch (e) {
-        if (e instanceof GraphStructureError) throw invalidTemplate(e.message);
-        throw e;
-      }
+      if (fieldErrors.length > 0) throw new GraphStructureError(fieldErrors);
+      validateGraphStructure(template.nodes, template.store_config);
 
       const registry = await this.registryFor(namespace, template.nodes);
       const errors = verifyGraph(template.nodes, Object.keys(template.secrets), (name, ns) =>
@@ -353,7 +348,7 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
     });
   }
 
-  /** A new run's bootstrap from the current template and registry; writes nothing. Throws ApiError. */
+  /** A new run's bootstrap from the current template and registry; writes nothing. Throws DomainError. */
   private async snapshotRun(
     namespace: string,
     graphName: string,
@@ -362,9 +357,9 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
   ): Promise<RunBootstrap> {
     const row = this.graphRow(graphName);
     if (row === undefined) {
-      throw new ApiError(404, `Graph template not found for namespace ${namespace} and graph ${graphName}`);
+      throw new NotFoundError(`Graph template not found for namespace ${namespace} and graph ${graphName}`);
     }
-    if (row.validation_status !== "VALID") throw new ApiError(400, "Graph template is not valid");
+    if (row.validation_status !== "VALID") throw new ValidationError("Graph template is not valid");
     const nodes = JSON.parse(row.nodes) as NodeTemplate[];
     const storeConfig = JSON.parse(row.store_config) as StoreConfig;
     const root = findRoot(nodes);
@@ -468,8 +463,4 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
       .toArray()
       .map((r) => r.namespace);
   }
-}
-
-function invalidTemplate(message: string): ApiError {
-  return new ApiError(400, `Error validating graph template: ${message}`);
 }

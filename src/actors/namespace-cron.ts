@@ -5,7 +5,7 @@
 
 import type { RunBootstrap, TriggerScheduleEntry } from "../contracts";
 import { type CronSchedule, decideDue, fireRetryAt, reconcileSchedules } from "../engine/cron-schedule";
-import { ApiError } from "../engine/errors";
+import { DomainError, NotFoundError } from "../engine/errors";
 import { runKeyOfRunId } from "../engine/ids";
 import type { CronTrigger } from "../engine/model";
 import type { TriggerBody } from "../engine/template/request-schema";
@@ -37,7 +37,7 @@ export interface CronHost {
   env: Env;
   /** The namespace this actor serves, once a graph was upserted. */
   namespace(): string | undefined;
-  /** Everything a new run needs, without writing anything. Throws ApiError when the graph cannot run. */
+  /** Everything a new run needs, without writing anything. Throws DomainError when the graph cannot run. */
   snapshotRun(namespace: string, graphName: string, body: TriggerBody, now: number): Promise<RunBootstrap>;
   /** Records the run in the index. MUST be called inside a transaction. */
   recordRun(bootstrap: RunBootstrap, now: number): void;
@@ -175,7 +175,7 @@ export class NamespaceCron {
       let bootstrap = fire.bootstrap === null ? null : (JSON.parse(fire.bootstrap) as RunBootstrap);
       if (bootstrap === null) {
         const namespace = this.host.namespace();
-        if (namespace === undefined) throw new ApiError(404, "namespace not known to this actor");
+        if (namespace === undefined) throw new NotFoundError("namespace not known to this actor");
         const snapshot = await this.host.snapshotRun(namespace, fire.graph_name, EMPTY_TRIGGER, Date.now());
         this.host.ctx.storage.transactionSync(() => {
           this.host.recordRun(snapshot, Date.now());
@@ -192,7 +192,7 @@ export class NamespaceCron {
       await this.host.env.RUN.getByName(runKey).start(bootstrap);
       this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
     } catch (e) {
-      if (e instanceof ApiError) {
+      if (e instanceof DomainError) {
         console.warn(`${what} started no run: ${e.message}`);
         this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
         return;

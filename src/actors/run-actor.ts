@@ -3,7 +3,7 @@
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
 import type { PulledState, RunBootstrap, RunRuntimeRpc, RunSummary } from "../contracts";
-import { ok, type Result, toResult } from "../engine/errors";
+import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { stateIdOf } from "../engine/ids";
 import { MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import { runCounts, runStatus } from "../engine/run/counts";
@@ -164,9 +164,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc {
    */
   async manualRetry(seq: number, fanoutId: string, namespace?: string): Promise<Result<{ id: string }>> {
     const meta = this.meta;
-    if (!meta) return { ok: false, status: 404, detail: "State not found" };
+    if (!meta) return failed(new NotFoundError("State not found"));
     if (namespace !== undefined && this.store.getState(seq)?.namespace !== namespace) {
-      return { ok: false, status: 404, detail: "State not found" };
+      return failed(new NotFoundError("State not found"));
     }
     const result = await toResult(() =>
       this.transact(() => this.runEngine().manualRetry(seq, fanoutId, Date.now())),

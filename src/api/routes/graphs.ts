@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { namespaceStub } from "../../actors/namespace-actor";
 import type { GraphTemplateRecord } from "../../contracts";
-import { notFound, unwrap } from "../../engine/errors";
+import { NotFoundError, unwrap } from "../../engine/errors";
 import { encryptSecrets, secretsKeyFrom } from "../../engine/secrets";
 import { upsertGraphBodySchema } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
@@ -67,7 +67,8 @@ export const graphsRoutes = new Hono<AppEnv>()
     const namespace = c.req.param("namespace");
     const graph = c.req.param("graph");
     const stored = await namespaceStub(c.env, namespace).getGraph(namespace, graph);
-    if (stored === null) throw notFound(`Graph template ${graph} not found in namespace ${namespace}`);
+    if (stored === null)
+      throw new NotFoundError(`Graph template ${graph} not found in namespace ${namespace}`);
     return c.json(templateView(stored));
   })
   .get("/v0/namespace/:namespace/graphs/", async (c) => {

@@ -5,7 +5,13 @@
 // that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a finished state is 409.
 import { Hono } from "hono";
 import { z } from "zod";
-import { ApiError, badRequest, conflict, notFound, unwrap } from "../../engine/errors";
+import {
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  unwrap,
+  ValidationError,
+} from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
 import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
@@ -37,7 +43,7 @@ const EXECUTED_ALREADY: ReadonlySet<StateStatus> = new Set<StateStatus>([
   "NEXT_CREATED_ERROR",
 ]);
 
-const stateNotFound = () => notFound("State not found");
+const stateNotFound = () => new NotFoundError("State not found");
 
 function stateRef(raw: string): { runKey: string; seq: number } {
   const ref = parseStateId(raw);
@@ -64,13 +70,18 @@ export const stateReportRoutes = new Hono<AppEnv>()
     const { outputs } = c.get("body");
     const big = outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
     // Refused before anything changes: a stored output must fit a Durable Object's row.
-    if (big >= 0) throw new ApiError(413, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+    if (big >= 0) {
+      throw new PayloadTooLargeError(
+        `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`,
+        MAX_STATE_VALUE_BYTES,
+      );
+    }
     const outcome = await report(c.env, c.req.param("namespace"), c.req.param("state_id"), (seq) => ({
       type: "executed",
       seq,
       outputs,
     }));
-    if (!outcome.applied) throw badRequest("State is not queued");
+    if (!outcome.applied) throw new ValidationError("State is not queued");
     return c.json({ status: "EXECUTED" }, 200);
   })
   .post(`${STATE_PATH}/errored`, jsonBody(erroredBodySchema), async (c) => {
@@ -82,7 +93,7 @@ export const stateReportRoutes = new Hono<AppEnv>()
     }));
     if (!outcome.applied) {
       const executed = outcome.status !== undefined && EXECUTED_ALREADY.has(outcome.status);
-      throw badRequest(executed ? "State is already executed" : "State is not queued or executed");
+      throw new ValidationError(executed ? "State is already executed" : "State is not queued or executed");
     }
     // `status` is always "ERRORED" on the wire, even when a retry superseded the state (spec §2.11).
     return c.json({ status: "ERRORED", retry_created: outcome.retryCreated ?? false }, 200);
@@ -94,7 +105,7 @@ export const stateReportRoutes = new Hono<AppEnv>()
       seq,
       data,
     }));
-    if (!outcome.applied) throw badRequest("State is not queued");
+    if (!outcome.applied) throw new ValidationError("State is not queued");
     // Exactly 200: the Python runtime treats any other status as fatal.
     return c.json({ enqueue_after: outcome.enqueueAfter, status: "PRUNED" }, 200);
   })
@@ -107,7 +118,9 @@ export const stateReportRoutes = new Hono<AppEnv>()
     }));
     if (!outcome.applied) {
       // FIX (design §4): a finished state never runs twice.
-      throw conflict(`State is ${outcome.status ?? "finished"}: a finished state cannot be re-enqueued`);
+      throw new ConflictError(
+        `State is ${outcome.status ?? "finished"}: a finished state cannot be re-enqueued`,
+      );
     }
     return c.json({ enqueue_after: outcome.enqueueAfter, status: "CREATED" }, 200);
   })

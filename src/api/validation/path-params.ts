@@ -1,6 +1,6 @@
 // Path parameters that must be integers (the runs list's page and size). A value that is not an integer,
 // or out of range, is the client's mistake: 422 in pydantic's shape, never a 500 from a negative offset.
-import { ApiError } from "../../engine/errors";
+import { UnprocessableError } from "../../engine/errors";
 import type { PydanticError } from "./pydantic-detail";
 
 export interface IntRange {
@@ -42,6 +42,6 @@ export function intPathParam(name: string, raw: string, range: IntRange): number
   return value;
 }
 
-function unprocessable(error: PydanticError): ApiError {
-  return new ApiError(422, [error]);
+function unprocessable(error: PydanticError): UnprocessableError {
+  return new UnprocessableError([error]);
 }
