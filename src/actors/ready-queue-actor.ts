@@ -3,8 +3,7 @@
 // batches; a poller takes some, the run actor claims them (CREATED → QUEUED), and the poller acks them.
 // A ref taken but never acked (the poller crashed in between) is offered again after RETAKE_AFTER_MS.
 import { DurableObject } from "cloudflare:workers";
-
-export const RETAKE_AFTER_MS = 30_000;
+import { RETAKE_AFTER_MS } from "../engine/limits";
 
 export interface ReadyRef {
   id: string;

@@ -5,12 +5,13 @@ import { DurableObject } from "cloudflare:workers";
 import type { PulledState, RunBootstrap, RunRuntimeRpc, RunSummary } from "../contracts";
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { stateIdOf } from "../engine/ids";
-import { MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import { DEFAULT_PULL_LEASE_MS, DISPATCH_SAFETY_MS, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
 import type { Report, ReportOutcome, StateRow } from "../engine/run/types";
 import {
+  emptyGraphStructure,
   type GraphStructureView,
   graphStructure,
   type NodeDetailsView,
@@ -18,7 +19,7 @@ import {
 } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
-import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
+import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, writeRunMeta } from "./run-meta";
 import {
   migrateRunSchema,
@@ -29,8 +30,6 @@ import {
 } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
-/** How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens. */
-const DISPATCH_SAFETY_MS = 5_000;
 
 export interface RunCosts {
   reportRpcs: number;
@@ -248,7 +247,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc {
   /** The run-graph view of the states that live in `namespace` (spec §2.17). */
   async graphView(namespace: string): Promise<GraphStructureView> {
     const meta = this.meta;
-    if (!meta) return graphStructure("", "", []);
+    if (!meta) return emptyGraphStructure();
     const rows = this.ctx.storage.sql.exec<StateRecord>(
       "SELECT * FROM states WHERE namespace = ? ORDER BY seq",
       namespace,

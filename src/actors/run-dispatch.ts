@@ -1,30 +1,26 @@
 // The run actor's dispatch. A ready state is a CREATED row not yet handed out (the states table is the
-// outbox, written in the same transaction that makes the state ready). Each round claims up to ROUND
+// outbox, written in the same transaction that makes the state ready). Each round claims a bounded batch of
 // due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
 // `dispatch_rounds` row, sends them, and deletes the row once the send succeeded. A round whose send
 // failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a
 // QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
 // state is eventually dispatched.
 import type { DispatchedState } from "../dispatch/messages";
-import { byteLength, INLINE_INPUTS_BYTES, packMessages } from "../dispatch/pack";
+import { byteLength, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
+import {
+  DEFAULT_PUSH_LEASE_MS,
+  DEFAULT_STATES_PER_MESSAGE,
+  DISPATCH_ROUND_STATES,
+  INLINE_INPUTS_BYTES,
+  RESEND_AFTER_MS,
+  SEND_CONCURRENCY,
+} from "../engine/limits";
 import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
 import { type ReadyRef, readyQueueName } from "./ready-queue-actor";
 import type { SqlRunStore } from "./run-sql-store";
-
-/** How many states one round hands out (bounds memory on a 100k fan-out). */
-const ROUND = 2_000;
-/** An unconfirmed round older than this is sent again (after a failed send or a crash). */
-export const RESEND_AFTER_MS = 1_000;
-/** sendBatch calls in flight at once. */
-const SEND_CONCURRENCY = 4;
-const DEFAULT_STATES_PER_MESSAGE = 64;
-/** A queue-dispatched state unreported after this long is treated as errored ("lease expired"). */
-export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
-/** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
-export const DEFAULT_PULL_LEASE_MS = 5 * 60_000;
 
 export interface DispatchHost {
   ctx: DurableObjectState;
@@ -91,7 +87,10 @@ export class Dispatcher {
         }
         store.closeRound(round.id);
       }
-      const fresh = store.readyStates(now, Math.max(0, ROUND - queued.length - pulled.length));
+      const fresh = store.readyStates(
+        now,
+        Math.max(0, DISPATCH_ROUND_STATES - queued.length - pulled.length),
+      );
       const toClaim: StateRow[] = [];
       for (const state of fresh) (this.transportOf(state) === "pull" ? pulled : toClaim).push(state);
       const lease = now + this.leaseMs("PUSH_LEASE_MS", DEFAULT_PUSH_LEASE_MS);
@@ -108,7 +107,7 @@ export class Dispatcher {
               now,
             )
           : null;
-      return { queued, pulled, round, more: all.length >= ROUND || unconfirmed.length > 0 };
+      return { queued, pulled, round, more: all.length >= DISPATCH_ROUND_STATES || unconfirmed.length > 0 };
     });
     if (taken.round === null) return false;
     try {

@@ -10,6 +10,8 @@ import type {
   ValidationStatus,
 } from "../engine/model";
 
+export type { CronTrigger };
+
 /** One entry of the `nodes` list of `PUT /v0/namespace/{ns}/nodes/`, as the Python runtime sends it. */
 export interface NodeRegistration {
   name: string;

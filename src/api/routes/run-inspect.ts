@@ -3,25 +3,14 @@
 import { Hono } from "hono";
 import { NotFoundError, ValidationError } from "../../engine/errors";
 import { parseStateId, runKeyOfRunId } from "../../engine/ids";
-import { STATE_STATUSES } from "../../engine/model";
-import type { NodeDetailsView } from "../../engine/run/views";
+import { emptyGraphStructure, type NodeDetailsView } from "../../engine/run/views";
 import type { AppEnv } from "../env";
-
-const emptyGraph = () => ({
-  root_states: [],
-  graph_name: "",
-  nodes: [],
-  edges: [],
-  node_count: 0,
-  edge_count: 0,
-  execution_summary: Object.fromEntries(STATE_STATUSES.map((s) => [s, 0])),
-});
 
 export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/states/run/:run_id/graph", async (c) => {
     const runKey = runKeyOfRunId(c.req.param("run_id"));
     // Exosphere answers an unknown run with the empty view; a malformed id cannot name a run either.
-    if (runKey === null) return c.json(emptyGraph());
+    if (runKey === null) return c.json(emptyGraphStructure());
     return c.json(await c.env.RUN.getByName(runKey).graphView(c.req.param("namespace")));
   })
   .get("/v0/namespace/:namespace/graph/:graph/run/:run_id/node/:node_id", async (c) => {

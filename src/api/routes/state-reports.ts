@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
+import { laxInt } from "../../engine/lax-integer";
 import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
@@ -21,10 +22,6 @@ import { jsonBody } from "../middleware/json-body";
 
 const STATE_PATH = "/v0/namespace/:namespace/state/:state_id";
 
-/** Pydantic's lax int: 5000, 5000.0 and "5000" are 5000. */
-const laxInt = (value: unknown): unknown =>
-  typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value.trim()) : value;
-
 const jsonObject = z.record(z.string(), z.unknown());
 
 export const executedBodySchema = z.object({ outputs: z.array(jsonObject) });
@@ -32,7 +29,7 @@ export const erroredBodySchema = z.object({ error: z.string() });
 export const pruneBodySchema = z.object({ data: jsonObject });
 /** A delay in ms; Exosphere refuses 0 and negatives (gt=0). */
 export const requeueBodySchema = z.object({
-  enqueue_after: z.preprocess(laxInt, z.int().gt(0).max(MAX_DELAY_MS)),
+  enqueue_after: laxInt(z.int().gt(0).max(MAX_DELAY_MS)),
 });
 export const manualRetryBodySchema = z.object({ fanout_id: z.string() });
 

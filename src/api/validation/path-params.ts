@@ -1,6 +1,7 @@
 // Path parameters that must be integers (the runs list's page and size). A value that is not an integer,
 // or out of range, is the client's mistake: 422 in pydantic's shape, never a 500 from a negative offset.
 import { UnprocessableError } from "../../engine/errors";
+import { laxInteger } from "../../engine/lax-integer";
 import type { PydanticError } from "./pydantic-detail";
 
 export interface IntRange {
@@ -11,8 +12,8 @@ export interface IntRange {
 /** Parses `raw` as pydantic's lax int does for a path segment ("5", " 5 ", "+5"); throws 422 otherwise. */
 export function intPathParam(name: string, raw: string, range: IntRange): number {
   const loc = ["path", name];
-  const trimmed = raw.trim();
-  if (!/^[+-]?\d+$/.test(trimmed)) {
+  const value = laxInteger(raw);
+  if (typeof value !== "number") {
     throw unprocessable({
       type: "int_parsing",
       loc,
@@ -20,7 +21,6 @@ export function intPathParam(name: string, raw: string, range: IntRange): number
       input: raw,
     });
   }
-  const value = Number(trimmed);
   if (value < range.min) {
     throw unprocessable({
       type: "greater_than_equal",
