@@ -2,10 +2,11 @@
 // transition through the platform-free engine inside one storage transaction per RPC, and sends ready
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
+import { configOf } from "../config";
 import type { PulledState, RunBootstrap, RunRuntimeRpc, RunSummary } from "../contracts";
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { stateIdOf } from "../engine/ids";
-import { DEFAULT_PULL_LEASE_MS, DISPATCH_SAFETY_MS, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import { DISPATCH_SAFETY_MS, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
@@ -126,7 +127,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc {
     const meta = this.meta;
     if (!meta) return [];
     const now = Date.now();
-    const lease = now + this.dispatcher.leaseMs("PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS);
+    const lease = now + configOf(this.env).pullLeaseMs;
     const claimed = this.transact(() => {
       const due: StateRow[] = [];
       const early: number[] = [];
@@ -213,9 +214,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc {
   async secretsOf(seqs: number[], namespace?: string): Promise<Record<number, Record<string, string>>> {
     const meta = this.meta;
     if (!meta) return {};
-    const key = await secretsKeyFrom(
-      (this.env as { SECRETS_ENCRYPTION_KEY?: string }).SECRETS_ENCRYPTION_KEY,
-    );
+    const key = await secretsKeyFrom(configOf(this.env).secretsEncryptionKey);
     const graph = this.runEngine().graph;
     const out: Record<number, Record<string, string>> = {};
     for (const seq of seqs) {

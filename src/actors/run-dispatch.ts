@@ -5,12 +5,11 @@
 // failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a
 // QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
 // state is eventually dispatched.
+import { configOf } from "../config";
 import type { DispatchedState } from "../dispatch/messages";
 import { byteLength, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
 import {
-  DEFAULT_PUSH_LEASE_MS,
-  DEFAULT_STATES_PER_MESSAGE,
   DISPATCH_ROUND_STATES,
   INLINE_INPUTS_BYTES,
   RESEND_AFTER_MS,
@@ -93,7 +92,7 @@ export class Dispatcher {
       );
       const toClaim: StateRow[] = [];
       for (const state of fresh) (this.transportOf(state) === "pull" ? pulled : toClaim).push(state);
-      const lease = now + this.leaseMs("PUSH_LEASE_MS", DEFAULT_PUSH_LEASE_MS);
+      const lease = now + configOf(this.host.env).pushLeaseMs;
       queued.push(...this.host.claim(toClaim, now, lease));
       store.markOffered(
         pulled.map((s) => s.seq),
@@ -122,12 +121,6 @@ export class Dispatcher {
     return taken.more;
   }
 
-  /** Lease length from configuration (milliseconds), or the default. */
-  leaseMs(name: "PUSH_LEASE_MS" | "PULL_LEASE_MS", fallback: number): number {
-    const configured = Number((this.host.env as unknown as Record<string, unknown>)[name]);
-    return Number.isFinite(configured) && configured > 0 ? configured : fallback;
-  }
-
   private transportOf(state: StateRow): Transport | undefined {
     const graph = this.host.graph();
     return graph?.info(graph.node(state.identifier))?.transport;
@@ -137,7 +130,6 @@ export class Dispatcher {
     const runKey = this.host.runKey();
     const graph = this.host.graph();
     if (!runKey || !graph || states.length === 0) return;
-    const perMessage = Number(this.host.env.DISPATCH_STATES_PER_MESSAGE ?? DEFAULT_STATES_PER_MESSAGE);
     const dispatched: DispatchedState[] = states.map((s) => {
       const info = graph.info(graph.node(s.identifier));
       const d: DispatchedState = {
@@ -151,8 +143,7 @@ export class Dispatcher {
       return d;
     });
     const batches = packMessages(runKey, dispatched, {
-      statesPerMessage:
-        Number.isFinite(perMessage) && perMessage >= 1 ? perMessage : DEFAULT_STATES_PER_MESSAGE,
+      statesPerMessage: configOf(this.host.env).statesPerMessage,
     });
     for (let i = 0; i < batches.length; i += SEND_CONCURRENCY) {
       await Promise.all(

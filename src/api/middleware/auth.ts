@@ -5,6 +5,7 @@
 
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
+import { configOf } from "../../config";
 import { ConfigurationError, UnauthorizedError } from "../../engine/errors";
 import type { AppEnv } from "../env";
 
@@ -33,8 +34,8 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   const handled = matchedRoutes(c).some((r) => r.method !== "ALL");
   if (!handled) return next();
 
-  const secret = c.env.STATE_MANAGER_SECRET;
-  if (secret === undefined || secret === "") {
+  const secret = configOf(c.env).apiKey;
+  if (secret === null) {
     throw new ConfigurationError(
       "STATE_MANAGER_SECRET",
       "API key is not configured on this server: set the STATE_MANAGER_SECRET secret",

@@ -2,6 +2,7 @@
 // actor through these routes; every view shows secret names mapped to `true`.
 import { Hono } from "hono";
 import { namespaceStub } from "../../actors/namespace-actor";
+import { configOf } from "../../config";
 import type { GraphTemplateRecord } from "../../contracts";
 import { NotFoundError, unwrap } from "../../engine/errors";
 import { encryptSecrets, secretsKeyFrom } from "../../engine/secrets";
@@ -53,7 +54,7 @@ export const graphsRoutes = new Hono<AppEnv>()
     const body = c.get("body");
     // Encrypted here so plaintext never reaches storage. Deployments must set SECRETS_ENCRYPTION_KEY;
     // without it the documented local development key is used.
-    const key = await secretsKeyFrom(c.env.SECRETS_ENCRYPTION_KEY);
+    const key = await secretsKeyFrom(configOf(c.env).secretsEncryptionKey);
     const secrets = await encryptSecrets(key, body.secrets);
     const stored = unwrap(
       await namespaceStub(c.env, namespace).upsertGraph(namespace, c.req.param("graph"), {
