@@ -1,12 +1,16 @@
-// The namespace actor's SQLite schema, created idempotently at construction.
-import { Transport, ValidationStatus } from "../engine/model";
-import { CRON_SCHEMA } from "./namespace-cron";
+// The namespace actor's SQLite schema, created idempotently and upgraded in one place.
+import { z } from "zod";
+import { CronTrigger, Transport, ValidationStatus } from "../engine/model";
+import { CRON_SCHEMA, type NamespaceCron } from "./namespace-cron";
+import type { NamespaceMeta } from "./namespace-meta";
+import { jsonText, parseStored } from "./stored";
+
+const SCHEMA_VERSION = 2;
 
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 
 // The CHECK lists come from the same enums as the wire strings, so the two cannot drift apart.
-export const NAMESPACE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+const NAMESPACE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS registered_nodes (
   name TEXT PRIMARY KEY,
   id TEXT NOT NULL,
@@ -39,3 +43,34 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
 CREATE TABLE IF NOT EXISTS directory (namespace TEXT PRIMARY KEY);
 ${CRON_SCHEMA}`;
+
+const ValidGraphTriggers = z.object({ name: z.string(), triggers: jsonText(z.array(CronTrigger)) });
+
+/**
+ * Creates or upgrades the schema. MUST run inside the constructor's `blockConcurrencyWhile`. True when
+ * cron schedules were backfilled and the caller must arm the alarm.
+ */
+export function migrateNamespaceSchema(
+  storage: DurableObjectStorage,
+  meta: NamespaceMeta,
+  cron: NamespaceCron,
+): boolean {
+  meta.create();
+  const version = meta.number("schema_version");
+  if (version >= SCHEMA_VERSION) return false;
+  storage.transactionSync(() => {
+    storage.sql.exec(NAMESPACE_SCHEMA);
+    // Version 1 stored cron triggers but scheduled nothing: arm the VALID graphs' triggers now.
+    if (version === 1) {
+      const now = Date.now();
+      for (const raw of storage.sql
+        .exec("SELECT name, triggers FROM graph_templates WHERE validation_status = 'VALID'")
+        .toArray()) {
+        const g = parseStored(ValidGraphTriggers, raw, "graph template triggers");
+        cron.reconcile(g.name, g.triggers, true, now);
+      }
+    }
+    meta.set("schema_version", String(SCHEMA_VERSION));
+  });
+  return version === 1;
+}

@@ -4,6 +4,7 @@
 // A ref taken but never acked (the poller crashed in between) is offered again after RETAKE_AFTER_MS.
 import { DurableObject } from "cloudflare:workers";
 import { RETAKE_AFTER_MS } from "../engine/limits";
+import { StoredDataError } from "./stored";
 
 export interface ReadyRef {
   id: string;
@@ -46,11 +47,9 @@ export class ReadyQueueActor extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     return this.ctx.storage.transactionSync(() => {
       const ids: string[] = [];
-      const cursor = sql.exec<{ state_id: string; taken_at: number | null }>(
-        "SELECT state_id, taken_at FROM ready WHERE due <= ? ORDER BY due",
-        now,
-      );
-      for (const row of cursor) {
+      const cursor = sql.exec("SELECT state_id, taken_at FROM ready WHERE due <= ? ORDER BY due", now);
+      for (const raw of cursor) {
+        const row = readyRow(raw);
         if (row.taken_at !== null && row.taken_at > now - RETAKE_AFTER_MS) continue;
         ids.push(row.state_id);
         if (ids.length >= limit) break;
@@ -72,6 +71,17 @@ export class ReadyQueueActor extends DurableObject<Env> {
   }
 
   async size(): Promise<number> {
-    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM ready").one().n;
+    const { n } = this.ctx.storage.sql.exec("SELECT count(*) AS n FROM ready").one();
+    if (typeof n !== "number") throw new StoredDataError("ready-queue size", "count(*) is not a number");
+    return n;
   }
+}
+
+/** One row of the `ready` table, checked: the hot path of every poll, so no schema library, just typeof. */
+function readyRow(row: Record<string, SqlStorageValue>): { state_id: string; taken_at: number | null } {
+  const { state_id, taken_at } = row;
+  if (typeof state_id !== "string" || !(taken_at === null || typeof taken_at === "number")) {
+    throw new StoredDataError("ready-queue ref", `unexpected row ${JSON.stringify(row)}`);
+  }
+  return { state_id, taken_at };
 }

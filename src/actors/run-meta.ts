@@ -1,17 +1,19 @@
-// The run's identity and graph snapshot, written once at start.
-
+// The run's identity and graph snapshot, written once at start and parsed (not cast) when read back.
+import { z } from "zod";
 import type { RunBootstrap } from "../contracts";
 import { runKeyOfRunId } from "../engine/ids";
-import type { RunTemplateSnapshot } from "../engine/run/snapshot";
+import { RunTemplateSnapshot } from "../engine/run/snapshot";
+import { jsonText, parseStored } from "./stored";
 
-export interface RunMeta {
-  run_id: string;
-  run_key: string;
-  namespace: string;
-  graph_name: string;
-  created_at: string;
-  template: RunTemplateSnapshot;
-}
+const RunMeta = z.object({
+  run_id: z.string(),
+  run_key: z.string(),
+  namespace: z.string(),
+  graph_name: z.string(),
+  created_at: z.string(),
+  template: RunTemplateSnapshot,
+});
+export type RunMeta = z.infer<typeof RunMeta>;
 
 export function writeRunMeta(sql: SqlStorage, b: RunBootstrap): RunMeta {
   const runKey = runKeyOfRunId(b.run_id);
@@ -29,6 +31,6 @@ export function writeRunMeta(sql: SqlStorage, b: RunBootstrap): RunMeta {
 }
 
 export function readRunMeta(sql: SqlStorage): RunMeta | null {
-  const row = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'run'").toArray()[0];
-  return row ? (JSON.parse(row.value) as RunMeta) : null;
+  const row = sql.exec("SELECT value FROM meta WHERE key = 'run'").toArray()[0];
+  return row ? parseStored(z.object({ value: jsonText(RunMeta) }), row, "run meta").value : null;
 }

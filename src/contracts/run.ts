@@ -1,25 +1,28 @@
 // What crosses Workers RPC to and from a run actor: what a trigger hands to a new run, what the run
 // answers, and the narrow interface a runtime uses to report results. Plain data only (structured clone).
+import { z } from "zod";
 import type { RunStatus } from "../engine/model";
 import type { RunCounts } from "../engine/run/counts";
-import type { RunTemplateSnapshot } from "../engine/run/snapshot";
+import { RunTemplateSnapshot } from "../engine/run/snapshot";
 import type { Report, ReportOutcome } from "../engine/run/types";
 
 export type { Report, ReportOutcome };
 
-export interface RunBootstrap {
-  run_id: string;
-  namespace: string;
-  graph_name: string;
+/** Everything a new run needs; a schema because a cron fire stores it until the run has started. */
+export const RunBootstrap = z.object({
+  run_id: z.string(),
+  namespace: z.string(),
+  graph_name: z.string(),
   /** Exosphere's naive ISO timestamp of the trigger. */
-  created_at: string;
-  template: RunTemplateSnapshot;
-  store: Record<string, string>;
+  created_at: z.string(),
+  template: RunTemplateSnapshot,
+  store: z.record(z.string(), z.string()),
   /** The root state's inputs, already resolved (trigger inputs + store placeholders). */
-  root_inputs: Record<string, string>;
+  root_inputs: z.record(z.string(), z.string()),
   /** Milliseconds to wait before the root state may be dispatched. */
-  start_delay: number;
-}
+  start_delay: z.number(),
+});
+export type RunBootstrap = z.infer<typeof RunBootstrap>;
 
 export interface RunSummary extends RunCounts {
   run_id: string;
