@@ -18,19 +18,14 @@ import { nodeKey } from "../engine/run/snapshot";
 import { verifyGraph } from "../engine/template/registry-check";
 import type { TriggerBody } from "../engine/template/request-schema";
 import { GraphStructureError, validateGraphStructure } from "../engine/template/structure";
+import { directoryStub } from "./directory-actor";
 import { OneAlarm } from "./namespace-alarm";
 import { NamespaceCron } from "./namespace-cron";
 import { GraphTemplates } from "./namespace-graphs";
 import { NamespaceMeta } from "./namespace-meta";
 import { NodeRegistry } from "./namespace-registry";
 import { NamespaceRuns } from "./namespace-runs";
-import { migrateNamespaceSchema } from "./namespace-schema";
-
-/**
- * The directory's actor name. It cannot be a user namespace: the API refuses this name in every
- * `/v0/namespace/{ns}/...` path, and its table is disjoint from the namespace tables anyway.
- */
-export const DIRECTORY_ACTOR_NAME = "__directory__";
+import { legacyDirectoryRows, migrateNamespaceSchema } from "./namespace-schema";
 
 /**
  * The actor as its callers see it. Every method takes and returns plain data (structured clone), so the
@@ -41,10 +36,6 @@ export type NamespaceActorRpc = Omit<NamespaceActor, keyof DurableObject<Env>>;
 
 export function namespaceStub(env: Env, namespace: string): NamespaceActorRpc {
   return env.NAMESPACE.getByName(namespace) as unknown as NamespaceActorRpc;
-}
-
-export function directoryStub(env: Env): NamespaceActorRpc {
-  return env.NAMESPACE.getByName(DIRECTORY_ACTOR_NAME) as unknown as NamespaceActorRpc;
 }
 
 export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRpc {
@@ -103,7 +94,7 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
     // Once per namespace, off every hot path. If the directory call fails the flag stays unset and the
     // next registration tries again; the registration itself is already committed.
     if (nodes.length > 0 && this.meta.get("listed_in_directory") === undefined) {
-      await directoryStub(this.env).addToDirectory(namespace);
+      await directoryStub(this.env).add(namespace);
       this.meta.set("listed_in_directory", "1");
     }
   }
@@ -194,17 +185,15 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
     }
   }
 
-  // ---- directory (only on the DIRECTORY_ACTOR_NAME instance) ----
+  // ---- the directory's legacy table (see directory-actor.ts) ----
 
-  async addToDirectory(namespace: string): Promise<void> {
-    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO directory (namespace) VALUES (?)", namespace);
+  /** The namespaces of the directory table this instance kept before DirectoryActor; [] when it has none. */
+  async legacyDirectory(): Promise<string[]> {
+    return legacyDirectoryRows(this.ctx.storage.sql);
   }
 
-  /** Namespaces that registered nodes, in code-point order (SQLite's binary collation on UTF-8). */
-  async listDirectory(): Promise<string[]> {
-    return this.ctx.storage.sql
-      .exec<{ namespace: string }>("SELECT namespace FROM directory WHERE namespace != '' ORDER BY namespace")
-      .toArray()
-      .map((r) => r.namespace);
+  /** Drops the legacy directory table once DirectoryActor has imported it. */
+  async dropLegacyDirectory(): Promise<void> {
+    this.ctx.storage.sql.exec("DROP TABLE IF EXISTS directory");
   }
 }

@@ -5,7 +5,7 @@ import { CRON_SCHEMA, type NamespaceCron } from "./namespace-cron";
 import type { NamespaceMeta } from "./namespace-meta";
 import { jsonText, parseStored } from "./stored";
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 
@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
-CREATE TABLE IF NOT EXISTS directory (namespace TEXT PRIMARY KEY);
 ${CRON_SCHEMA}`;
 
 const ValidGraphTriggers = z.object({ name: z.string(), triggers: jsonText(z.array(CronTrigger)) });
@@ -70,7 +69,26 @@ export function migrateNamespaceSchema(
         cron.reconcile(g.name, g.triggers, true, now);
       }
     }
+    // Version 3 moved the directory to its own actor: an empty directory table (every namespace had
+    // one) goes; the one instance whose table holds the list keeps it until DirectoryActor imports it.
+    if (version < 3 && legacyDirectoryRows(storage.sql).length === 0) {
+      storage.sql.exec("DROP TABLE IF EXISTS directory");
+    }
     meta.set("schema_version", String(SCHEMA_VERSION));
   });
   return version === 1;
+}
+
+const DirectoryRow = z.object({ namespace: z.string() });
+
+/** The rows of the directory table of schema versions 1 and 2, if this instance still has it. */
+export function legacyDirectoryRows(sql: SqlStorage): string[] {
+  const exists = sql
+    .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'directory'")
+    .toArray();
+  if (exists.length === 0) return [];
+  return sql
+    .exec("SELECT namespace FROM directory ORDER BY namespace")
+    .toArray()
+    .map((row) => parseStored(DirectoryRow, row, "legacy directory entry").namespace);
 }
