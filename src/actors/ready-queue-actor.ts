@@ -1,7 +1,7 @@
 // The ready-queue actor: one Durable Object per (namespace, node name), holding references to ready
 // states of pull nodes until a runtime claims them through `states/enqueue`. Run actors offer refs in
 // batches; a poller takes some, the run actor claims them (CREATED → QUEUED), and the poller acks them.
-// A ref taken but never acked (the poller crashed in between) is offered again after RETAKE_AFTER_MS.
+// A ref taken but never acked (the poller crashed in between) is handed out again after RETAKE_AFTER_MS.
 import { DurableObject } from "cloudflare:workers";
 import { RETAKE_AFTER_MS } from "../engine/limits";
 import { StoredDataError } from "./stored";
