@@ -52,7 +52,7 @@ export class NamespaceRuns {
         ? {
             transport: registered.transport,
             secrets: registered.secrets,
-            inputFields: Object.keys((registered.inputs_schema.properties ?? {}) as Record<string, unknown>),
+            inputFields: propertyNames(registered.inputs_schema),
           }
         : { transport: "pull", secrets: [], inputFields: Object.keys(n.inputs) };
     }
@@ -104,4 +104,10 @@ export class NamespaceRuns {
       });
     return { total, runs };
   }
+}
+
+/** The property names of a registered JSON schema (none when it declares no `properties` object). */
+function propertyNames(schema: Record<string, unknown>): string[] {
+  const properties = schema.properties;
+  return typeof properties === "object" && properties !== null ? Object.keys(properties) : [];
 }
