@@ -2,6 +2,7 @@
 import { exampleRuntime } from "./examples/runtime";
 import { engineWorker } from "./worker";
 
+export { DirectoryActor } from "./actors/directory-actor";
 export { NamespaceActor } from "./actors/namespace-actor";
 export { ReadyQueueActor } from "./actors/ready-queue-actor";
 export { RunActor } from "./actors/run-actor";

@@ -1,54 +1,31 @@
 // One actor per namespace (`env.NAMESPACE.getByName(namespace)`): registered nodes, graph templates with
-// their encrypted secrets, and the index of runs used for listing. The rules live in src/engine; this
-// class loads rows, calls them and writes rows. One extra instance, named DIRECTORY_ACTOR_NAME, keeps
-// the list of namespaces that registered nodes, in a table no namespace instance uses.
+// their encrypted secrets, the index of runs used for listing, and cron triggers. The rules live in
+// src/engine; this class wires the parts (one file per concern, namespace-*.ts) and answers RPCs.
 import { DurableObject } from "cloudflare:workers";
-import { earliest } from "../engine/cron-schedule";
-import { ApiError, type Result, toResult } from "../engine/errors";
-import { newRunId } from "../engine/ids";
-import {
-  type CronTrigger,
-  type NodeTemplate,
-  type RegisteredNode,
-  type RetryPolicy,
-  type StoreConfig,
-  Transport,
-  ValidationStatus,
-} from "../engine/model";
+import type {
+  GraphTemplateInput,
+  GraphTemplateRecord,
+  NodeRegistryRpc,
+  RegisteredNodeRecord,
+  RegisterOptions,
+  RunBootstrap,
+  RunIndexPage,
+  TransportedNodeRegistration,
+} from "../contracts";
+import { type Result, toResult } from "../engine/errors";
+import type { RegisteredNode } from "../engine/model";
+import { nodeKey } from "../engine/run/snapshot";
 import { verifyGraph } from "../engine/template/registry-check";
 import type { TriggerBody } from "../engine/template/request-schema";
-import { resolveRootInputs } from "../engine/template/root-inputs";
-import { findRoot, GraphStructureError, validateGraphStructure } from "../engine/template/structure";
-import { isoNaive } from "../engine/time";
-import { type NodeInfo, nodeKey, type RunBootstrap } from "./contracts";
-import type {
-  GraphRow,
-  GraphTemplateInput,
-  GraphTemplateRecord,
-  NodeRegistration,
-  NodeRow,
-  RegisteredNodeRecord,
-  RunIndexPage,
-} from "./namespace-contracts";
+import { GraphStructureError, validateGraphStructure } from "../engine/template/structure";
+import { directoryStub } from "./directory-actor";
+import { OneAlarm } from "./namespace-alarm";
 import { NamespaceCron } from "./namespace-cron";
-import { NAMESPACE_SCHEMA } from "./namespace-schema";
-
-export type {
-  GraphTemplateInput,
-  GraphTemplateRecord,
-  NodeRegistration,
-  RegisteredNodeRecord,
-  RunIndexEntry,
-  RunIndexPage,
-} from "./namespace-contracts";
-
-/**
- * The directory's actor name. It cannot be a user namespace: the API refuses this name in every
- * `/v0/namespace/{ns}/...` path, and its table is disjoint from the namespace tables anyway.
- */
-export const DIRECTORY_ACTOR_NAME = "__directory__";
-
-const SCHEMA_VERSION = 2;
+import { GraphTemplates } from "./namespace-graphs";
+import { NamespaceMeta } from "./namespace-meta";
+import { NodeRegistry } from "./namespace-registry";
+import { NamespaceRuns } from "./namespace-runs";
+import { legacyDirectoryRows, migrateNamespaceSchema } from "./namespace-schema";
 
 /**
  * The actor as its callers see it. Every method takes and returns plain data (structured clone), so the
@@ -61,179 +38,74 @@ export function namespaceStub(env: Env, namespace: string): NamespaceActorRpc {
   return env.NAMESPACE.getByName(namespace) as unknown as NamespaceActorRpc;
 }
 
-export function directoryStub(env: Env): NamespaceActorRpc {
-  return env.NAMESPACE.getByName(DIRECTORY_ACTOR_NAME) as unknown as NamespaceActorRpc;
-}
-
-/** A 24-hex id, the shape of Exosphere's ObjectIds, for the `_id` fields of listed documents. */
-function objectId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export class NamespaceActor extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRpc {
+  private readonly meta: NamespaceMeta;
+  private readonly registry: NodeRegistry;
   private readonly cron: NamespaceCron;
+  private readonly graphs: GraphTemplates;
+  private readonly runs: NamespaceRuns;
+  private readonly alarms: OneAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    const sql = ctx.storage.sql;
+    this.meta = new NamespaceMeta(sql);
+    this.registry = new NodeRegistry(sql, (ns, names) =>
+      namespaceStub(env, ns).getRegisteredNodes(ns, names),
+    );
     this.cron = new NamespaceCron({
       ctx,
       env,
-      namespace: () => this.meta("namespace"),
-      snapshotRun: (namespace, graphName, body, now) => this.snapshotRun(namespace, graphName, body, now),
-      recordRun: (bootstrap, now) => this.recordRun(bootstrap, now),
+      namespace: () => this.meta.get("namespace"),
+      snapshotRun: (namespace, graphName, body, now) => this.runs.snapshot(namespace, graphName, body, now),
+      recordRun: (bootstrap, now) => this.runs.record(bootstrap, now),
     });
+    this.graphs = new GraphTemplates(sql, this.cron);
+    this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry);
+    this.alarms = new OneAlarm(ctx.storage, [() => this.cron.nextWake()]);
     void ctx.blockConcurrencyWhile(async () => {
-      if (this.migrate()) await this.arm();
+      if (this.migrate()) await this.alarms.arm();
     });
   }
 
   /** Creates or upgrades the schema; true when cron schedules were backfilled and the alarm needs arming. */
   private migrate(): boolean {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    const version = Number(this.meta("schema_version") ?? 0);
-    if (version >= SCHEMA_VERSION) return false;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(NAMESPACE_SCHEMA);
-      // Version 1 stored cron triggers but scheduled nothing: arm the VALID graphs' triggers now.
-      if (version === 1) {
-        const now = Date.now();
-        for (const g of this.sql
-          .exec<{ name: string; triggers: string }>(
-            "SELECT name, triggers FROM graph_templates WHERE validation_status = 'VALID'",
-          )
-          .toArray()) {
-          this.cron.reconcile(g.name, JSON.parse(g.triggers) as CronTrigger[], true, now);
-        }
-      }
-      this.setMeta("schema_version", String(SCHEMA_VERSION));
-    });
-    return version === 1;
-  }
-
-  private meta(key: string): string | undefined {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
-    return row?.value;
-  }
-
-  private setMeta(key: string, value: string): void {
-    this.sql.exec(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      value,
-    );
+    return migrateNamespaceSchema(this.ctx.storage, this.meta, this.cron);
   }
 
   // ---- registered nodes ----
 
-  /** Upserts the nodes (one transaction) and, the first time, lists the namespace in the directory. */
   /**
-   * Registers nodes; by default whoever registers a node last serves it. With `keepOthers`, a node that
-   * another runtime registered is left to it (how a bundled runtime registers itself at start-up).
+   * Registers nodes (one transaction); by default whoever registers a node last serves it. With
+   * `keepOthers`, a node that another runtime registered is left to it (how a bundled runtime registers
+   * itself at start-up). The first registration lists the namespace in the directory.
    */
   async registerNodes(
     namespace: string,
     runtimeName: string,
-    nodes: NodeRegistration[],
-    options: { keepOthers?: boolean } = {},
+    nodes: TransportedNodeRegistration[],
+    options: RegisterOptions = {},
   ): Promise<void> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.setMeta("namespace", namespace);
-      for (const n of nodes) {
-        this.sql.exec(
-          `INSERT INTO registered_nodes
-             (name, id, runtime_name, inputs_schema, outputs_schema, secrets, transport, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET runtime_name = excluded.runtime_name,
-             inputs_schema = excluded.inputs_schema, outputs_schema = excluded.outputs_schema,
-             secrets = excluded.secrets, transport = excluded.transport, updated_at = excluded.updated_at
-           WHERE ? = 0 OR registered_nodes.runtime_name = excluded.runtime_name`,
-          n.name,
-          objectId(),
-          runtimeName,
-          JSON.stringify(n.inputs_schema),
-          JSON.stringify(n.outputs_schema),
-          JSON.stringify(n.secrets),
-          n.transport,
-          now,
-          now,
-          options.keepOthers ? 1 : 0,
-        );
-      }
+      this.meta.set("namespace", namespace);
+      this.registry.register(runtimeName, nodes, options, now);
     });
     // Once per namespace, off every hot path. If the directory call fails the flag stays unset and the
     // next registration tries again; the registration itself is already committed.
-    if (nodes.length > 0 && this.meta("listed_in_directory") === undefined) {
-      await directoryStub(this.env).addToDirectory(namespace);
-      this.setMeta("listed_in_directory", "1");
+    if (nodes.length > 0 && this.meta.get("listed_in_directory") === undefined) {
+      await directoryStub(this.env).add(namespace);
+      this.meta.set("listed_in_directory", "1");
     }
   }
 
   async listNodes(namespace: string): Promise<RegisteredNodeRecord[]> {
-    return this.sql
-      .exec<NodeRow>("SELECT * FROM registered_nodes ORDER BY rowid")
-      .toArray()
-      .map((row) => ({
-        _id: row.id,
-        created_at: isoNaive(row.created_at),
-        updated_at: isoNaive(row.updated_at),
-        ...this.toRegisteredNode(namespace, row),
-      }));
+    return this.registry.list(namespace);
   }
 
   /** The registered nodes among `names` (others are simply absent from the answer). */
   async getRegisteredNodes(namespace: string, names: string[]): Promise<RegisteredNode[]> {
-    return this.registeredNodes(namespace, names);
-  }
-
-  private registeredNodes(namespace: string, names: string[]): RegisteredNode[] {
-    const wanted = [...new Set(names)];
-    if (wanted.length === 0) return [];
-    return this.sql
-      .exec<NodeRow>(
-        "SELECT * FROM registered_nodes WHERE name IN (SELECT value FROM json_each(?))",
-        JSON.stringify(wanted),
-      )
-      .toArray()
-      .map((row) => this.toRegisteredNode(namespace, row));
-  }
-
-  private toRegisteredNode(namespace: string, row: NodeRow): RegisteredNode {
-    return {
-      name: row.name,
-      namespace,
-      runtime_name: row.runtime_name,
-      runtime_namespace: namespace,
-      inputs_schema: JSON.parse(row.inputs_schema) as Record<string, unknown>,
-      outputs_schema: JSON.parse(row.outputs_schema) as Record<string, unknown>,
-      secrets: JSON.parse(row.secrets) as string[],
-      transport: Transport.parse(row.transport),
-    };
-  }
-
-  /**
-   * The registry entries of every node the template names: this namespace's from local storage, other
-   * namespaces' by one RPC each, in parallel. Keyed by `nodeKey(namespace, name)`.
-   */
-  private async registryFor(namespace: string, nodes: NodeTemplate[]): Promise<Map<string, RegisteredNode>> {
-    const byNamespace = new Map<string, string[]>();
-    for (const n of nodes) {
-      const names = byNamespace.get(n.namespace);
-      if (names) names.push(n.node_name);
-      else byNamespace.set(n.namespace, [n.node_name]);
-    }
-    const found = await Promise.all(
-      [...byNamespace].map(async ([ns, names]) => {
-        if (ns === namespace) return this.registeredNodes(namespace, names);
-        // Neither the empty name nor the directory can hold registered nodes; no actor is woken for them.
-        if (ns === "" || ns === DIRECTORY_ACTOR_NAME) return [];
-        return namespaceStub(this.env, ns).getRegisteredNodes(ns, names);
-      }),
-    );
-    return new Map(found.flat().map((n) => [nodeKey(n.namespace, n.name), n]));
+    return this.registry.find(namespace, names);
   }
 
   // ---- graph templates ----
@@ -253,96 +125,33 @@ export class NamespaceActor extends DurableObject<Env> {
       const fieldErrors: string[] = [];
       if (graphName.trim() === "") fieldErrors.push("Name cannot be empty");
       if (namespace.trim() === "") fieldErrors.push("Namespace cannot be empty");
-      if (fieldErrors.length > 0) throw invalidTemplate(fieldErrors.join("\n"));
-      try {
-        validateGraphStructure(template.nodes, template.store_config);
-      } catch (e) {
-        if (e instanceof GraphStructureError) throw invalidTemplate(e.message);
-        throw e;
-      }
+      if (fieldErrors.length > 0) throw new GraphStructureError(fieldErrors);
+      validateGraphStructure(template.nodes, template.store_config);
 
-      const registry = await this.registryFor(namespace, template.nodes);
+      const registry = await this.registry.forTemplate(namespace, template.nodes);
       const errors = verifyGraph(template.nodes, Object.keys(template.secrets), (name, ns) =>
         registry.get(nodeKey(ns, name)),
       );
 
       // One transaction: the read of the previous version, the write and the cron schedules are atomic.
       const now = Date.now();
-      this.ctx.storage.transactionSync(() => this.writeGraph(namespace, graphName, template, errors, now));
-      await this.arm();
-      const stored = this.graphRow(graphName);
-      if (stored === undefined) throw new Error("graph template vanished inside its own write");
-      return this.toGraphRecord(namespace, stored);
+      this.ctx.storage.transactionSync(() => {
+        this.meta.set("namespace", namespace);
+        this.graphs.write(graphName, template, errors, now);
+      });
+      await this.alarms.arm();
+      const stored = this.graphs.get(namespace, graphName);
+      if (stored === null) throw new Error("graph template vanished inside its own write");
+      return stored;
     });
   }
 
-  /** Stores a verified template and reconciles its cron schedules. MUST be called inside a transaction. */
-  private writeGraph(
-    namespace: string,
-    graphName: string,
-    template: GraphTemplateInput,
-    errors: string[],
-    now: number,
-  ): void {
-    const previous = this.sql
-      .exec<{ id: string; created_at: number }>(
-        "SELECT id, created_at FROM graph_templates WHERE name = ?",
-        graphName,
-      )
-      .toArray()[0];
-    this.setMeta("namespace", namespace);
-    this.sql.exec(
-      `INSERT OR REPLACE INTO graph_templates
-           (name, id, nodes, secrets, retry_policy, store_config, triggers, validation_status, validation_errors,
-            created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      graphName,
-      previous?.id ?? objectId(),
-      JSON.stringify(template.nodes),
-      JSON.stringify(template.secrets),
-      JSON.stringify(template.retry_policy),
-      JSON.stringify(template.store_config),
-      JSON.stringify(template.triggers),
-      errors.length === 0 ? "VALID" : "INVALID",
-      JSON.stringify(errors),
-      previous?.created_at ?? now,
-      now,
-    );
-    this.cron.reconcile(graphName, template.triggers, errors.length === 0, now);
-  }
-
   async getGraph(namespace: string, graphName: string): Promise<GraphTemplateRecord | null> {
-    const row = this.graphRow(graphName);
-    return row === undefined ? null : this.toGraphRecord(namespace, row);
+    return this.graphs.get(namespace, graphName);
   }
 
   async listGraphs(namespace: string): Promise<GraphTemplateRecord[]> {
-    return this.sql
-      .exec<GraphRow>("SELECT * FROM graph_templates ORDER BY rowid")
-      .toArray()
-      .map((row) => this.toGraphRecord(namespace, row));
-  }
-
-  private graphRow(graphName: string): GraphRow | undefined {
-    return this.sql.exec<GraphRow>("SELECT * FROM graph_templates WHERE name = ?", graphName).toArray()[0];
-  }
-
-  private toGraphRecord(namespace: string, row: GraphRow): GraphTemplateRecord {
-    return {
-      _id: row.id,
-      name: row.name,
-      namespace,
-      nodes: JSON.parse(row.nodes) as NodeTemplate[],
-      secret_names: Object.keys(JSON.parse(row.secrets) as Record<string, string>),
-      retry_policy: JSON.parse(row.retry_policy) as RetryPolicy,
-      store_config: JSON.parse(row.store_config) as StoreConfig,
-      triggers: JSON.parse(row.triggers) as CronTrigger[],
-      trigger_schedule: this.cron.schedule(row.name),
-      validation_status: ValidationStatus.parse(row.validation_status),
-      validation_errors: JSON.parse(row.validation_errors) as string[],
-      created_at: isoNaive(row.created_at),
-      updated_at: isoNaive(row.updated_at),
-    };
+    return this.graphs.list(namespace);
   }
 
   // ---- runs ----
@@ -354,88 +163,15 @@ export class NamespaceActor extends DurableObject<Env> {
   async prepareRun(namespace: string, graphName: string, body: TriggerBody): Promise<Result<RunBootstrap>> {
     return toResult(async () => {
       const now = Date.now();
-      const bootstrap = await this.snapshotRun(namespace, graphName, body, now);
-      this.ctx.storage.transactionSync(() => this.recordRun(bootstrap, now));
+      const bootstrap = await this.runs.snapshot(namespace, graphName, body, now);
+      this.ctx.storage.transactionSync(() => this.runs.record(bootstrap, now));
       return bootstrap;
     });
   }
 
-  /** A new run's bootstrap from the current template and registry; writes nothing. Throws ApiError. */
-  private async snapshotRun(
-    namespace: string,
-    graphName: string,
-    body: TriggerBody,
-    now: number,
-  ): Promise<RunBootstrap> {
-    const row = this.graphRow(graphName);
-    if (row === undefined) {
-      throw new ApiError(404, `Graph template not found for namespace ${namespace} and graph ${graphName}`);
-    }
-    if (row.validation_status !== "VALID") throw new ApiError(400, "Graph template is not valid");
-    const nodes = JSON.parse(row.nodes) as NodeTemplate[];
-    const storeConfig = JSON.parse(row.store_config) as StoreConfig;
-    const root = findRoot(nodes);
-    const { inputs, store } = resolveRootInputs(root, body, storeConfig);
-
-    const registry = await this.registryFor(namespace, nodes);
-    const nodeInfo: Record<string, NodeInfo> = {};
-    for (const n of nodes) {
-      const key = nodeKey(n.namespace, n.node_name);
-      const registered = registry.get(key);
-      // A VALID template's nodes were registered when it was verified and registrations are never
-      // deleted; the fallback only keeps a hand-edited store from crashing the trigger.
-      nodeInfo[key] = registered
-        ? {
-            transport: registered.transport,
-            secrets: registered.secrets,
-            inputFields: Object.keys((registered.inputs_schema.properties ?? {}) as Record<string, unknown>),
-          }
-        : { transport: "pull", secrets: [], inputFields: Object.keys(n.inputs) };
-    }
-
-    return {
-      run_id: newRunId(),
-      namespace,
-      graph_name: graphName,
-      created_at: isoNaive(now),
-      template: {
-        nodes,
-        retry_policy: JSON.parse(row.retry_policy) as RetryPolicy,
-        store_config: storeConfig,
-        secrets: JSON.parse(row.secrets) as Record<string, string>,
-        node_info: nodeInfo,
-      },
-      store,
-      root_inputs: inputs,
-      start_delay: body.start_delay,
-    };
-  }
-
-  /** Adds the run to the index. MUST be called inside a transaction. */
-  private recordRun(bootstrap: RunBootstrap, now: number): void {
-    this.sql.exec(
-      "INSERT INTO runs (run_id, graph_name, created_at) VALUES (?, ?, ?)",
-      bootstrap.run_id,
-      bootstrap.graph_name,
-      now,
-    );
-    this.setMeta("run_count", String(Number(this.meta("run_count") ?? 0) + 1));
-  }
-
   /** One page of the run index, newest first; `page` and `size` are ≥ 1 (the route checks them). */
   async listRuns(page: number, size: number): Promise<RunIndexPage> {
-    const total = Number(this.meta("run_count") ?? 0);
-    const offset = (page - 1) * size;
-    if (offset >= total) return { total, runs: [] };
-    const runs = this.sql
-      .exec<{ run_id: string; graph_name: string; created_at: number }>(
-        "SELECT run_id, graph_name, created_at FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-        size,
-        offset,
-      )
-      .toArray()
-      .map((r) => ({ run_id: r.run_id, graph_name: r.graph_name, created_at: isoNaive(r.created_at) }));
-    return { total, runs };
+    return this.runs.page(page, size);
   }
 
   // ---- timers ----
@@ -445,38 +181,19 @@ export class NamespaceActor extends DurableObject<Env> {
     try {
       await this.cron.runDue(Date.now());
     } finally {
-      await this.arm();
+      await this.alarms.arm();
     }
   }
 
-  /**
-   * The actor's one alarm, at the earliest due time of every timer table. A timer kind added later adds
-   * its earliest time to this list. An alarm that goes off early or for a removed timer finds nothing due.
-   */
-  private async arm(): Promise<void> {
-    const next = earliest([this.cron.nextWake()]);
-    if (next === null) {
-      await this.ctx.storage.deleteAlarm();
-      return;
-    }
-    if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+  // ---- the directory's legacy table (see directory-actor.ts) ----
+
+  /** The namespaces of the directory table this instance kept before DirectoryActor; [] when it has none. */
+  async legacyDirectory(): Promise<string[]> {
+    return legacyDirectoryRows(this.ctx.storage.sql);
   }
 
-  // ---- directory (only on the DIRECTORY_ACTOR_NAME instance) ----
-
-  async addToDirectory(namespace: string): Promise<void> {
-    this.sql.exec("INSERT OR IGNORE INTO directory (namespace) VALUES (?)", namespace);
+  /** Drops the legacy directory table once DirectoryActor has imported it. */
+  async dropLegacyDirectory(): Promise<void> {
+    this.ctx.storage.sql.exec("DROP TABLE IF EXISTS directory");
   }
-
-  /** Namespaces that registered nodes, in code-point order (SQLite's binary collation on UTF-8). */
-  async listDirectory(): Promise<string[]> {
-    return this.sql
-      .exec<{ namespace: string }>("SELECT namespace FROM directory WHERE namespace != '' ORDER BY namespace")
-      .toArray()
-      .map((r) => r.namespace);
-  }
-}
-
-function invalidTemplate(message: string): ApiError {
-  return new ApiError(400, `Error validating graph template: ${message}`);
 }

@@ -3,12 +3,14 @@
 // are in src/engine/cron-schedule.ts; this class moves rows and starts runs. Both tables are due-time
 // tables of the actor's one alarm (see `nextWake`), so nothing here is lost across a restart.
 
+import { z } from "zod";
+import { RunBootstrap, type TriggerScheduleEntry } from "../contracts";
 import { type CronSchedule, decideDue, fireRetryAt, reconcileSchedules } from "../engine/cron-schedule";
-import { ApiError } from "../engine/errors";
+import { DomainError, NotFoundError } from "../engine/errors";
 import { runKeyOfRunId } from "../engine/ids";
 import type { CronTrigger } from "../engine/model";
 import type { TriggerBody } from "../engine/template/request-schema";
-import type { RunBootstrap } from "./contracts";
+import { jsonText, parseStored } from "./stored";
 
 export const CRON_SCHEMA = `
 CREATE TABLE IF NOT EXISTS cron_schedules (
@@ -32,32 +34,31 @@ CREATE TABLE IF NOT EXISTS cron_fires (
 /** A cron occurrence starts a run exactly as an HTTP trigger with an empty body would (spec §4.12). */
 const EMPTY_TRIGGER: TriggerBody = { store: {}, inputs: {}, start_delay: 0 };
 
-/** A schedule as GET graph shows it. */
-export interface TriggerScheduleEntry {
-  expression: string;
-  /** ISO 8601 in UTC, with the `Z`. */
-  next_fire_at: string;
-}
-
 export interface CronHost {
   ctx: DurableObjectState;
   env: Env;
   /** The namespace this actor serves, once a graph was upserted. */
   namespace(): string | undefined;
-  /** Everything a new run needs, without writing anything. Throws ApiError when the graph cannot run. */
+  /** Everything a new run needs, without writing anything. Throws DomainError when the graph cannot run. */
   snapshotRun(namespace: string, graphName: string, body: TriggerBody, now: number): Promise<RunBootstrap>;
   /** Records the run in the index. MUST be called inside a transaction. */
   recordRun(bootstrap: RunBootstrap, now: number): void;
 }
 
-type FireRow = {
-  id: number;
-  graph_name: string;
-  expression: string;
-  scheduled_at: number;
-  bootstrap: string | null;
-  attempts: number;
-};
+const ScheduleRow = z.object({ graph_name: z.string(), expression: z.string(), next_fire_at: z.number() });
+
+const FireRow = z.object({
+  id: z.number(),
+  graph_name: z.string(),
+  expression: z.string(),
+  scheduled_at: z.number(),
+  /** JSON of the run it starts, once snapshotted (so a retried start re-sends the same run). */
+  bootstrap: z.string().nullable(),
+  attempts: z.number(),
+});
+type FireRow = z.output<typeof FireRow>;
+
+const schedules = (rows: unknown[]) => rows.map((r) => parseStored(ScheduleRow, r, "cron schedule"));
 
 export class NamespaceCron {
   private readonly sql: SqlStorage;
@@ -71,12 +72,14 @@ export class NamespaceCron {
    * called in the transaction that writes the template; the caller re-arms the alarm afterwards.
    */
   reconcile(graphName: string, triggers: readonly CronTrigger[], valid: boolean, now: number): void {
-    const current = this.sql
-      .exec<CronSchedule>(
-        "SELECT expression, next_fire_at FROM cron_schedules WHERE graph_name = ?",
-        graphName,
-      )
-      .toArray();
+    const current: CronSchedule[] = schedules(
+      this.sql
+        .exec(
+          "SELECT graph_name, expression, next_fire_at FROM cron_schedules WHERE graph_name = ?",
+          graphName,
+        )
+        .toArray(),
+    );
     const { add, remove } = reconcileSchedules(current, triggers, valid, now);
     for (const expression of remove) {
       this.sql.exec(
@@ -96,13 +99,14 @@ export class NamespaceCron {
   }
 
   schedule(graphName: string): TriggerScheduleEntry[] {
-    return this.sql
-      .exec<CronSchedule>(
-        "SELECT expression, next_fire_at FROM cron_schedules WHERE graph_name = ? ORDER BY next_fire_at, expression",
-        graphName,
-      )
-      .toArray()
-      .map((s) => ({ expression: s.expression, next_fire_at: new Date(s.next_fire_at).toISOString() }));
+    return schedules(
+      this.sql
+        .exec(
+          "SELECT graph_name, expression, next_fire_at FROM cron_schedules WHERE graph_name = ? ORDER BY next_fire_at, expression",
+          graphName,
+        )
+        .toArray(),
+    ).map((s) => ({ expression: s.expression, next_fire_at: new Date(s.next_fire_at).toISOString() }));
   }
 
   /** The earliest time this part needs the alarm: a schedule's next occurrence or a fire's retry. */
@@ -122,12 +126,11 @@ export class NamespaceCron {
    * fire starts its run.
    */
   async runDue(now: number): Promise<void> {
-    const due = this.sql
-      .exec<CronSchedule & { graph_name: string }>(
-        "SELECT graph_name, expression, next_fire_at FROM cron_schedules WHERE next_fire_at <= ?",
-        now,
-      )
-      .toArray();
+    const due = schedules(
+      this.sql
+        .exec("SELECT graph_name, expression, next_fire_at FROM cron_schedules WHERE next_fire_at <= ?", now)
+        .toArray(),
+    );
     this.host.ctx.storage.transactionSync(() => {
       for (const s of due) {
         const [decision] = decideDue([s], now);
@@ -162,12 +165,12 @@ export class NamespaceCron {
       }
     });
     const fires = this.sql
-      .exec<FireRow>(
+      .exec(
         "SELECT id, graph_name, expression, scheduled_at, bootstrap, attempts FROM cron_fires WHERE retry_at <= ? ORDER BY id",
         now,
       )
       .toArray();
-    for (const fire of fires) await this.start(fire, now);
+    for (const raw of fires) await this.start(raw, now);
   }
 
   /**
@@ -176,13 +179,18 @@ export class NamespaceCron {
    * creating a second one. A graph that cannot run (not VALID any more, required store keys) is logged
    * and the fire dropped: the schedule has already moved on.
    */
-  private async start(fire: FireRow, now: number): Promise<void> {
+  private async start(raw: unknown, now: number): Promise<void> {
+    const fire: FireRow = parseStored(FireRow, raw, "cron fire");
     const what = `cron '${fire.expression}' of graph ${fire.graph_name} (due ${new Date(fire.scheduled_at).toISOString()})`;
     try {
-      let bootstrap = fire.bootstrap === null ? null : (JSON.parse(fire.bootstrap) as RunBootstrap);
+      // Parsed inside the try: a bootstrap that no longer parses fails this start like any other error.
+      let bootstrap =
+        fire.bootstrap === null
+          ? null
+          : parseStored(jsonText(RunBootstrap), fire.bootstrap, `bootstrap of ${what}`);
       if (bootstrap === null) {
         const namespace = this.host.namespace();
-        if (namespace === undefined) throw new ApiError(404, "namespace not known to this actor");
+        if (namespace === undefined) throw new NotFoundError("namespace not known to this actor");
         const snapshot = await this.host.snapshotRun(namespace, fire.graph_name, EMPTY_TRIGGER, Date.now());
         this.host.ctx.storage.transactionSync(() => {
           this.host.recordRun(snapshot, Date.now());
@@ -199,7 +207,7 @@ export class NamespaceCron {
       await this.host.env.RUN.getByName(runKey).start(bootstrap);
       this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
     } catch (e) {
-      if (e instanceof ApiError) {
+      if (e instanceof DomainError) {
         console.warn(`${what} started no run: ${e.message}`);
         this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
         return;

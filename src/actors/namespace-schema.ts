@@ -1,12 +1,16 @@
-// The namespace actor's SQLite schema, created idempotently at construction.
-import { Transport, ValidationStatus } from "../engine/model";
-import { CRON_SCHEMA } from "./namespace-cron";
+// The namespace actor's SQLite schema, created idempotently and upgraded in one place.
+import { z } from "zod";
+import { CronTrigger, Transport, ValidationStatus } from "../engine/model";
+import { CRON_SCHEMA, type NamespaceCron } from "./namespace-cron";
+import type { NamespaceMeta } from "./namespace-meta";
+import { jsonText, parseStored } from "./stored";
+
+const SCHEMA_VERSION = 3;
 
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 
 // The CHECK lists come from the same enums as the wire strings, so the two cannot drift apart.
-export const NAMESPACE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+const NAMESPACE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS registered_nodes (
   name TEXT PRIMARY KEY,
   id TEXT NOT NULL,
@@ -37,5 +41,54 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
-CREATE TABLE IF NOT EXISTS directory (namespace TEXT PRIMARY KEY);
 ${CRON_SCHEMA}`;
+
+const ValidGraphTriggers = z.object({ name: z.string(), triggers: jsonText(z.array(CronTrigger)) });
+
+/**
+ * Creates or upgrades the schema. MUST run inside the constructor's `blockConcurrencyWhile`. True when
+ * cron schedules were backfilled and the caller must arm the alarm.
+ */
+export function migrateNamespaceSchema(
+  storage: DurableObjectStorage,
+  meta: NamespaceMeta,
+  cron: NamespaceCron,
+): boolean {
+  meta.create();
+  const version = meta.number("schema_version");
+  if (version >= SCHEMA_VERSION) return false;
+  storage.transactionSync(() => {
+    storage.sql.exec(NAMESPACE_SCHEMA);
+    // Version 1 stored cron triggers but scheduled nothing: arm the VALID graphs' triggers now.
+    if (version === 1) {
+      const now = Date.now();
+      for (const raw of storage.sql
+        .exec("SELECT name, triggers FROM graph_templates WHERE validation_status = 'VALID'")
+        .toArray()) {
+        const g = parseStored(ValidGraphTriggers, raw, "graph template triggers");
+        cron.reconcile(g.name, g.triggers, true, now);
+      }
+    }
+    // Version 3 moved the directory to its own actor: an empty directory table (every namespace had
+    // one) goes; the one instance whose table holds the list keeps it until DirectoryActor imports it.
+    if (version < 3 && legacyDirectoryRows(storage.sql).length === 0) {
+      storage.sql.exec("DROP TABLE IF EXISTS directory");
+    }
+    meta.set("schema_version", String(SCHEMA_VERSION));
+  });
+  return version === 1;
+}
+
+const DirectoryRow = z.object({ namespace: z.string() });
+
+/** The rows of the directory table of schema versions 1 and 2, if this instance still has it. */
+export function legacyDirectoryRows(sql: SqlStorage): string[] {
+  const exists = sql
+    .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'directory'")
+    .toArray();
+  if (exists.length === 0) return [];
+  return sql
+    .exec("SELECT namespace FROM directory ORDER BY namespace")
+    .toArray()
+    .map((row) => parseStored(DirectoryRow, row, "legacy directory entry").namespace);
+}

@@ -1,10 +1,10 @@
 // The ready-queue actor: one Durable Object per (namespace, node name), holding references to ready
 // states of pull nodes until a runtime claims them through `states/enqueue`. Run actors offer refs in
 // batches; a poller takes some, the run actor claims them (CREATED → QUEUED), and the poller acks them.
-// A ref taken but never acked (the poller crashed in between) is offered again after RETAKE_AFTER_MS.
+// A ref taken but never acked (the poller crashed in between) is handed out again after RETAKE_AFTER_MS.
 import { DurableObject } from "cloudflare:workers";
-
-export const RETAKE_AFTER_MS = 30_000;
+import { RETAKE_AFTER_MS } from "../engine/limits";
+import { StoredDataError } from "./stored";
 
 export interface ReadyRef {
   id: string;
@@ -47,11 +47,9 @@ export class ReadyQueueActor extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     return this.ctx.storage.transactionSync(() => {
       const ids: string[] = [];
-      const cursor = sql.exec<{ state_id: string; taken_at: number | null }>(
-        "SELECT state_id, taken_at FROM ready WHERE due <= ? ORDER BY due",
-        now,
-      );
-      for (const row of cursor) {
+      const cursor = sql.exec("SELECT state_id, taken_at FROM ready WHERE due <= ? ORDER BY due", now);
+      for (const raw of cursor) {
+        const row = readyRow(raw);
         if (row.taken_at !== null && row.taken_at > now - RETAKE_AFTER_MS) continue;
         ids.push(row.state_id);
         if (ids.length >= limit) break;
@@ -73,6 +71,17 @@ export class ReadyQueueActor extends DurableObject<Env> {
   }
 
   async size(): Promise<number> {
-    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM ready").one().n;
+    const { n } = this.ctx.storage.sql.exec("SELECT count(*) AS n FROM ready").one();
+    if (typeof n !== "number") throw new StoredDataError("ready-queue size", "count(*) is not a number");
+    return n;
   }
+}
+
+/** One row of the `ready` table, checked: the hot path of every poll, so no schema library, just typeof. */
+function readyRow(row: Record<string, SqlStorageValue>): { state_id: string; taken_at: number | null } {
+  const { state_id, taken_at } = row;
+  if (typeof state_id !== "string" || !(taken_at === null || typeof taken_at === "number")) {
+    throw new StoredDataError("ready-queue ref", `unexpected row ${JSON.stringify(row)}`);
+  }
+  return { state_id, taken_at };
 }

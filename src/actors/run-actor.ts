@@ -2,9 +2,11 @@
 // transition through the platform-free engine inside one storage transaction per RPC, and sends ready
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
-import { ok, type Result, toResult } from "../engine/errors";
+import { configOf } from "../config";
+import type { PulledState, RunBootstrap, RunRuntimeRpc, RunSummary } from "../contracts";
+import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
-import { MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import type { StateStatus } from "../engine/model";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
@@ -14,11 +16,11 @@ import type {
   Report,
   ReportOutcome,
   SettleDelta,
-  ShardPlan,
   SpawnBatch,
   StateRow,
 } from "../engine/run/types";
 import {
+  emptyGraphStructure,
   type GraphStructureView,
   graphStructure,
   mergeGraphViews,
@@ -27,28 +29,12 @@ import {
 } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
-import type { PulledState, RunBootstrap, RunSummary } from "./contracts";
-import { DEFAULT_PULL_LEASE_MS, Dispatcher } from "./run-dispatch";
+import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
 import { migrateRunSchema, runSchemaExists, SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
-/** How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens. */
-const DISPATCH_SAFETY_MS = 5_000;
-/** Default branch shards of a run, and from which output of a fan-out on its branches go to them. */
-const DEFAULT_SHARDS: ShardPlan = { count: 8, from: 1_000 };
-
-/** The shard setting from configuration (`BRANCH_SHARDS`, `SHARD_FROM_OUTPUT`), captured at a run's start. */
-function shardPlanOf(env: Env): ShardPlan {
-  const vars = env as unknown as Record<string, unknown>;
-  const count = Number(vars.BRANCH_SHARDS ?? DEFAULT_SHARDS.count);
-  const from = Number(vars.SHARD_FROM_OUTPUT ?? DEFAULT_SHARDS.from);
-  return {
-    count: Number.isInteger(count) && count >= 0 && count <= 64 ? count : DEFAULT_SHARDS.count,
-    from: Number.isInteger(from) && from >= 1 ? from : DEFAULT_SHARDS.from,
-  };
-}
 
 export interface RunCosts {
   reportRpcs: number;
@@ -63,7 +49,7 @@ export interface RunCosts {
   settleRpcs: number;
 }
 
-export class RunActor extends DurableObject<Env> implements RunPeer {
+export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPeer {
   // Set by `open`; every method below reads them only once `meta` (a started run) exists.
   private store!: SqlRunStore;
   private meta: RunMeta | null = null;
@@ -125,7 +111,7 @@ export class RunActor extends DurableObject<Env> implements RunPeer {
     const now = Date.now();
     try {
       this.transact(() => {
-        const meta = writeRunMeta(this.ctx.storage.sql, runMetaOf(bootstrap, shardPlanOf(this.env)));
+        const meta = writeRunMeta(this.ctx.storage.sql, runMetaOf(bootstrap, configOf(this.env).shards));
         for (const [key, value] of Object.entries(bootstrap.store)) {
           this.ctx.storage.sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
         }
@@ -204,7 +190,7 @@ export class RunActor extends DurableObject<Env> implements RunPeer {
     const meta = this.meta;
     if (!meta) return [];
     const now = Date.now();
-    const lease = now + this.dispatcher.leaseMs("PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS);
+    const lease = now + configOf(this.env).pullLeaseMs;
     const claimed = this.transact(() => {
       const due: StateRow[] = [];
       const early: number[] = [];
@@ -242,9 +228,9 @@ export class RunActor extends DurableObject<Env> implements RunPeer {
    */
   async manualRetry(seq: number, fanoutId: string, namespace?: string): Promise<Result<{ id: string }>> {
     const meta = this.meta;
-    if (!meta) return { ok: false, status: 404, detail: "State not found" };
+    if (!meta) return failed(new NotFoundError("State not found"));
     if (namespace !== undefined && this.store.getState(seq)?.namespace !== namespace) {
-      return { ok: false, status: 404, detail: "State not found" };
+      return failed(new NotFoundError("State not found"));
     }
     const result = await toResult(() =>
       this.transact(() => this.runEngine().manualRetry(seq, fanoutId, Date.now())),
@@ -292,9 +278,7 @@ export class RunActor extends DurableObject<Env> implements RunPeer {
   async secretsOf(seqs: number[], namespace?: string): Promise<Record<number, Record<string, string>>> {
     const meta = this.meta;
     if (!meta) return {};
-    const key = await secretsKeyFrom(
-      (this.env as { SECRETS_ENCRYPTION_KEY?: string }).SECRETS_ENCRYPTION_KEY,
-    );
+    const key = await secretsKeyFrom(configOf(this.env).secretsEncryptionKey);
     const graph = this.runEngine().graph;
     const out: Record<number, Record<string, string>> = {};
     for (const seq of seqs) {
@@ -335,7 +319,7 @@ export class RunActor extends DurableObject<Env> implements RunPeer {
     identifier: string | null = null,
   ): Promise<GraphStructureView> {
     const meta = this.meta;
-    if (!meta) return graphStructure("", "", []);
+    if (!meta) return emptyGraphStructure();
     if (meta.shard !== 0 || !this.store.usesShards()) {
       return this.localGraphView(meta, namespace, afterSeq, limit, identifier);
     }

@@ -1,30 +1,25 @@
 // The run actor's dispatch. A ready state is a CREATED row not yet handed out (the states table is the
-// outbox, written in the same transaction that makes the state ready). Each round claims up to ROUND
+// outbox, written in the same transaction that makes the state ready). Each round claims a bounded batch of
 // due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
 // `dispatch_rounds` row, sends them, and deletes the row once the send succeeded. A round whose send
 // failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a
 // QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
 // state is eventually dispatched.
+import { configOf } from "../config";
 import type { DispatchedState } from "../dispatch/messages";
-import { byteLength, INLINE_INPUTS_BYTES, packMessages } from "../dispatch/pack";
+import { byteLength, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
+import {
+  DISPATCH_ROUND_STATES,
+  INLINE_INPUTS_BYTES,
+  RESEND_AFTER_MS,
+  SEND_CONCURRENCY,
+} from "../engine/limits";
 import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
 import { type ReadyRef, readyQueueName } from "./ready-queue-actor";
 import type { SqlRunStore } from "./run-sql-store";
-
-/** How many states one round hands out (bounds memory on a 100k fan-out). */
-const ROUND = 2_000;
-/** An unconfirmed round older than this is sent again (after a failed send or a crash). */
-export const RESEND_AFTER_MS = 1_000;
-/** sendBatch calls in flight at once. */
-const SEND_CONCURRENCY = 4;
-const DEFAULT_STATES_PER_MESSAGE = 64;
-/** A queue-dispatched state unreported after this long is treated as errored ("lease expired"). */
-export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
-/** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
-export const DEFAULT_PULL_LEASE_MS = 5 * 60_000;
 
 export interface DispatchHost {
   ctx: DurableObjectState;
@@ -93,10 +88,13 @@ export class Dispatcher {
         }
         store.closeRound(round.id);
       }
-      const fresh = store.readyStates(now, Math.max(0, ROUND - queued.length - pulled.length));
+      const fresh = store.readyStates(
+        now,
+        Math.max(0, DISPATCH_ROUND_STATES - queued.length - pulled.length),
+      );
       const toClaim: StateRow[] = [];
       for (const state of fresh) (this.transportOf(state) === "pull" ? pulled : toClaim).push(state);
-      const lease = now + this.leaseMs("PUSH_LEASE_MS", DEFAULT_PUSH_LEASE_MS);
+      const lease = now + configOf(this.host.env).pushLeaseMs;
       queued.push(...this.host.claim(toClaim, now, lease));
       store.markOffered(
         pulled.map((s) => s.seq),
@@ -110,7 +108,7 @@ export class Dispatcher {
               now,
             )
           : null;
-      return { queued, pulled, round, more: all.length >= ROUND || unconfirmed.length > 0 };
+      return { queued, pulled, round, more: all.length >= DISPATCH_ROUND_STATES || unconfirmed.length > 0 };
     });
     if (taken.round === null) return false;
     try {
@@ -125,12 +123,6 @@ export class Dispatcher {
     return taken.more;
   }
 
-  /** Lease length from configuration (milliseconds), or the default. */
-  leaseMs(name: "PUSH_LEASE_MS" | "PULL_LEASE_MS", fallback: number): number {
-    const configured = Number((this.host.env as unknown as Record<string, unknown>)[name]);
-    return Number.isFinite(configured) && configured > 0 ? configured : fallback;
-  }
-
   private transportOf(state: StateRow): Transport | undefined {
     const graph = this.host.graph();
     return graph?.info(graph.node(state.identifier))?.transport;
@@ -140,7 +132,6 @@ export class Dispatcher {
     const runKey = this.host.runKey();
     const graph = this.host.graph();
     if (!runKey || !graph || states.length === 0) return;
-    const perMessage = Number(this.host.env.DISPATCH_STATES_PER_MESSAGE ?? DEFAULT_STATES_PER_MESSAGE);
     const dispatched: DispatchedState[] = states.map((s) => {
       const info = graph.info(graph.node(s.identifier));
       const d: DispatchedState = {
@@ -154,8 +145,7 @@ export class Dispatcher {
       return d;
     });
     const batches = packMessages(this.host.actorName() ?? runKey, dispatched, {
-      statesPerMessage:
-        Number.isFinite(perMessage) && perMessage >= 1 ? perMessage : DEFAULT_STATES_PER_MESSAGE,
+      statesPerMessage: configOf(this.host.env).statesPerMessage,
     });
     for (let i = 0; i < batches.length; i += SEND_CONCURRENCY) {
       await Promise.all(

@@ -1,23 +1,29 @@
-// The run's identity and graph snapshot, written once when the actor starts: at the trigger for the run
-// actor, with the first batch of branches for a branch shard.
+// The run's identity and graph snapshot, written once when the actor starts (at the trigger for the run
+// actor, with the first batch of branches for a branch shard) and parsed (not cast) when read back.
+import { z } from "zod";
+import type { RunBootstrap } from "../contracts";
 import { runKeyOfRunId } from "../engine/ids";
+import { RunTemplateSnapshot } from "../engine/run/snapshot";
 import type { ShardPlan } from "../engine/run/types";
-import type { RunBootstrap, RunTemplateSnapshot } from "./contracts";
+import { jsonText, parseStored } from "./stored";
 
-export interface RunMeta {
-  run_id: string;
-  run_key: string;
-  namespace: string;
-  graph_name: string;
-  created_at: string;
-  template: RunTemplateSnapshot;
-  /** This actor's place in the run: 0 for the run actor, s for branch shard s. */
-  shard: number;
-  /** Where the run actor hands the branches of wide fan-outs (count 0: it keeps them). */
-  shards: ShardPlan;
-}
-
+const ShardPlanSchema = z.object({ count: z.int().min(0), from: z.int().min(0) });
+/** Runs started before branch shards existed are run actors that keep all their branches. */
 const NO_SHARDS: ShardPlan = { count: 0, from: 0 };
+
+const RunMeta = z.object({
+  run_id: z.string(),
+  run_key: z.string(),
+  namespace: z.string(),
+  graph_name: z.string(),
+  created_at: z.string(),
+  template: RunTemplateSnapshot,
+  /** This actor's place in the run: 0 for the run actor, s for branch shard s. */
+  shard: z.int().min(0).default(0),
+  /** Where the run actor hands the branches of wide fan-outs (count 0: it keeps them). */
+  shards: ShardPlanSchema.default(NO_SHARDS),
+});
+export type RunMeta = z.infer<typeof RunMeta>;
 
 /** The meta of a new run actor, from its trigger's bootstrap and the engine's shard setting. */
 export function runMetaOf(b: RunBootstrap, shards: ShardPlan): RunMeta {
@@ -41,9 +47,6 @@ export function writeRunMeta(sql: SqlStorage, meta: RunMeta): RunMeta {
 }
 
 export function readRunMeta(sql: SqlStorage): RunMeta | null {
-  const row = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'run'").toArray()[0];
-  if (!row) return null;
-  // Runs started before branch shards existed are run actors that keep all their branches.
-  const meta = JSON.parse(row.value) as Partial<RunMeta> & Omit<RunMeta, "shard" | "shards">;
-  return { ...meta, shard: meta.shard ?? 0, shards: meta.shards ?? NO_SHARDS };
+  const row = sql.exec("SELECT value FROM meta WHERE key = 'run'").toArray()[0];
+  return row ? parseStored(z.object({ value: jsonText(RunMeta) }), row, "run meta").value : null;
 }

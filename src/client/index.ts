@@ -1,6 +1,6 @@
 // HTTP clients of the engine, for code outside the Worker. Only re-exports.
 
-export type { PulledState } from "../actors/contracts";
+export type { PulledState } from "../contracts";
 export * from "./http";
 export * from "./pull-runtime";
 export * from "./state-manager";

@@ -7,7 +7,7 @@
 //   const runtime = new PullRuntime({ namespace: "examples", name: "gpu-box", nodes: [new MyNode()] });
 //   await runtime.start();            // registers, then polls in the background
 //   process.on("SIGINT", () => void runtime.stop());
-import type { PulledState } from "../actors/contracts";
+import type { PulledState } from "../contracts";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "../sdk/base-node";
 import { type ExecuteOutcome, executeNode } from "../sdk/execute";
 import { toRegisteredNode } from "../sdk/registration";

@@ -1,6 +1,7 @@
 // The TypeScript counterpart of the Python SDK's `StateManager` (spec §5.3): trigger runs, upsert graph
 // templates (waiting for validation to leave PENDING) and read them back, with the same requests and the
 // same error messages, plus two read helpers for runs.
+import type { CronTrigger } from "../contracts";
 import { Connection, type ConnectionOptions, readBody, segment } from "./http";
 
 export interface UnitesModel {
@@ -32,10 +33,6 @@ export interface StoreConfigModel {
   default_values?: Record<string, string>;
 }
 
-export interface CronTrigger {
-  expression: string;
-}
-
 export interface TriggerOptions {
   inputs?: Record<string, string>;
   store?: Record<string, string>;
@@ -47,7 +44,8 @@ export interface UpsertGraphOptions {
   secrets?: Record<string, string>;
   retryPolicy?: RetryPolicyModel;
   storeConfig?: StoreConfigModel;
-  triggers?: CronTrigger[];
+  /** Cron triggers by expression (the Python SDK's `CronTrigger(expression=...)`), e.g. `"0 * * * *"`. */
+  triggers?: CronTrigger["value"][];
   /** How long to wait for validation to leave PENDING (default 60 s). */
   validationTimeoutMs?: number;
   /** Delay between validation polls (default 1 s). */

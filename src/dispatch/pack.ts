@@ -1,14 +1,7 @@
 // Packing ready states into queue messages and `sendBatch` calls within the platform's limits
 // (a message ≤ 128 KB; a batch ≤ 100 messages and ≤ 256 KB).
+import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES } from "../engine/limits";
 import type { DispatchedState, DispatchMessage } from "./messages";
-
-export const MAX_BATCH_MESSAGES = 100;
-/** Below the platform's 256 KB per sendBatch, leaving room for per-message overhead. */
-export const MAX_BATCH_BYTES = 240_000;
-/** Below 128 KB per message. */
-export const MAX_MESSAGE_BYTES = 120_000;
-/** Inputs larger than this travel by reference (the consumer fetches them from the run actor). */
-export const INLINE_INPUTS_BYTES = 16_000;
 
 const encoder = new TextEncoder();
 export const byteLength = (value: unknown): number => encoder.encode(JSON.stringify(value)).length;

@@ -1,4 +1,7 @@
-// Named limits, in one place, so that every bound the API enforces can be found and tuned together.
+// Named limits, in one place, so that every bound the engine enforces, and every timing it relies on,
+// can be found and tuned together.
+
+// ---- the API ----
 
 /** Largest request body the API reads (bytes). Larger bodies get 413 before they are parsed. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -11,6 +14,9 @@ export const MAX_RUNS_PAGE_SIZE = 1000;
  * states is read a page at a time; one that fits keeps Exosphere's exact answer.
  */
 export const MAX_GRAPH_PAGE_STATES = 10_000;
+
+/** Largest `page` of the runs list: far beyond any real page, small enough that (page - 1) * size is exact. */
+export const MAX_RUNS_PAGE = 1_000_000_000;
 
 /** Most nodes one registration request may carry (one storage transaction writes them all). */
 export const MAX_NODES_PER_REGISTRATION = 1000;
@@ -30,8 +36,7 @@ export const MAX_ENQUEUE_ROUNDS = 3;
  */
 export const MAX_DELAY_MS = 10 * 365 * 24 * 3_600_000;
 
-/** Expired leases one alarm turns into errored reports (the alarm re-arms for the rest). */
-export const MAX_LEASE_EXPIRIES_PER_ALARM = 2_000;
+// ---- graphs and states ----
 
 /**
  * Most nodes one graph template may have. Exosphere sets none; its validation (the parents/path sets of
@@ -55,6 +60,12 @@ export const ROW_VALUE_BYTES = 512_000;
 /** Characters per stored chunk of a large value (at most 3 bytes each in UTF-8: under 1 MB a chunk). */
 export const VALUE_CHUNK_CHARS = 300_000;
 
+/** Default branch shards of a run (`BRANCH_SHARDS`), and the most a run may have. */
+export const DEFAULT_BRANCH_SHARDS = 8;
+export const MAX_BRANCH_SHARDS = 64;
+/** Default output of a fan-out from which its branches go to the shards (`SHARD_FROM_OUTPUT`). */
+export const DEFAULT_SHARD_FROM_OUTPUT = 1_000;
+
 /**
  * Outputs per page when a runtime reports a fan-out: each page is one RPC and one transaction in the run
  * actor, so neither grows with the width of the fan-out.
@@ -63,6 +74,55 @@ export const REPORT_PAGE_OUTPUTS = 5_000;
 
 /** Longest error message kept on a state (characters); longer ones are cut. */
 export const MAX_ERROR_CHARS = 10_000;
+
+// ---- dispatch (the run actor) ----
+
+/** How many ready states one dispatch round hands out (bounds memory on a 100k fan-out). */
+export const DISPATCH_ROUND_STATES = 2_000;
+
+/** An unconfirmed dispatch round older than this is sent again (after a failed send or a crash). */
+export const RESEND_AFTER_MS = 1_000;
+
+/** sendBatch calls in flight at once. */
+export const SEND_CONCURRENCY = 4;
+
+/**
+ * How soon the alarm dispatches newly ready states if the dispatch right after the commit never happens
+ * (the actor died in between).
+ */
+export const DISPATCH_SAFETY_MS = 5_000;
+
+/** Expired leases one alarm turns into errored reports (the alarm re-arms for the rest). */
+export const MAX_LEASE_EXPIRIES_PER_ALARM = 2_000;
+
+/** Ready states packed into one queue message unless DISPATCH_STATES_PER_MESSAGE says otherwise. */
+export const DEFAULT_STATES_PER_MESSAGE = 64;
+
+/** A queue-dispatched state unreported after this long is treated as errored ("lease expired"). */
+export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
+
+/** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
+export const DEFAULT_PULL_LEASE_MS = 5 * 60_000;
+
+// ---- queue messages (the platform's limits: a message ≤ 128 KB; a batch ≤ 100 messages and ≤ 256 KB) ----
+
+export const MAX_BATCH_MESSAGES = 100;
+
+/** Below the platform's 256 KB per sendBatch, leaving room for per-message overhead. */
+export const MAX_BATCH_BYTES = 240_000;
+
+/** Below 128 KB per message. */
+export const MAX_MESSAGE_BYTES = 120_000;
+
+/** Inputs larger than this travel by reference (the consumer fetches them from the run actor). */
+export const INLINE_INPUTS_BYTES = 16_000;
+
+// ---- pull runtimes (the ready-queue actor) ----
+
+/** A ref taken from a ready queue but never acked (the poller died in between) is handed out again after this. */
+export const RETAKE_AFTER_MS = 30_000;
+
+// ---- byte sizes ----
 
 const utf8 = new TextEncoder();
 /** Whether `json` is longer than `max` bytes in UTF-8 (cheap when it is clearly shorter). */

@@ -41,37 +41,41 @@ export type RunStatus = z.infer<typeof RunStatus>;
 export const Transport = z.enum(["queue", "pull"]);
 export type Transport = z.infer<typeof Transport>;
 
-export interface Unites {
-  identifier: string;
-  strategy: UnitesStrategy;
-}
+// The shapes of a graph template as the engine keeps it (already validated and normalised by the
+// request schemas in template/request-schema.ts). Defined as schemas so that data read back from storage
+// is parsed against the same definition its type comes from.
 
-export interface NodeTemplate {
-  node_name: string;
-  namespace: string;
-  identifier: string;
-  inputs: Record<string, unknown>;
-  next_nodes: string[] | null;
-  unites: Unites | null;
-}
+export const Unites = z.object({ identifier: z.string(), strategy: UnitesStrategy });
+export type Unites = z.infer<typeof Unites>;
 
-export interface RetryPolicy {
-  max_retries: number;
-  strategy: RetryStrategy;
-  backoff_factor: number;
-  exponent: number;
-  max_delay: number | null;
-}
+export const NodeTemplate = z.object({
+  node_name: z.string(),
+  namespace: z.string(),
+  identifier: z.string(),
+  inputs: z.record(z.string(), z.unknown()),
+  next_nodes: z.array(z.string()).nullable(),
+  unites: Unites.nullable(),
+});
+export type NodeTemplate = z.infer<typeof NodeTemplate>;
 
-export interface StoreConfig {
-  required_keys: string[];
-  default_values: Record<string, string>;
-}
+export const RetryPolicy = z.object({
+  max_retries: z.number(),
+  strategy: RetryStrategy,
+  backoff_factor: z.number(),
+  exponent: z.number(),
+  max_delay: z.number().nullable(),
+});
+export type RetryPolicy = z.infer<typeof RetryPolicy>;
 
-export interface CronTrigger {
-  type: "CRON";
-  value: { expression: string };
-}
+export const StoreConfig = z.object({
+  required_keys: z.array(z.string()),
+  default_values: z.record(z.string(), z.string()),
+});
+export type StoreConfig = z.infer<typeof StoreConfig>;
+
+/** A graph's cron trigger, as the upsert body carries it and as it is stored. */
+export const CronTrigger = z.object({ type: z.literal("CRON"), value: z.object({ expression: z.string() }) });
+export type CronTrigger = z.infer<typeof CronTrigger>;
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   max_retries: 3,

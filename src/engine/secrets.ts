@@ -3,6 +3,8 @@
 // WebCrypto's AES-GCM output is ciphertext || 16-byte tag, the same layout Python's AESGCM produces.
 // Platform-free: only WebCrypto, which both workerd and Node provide.
 
+import { ConfigurationError } from "./errors";
+
 const NONCE_BYTES = 12;
 const KEY_BYTES = 32;
 
@@ -14,8 +16,12 @@ const KEY_BYTES = 32;
  */
 const LOCAL_DEVELOPMENT_KEY_LABEL = "exoflare local development secrets key - never use in a deployment";
 
-export class SecretsKeyError extends Error {
-  override name = "SecretsKeyError";
+/** SECRETS_ENCRYPTION_KEY is malformed: the operator's problem; the message names no key material. */
+export class SecretsKeyError extends ConfigurationError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super("SECRETS_ENCRYPTION_KEY", detail, options);
+    this.name = "SecretsKeyError";
+  }
 }
 
 export class SecretDecryptError extends Error {

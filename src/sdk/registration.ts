@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { NodeRegistration } from "../contracts";
 import {
   type AnyNode,
   NodeDefinitionError,
@@ -7,13 +8,7 @@ import {
   type StringSchema,
 } from "./base-node";
 
-/** One entry of the `nodes` list of `PUT /v0/namespace/{ns}/nodes/`, as the Python runtime sends it. */
-export interface NodeRegistration {
-  name: string;
-  inputs_schema: Record<string, unknown>;
-  outputs_schema: Record<string, unknown>;
-  secrets: string[];
-}
+export type { NodeRegistration };
 
 /**
  * What a runtime registers for a node. Throws NodeDefinitionError if the node's schemas are not all strings.

@@ -5,23 +5,15 @@
 //   const runtime = createRuntime({ namespace: "examples", name: "example-runtime", nodes: [new MyNode()] });
 //   export default { queue: runtime.queue };             // plus RUN and NAMESPACE bindings to the engine
 //   await runtime.register(env);                          // once, e.g. from a deploy script or fetch()
-import type { NamespaceActor } from "../actors/namespace-actor";
-import type { RunActor } from "../actors/run-actor";
+import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
 import { REPORT_PAGE_OUTPUTS } from "../engine/limits";
-import type { Report } from "../engine/run/types";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
 import { toRegisteredNode } from "./registration";
 
-/** The bindings a runtime Worker needs: the engine's actors (same script, or `script_name` bindings). */
-export interface RuntimeEnv {
-  RUN: DurableObjectNamespace<RunActor>;
-  NAMESPACE: DurableObjectNamespace<NamespaceActor>;
-  /** Outputs per page when a fan-out is reported (default REPORT_PAGE_OUTPUTS). */
-  REPORT_PAGE_OUTPUTS?: string;
-}
+export type { RuntimeEnv };
 
 export interface RuntimeOptions {
   namespace: string;
@@ -127,7 +119,7 @@ function pageSize(env: RuntimeEnv): number {
 }
 
 async function runOne(
-  run: DurableObjectStub<RunActor>,
+  run: RunRuntimeRpc,
   states: DispatchedState[],
   nodeFor: (ns: string, name: string) => AnyNode | undefined,
   concurrency: number,
@@ -165,7 +157,7 @@ async function runOne(
  * again from the first: the ones already applied change nothing.
  */
 export async function reportInPages(
-  run: Pick<DurableObjectStub<RunActor>, "report">,
+  run: Pick<RunRuntimeRpc, "report">,
   report: Report,
   perPage: number,
 ): Promise<void> {

@@ -91,7 +91,7 @@ describe("API key", () => {
 
 describe("server-side failures", () => {
   it("answers an unexpected error with the generic 500 body and nothing internal", async () => {
-    const broken = { ...env, NAMESPACE: undefined } as unknown as Env;
+    const broken = { ...env, DIRECTORY: undefined } as unknown as Env;
     const res = await app.fetch(
       new Request("http://x/v0/namespaces", { headers: { "x-api-key": KEY } }),
       broken,

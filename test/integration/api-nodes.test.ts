@@ -98,15 +98,16 @@ describe("PUT /v0/namespace/{ns}/nodes/", () => {
     expect(list.count).toBe(0);
   });
 
-  it("refuses the directory's reserved name as a namespace", async () => {
+  it("serves the directory's former name as an ordinary namespace, now that the directory has its own actor", async () => {
     const res = await call("PUT", "/v0/namespace/__directory__/nodes/", {
       runtime_name: "rt",
       nodes: [node("a")],
     });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { detail: string }).detail).toContain("reserved");
+    expect(res.status).toBe(200);
+    const list = (await (await call("GET", "/v0/namespace/__directory__/nodes/")).json()) as NodeList;
+    expect(list.nodes.map((n) => n.name)).toEqual(["a"]);
     const namespaces = (await (await call("GET", "/v0/namespaces")).json()) as { namespaces: string[] };
-    expect(namespaces.namespaces).not.toContain("__directory__");
+    expect(namespaces.namespaces).toContain("__directory__");
   });
 });
 

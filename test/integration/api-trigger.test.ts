@@ -95,7 +95,7 @@ describe("POST /v0/namespace/{ns}/graph/{g}/trigger", () => {
       inputs: { mode: "slow", ignored: "x" },
       start_delay: 250,
     });
-    if (!prepared.ok) throw new Error(`prepareRun failed: ${JSON.stringify(prepared.detail)}`);
+    if (!prepared.ok) throw new Error(`prepareRun failed: ${JSON.stringify(prepared.error)}`);
     const b = prepared.value;
     expect(b).toMatchObject({
       namespace: ns,

@@ -176,9 +176,9 @@ describe("manual retry", () => {
     // already superseded by a retry.
     const success = all.find((s) => s.status === "SUCCESS" && s.identifier === "work");
     const refused = await stub.manualRetry(success?.seq ?? -1, crypto.randomUUID());
-    expect(refused).toMatchObject({ ok: false, status: 409 });
+    expect(refused).toMatchObject({ ok: false, error: { kind: "conflict" } });
     const superseded = await stub.manualRetry(errored[0]?.seq ?? -1, crypto.randomUUID());
-    expect(superseded).toMatchObject({ ok: false, status: 409 });
+    expect(superseded).toMatchObject({ ok: false, error: { kind: "conflict" } });
     expect((await states(runId)).length).toBe(all.length);
   });
 });

@@ -1,5 +1,5 @@
 // Invariant 1 (design §5): a restart of every actor mid-run loses nothing; the run resumes from
-// storage (outbox, alarms, leases) and finishes with exact counts.
+// storage (ready states, alarms, leases) and finishes with exact counts.
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { splitProcessMergeGraph } from "../../src/examples/graphs";

@@ -406,6 +406,6 @@ describe("run actor RPCs behind the routes", () => {
     await report(ns, id, "errored", { error: "boom" });
     const seq = Number.parseInt(id.slice(16), 16);
     const res = await runStub(runId).manualRetry(seq, "x", "elsewhere");
-    expect(res).toEqual({ ok: false, status: 404, detail: "State not found" });
+    expect(res).toEqual({ ok: false, error: { kind: "not_found", detail: "State not found" } });
   });
 });

@@ -9,8 +9,8 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { DispatchMessage } from "../../src/dispatch/messages";
-import { INLINE_INPUTS_BYTES } from "../../src/dispatch/pack";
 import { runKeyOfRunId } from "../../src/engine/ids";
+import { INLINE_INPUTS_BYTES } from "../../src/engine/limits";
 import { fresh, json, runRow } from "./helpers/http";
 import worker from "./worker";
 

@@ -4,6 +4,6 @@ import { exampleRuntime } from "../../src/examples/runtime";
 import { engineWorker } from "../../src/worker";
 import { testRuntime } from "./helpers/test-nodes";
 
-export { NamespaceActor, ReadyQueueActor, RunActor } from "../../src/index";
+export { DirectoryActor, NamespaceActor, ReadyQueueActor, RunActor } from "../../src/index";
 
 export default engineWorker([exampleRuntime, testRuntime]);

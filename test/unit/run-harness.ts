@@ -1,11 +1,11 @@
 // A tiny in-memory run: the engine over MemoryRunStore, with a scripted "runtime" that executes
 // whatever is ready. Used by the engine's unit tests.
-import type { NodeInfo, RunTemplateSnapshot } from "../../src/actors/contracts";
 import { DEFAULT_RETRY_POLICY, type NodeTemplate, type RetryPolicy } from "../../src/engine/model";
 import { runCounts, runStatus } from "../../src/engine/run/counts";
 import { RunEngine } from "../../src/engine/run/engine";
 import { GraphIndex } from "../../src/engine/run/graph-index";
 import { MemoryRunStore } from "../../src/engine/run/memory-store";
+import type { NodeInfo, RunTemplateSnapshot } from "../../src/engine/run/snapshot";
 import type { Report, StateRow } from "../../src/engine/run/types";
 
 export type Behaviour = (state: StateRow) => Omit<Report, "seq"> & { seq?: number };

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${{ }}" is the placeholder syntax under test.
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../src/engine/errors";
+import { DomainError, ValidationError } from "../../src/engine/errors";
 import type { NodeTemplate, StoreConfig } from "../../src/engine/model";
 import { triggerBodySchema } from "../../src/engine/template/request-schema";
 import { resolveRootInputs } from "../../src/engine/template/root-inputs";
@@ -22,11 +22,11 @@ const config = (over: Partial<StoreConfig> = {}): StoreConfig => ({
 
 const body = (raw: unknown) => triggerBodySchema.parse(raw);
 
-const rejection = (fn: () => unknown): ApiError => {
+const rejection = (fn: () => unknown): DomainError => {
   try {
     fn();
   } catch (e) {
-    if (e instanceof ApiError) return e;
+    if (e instanceof DomainError) return e;
     throw e;
   }
   throw new Error("expected a 400");
@@ -79,7 +79,7 @@ describe("resolveRootInputs", () => {
     const error = rejection(() =>
       resolveRootInputs(root({ a: "${{ node1.outputs.x }}" }), body({}), config()),
     );
-    expect(error.status).toBe(400);
+    expect(error).toBeInstanceOf(ValidationError);
     expect(error.detail).toBe(
       "Invalid input: 400: Root node can have only store identifier as dependent but got node1",
     );
@@ -87,7 +87,7 @@ describe("resolveRootInputs", () => {
 
   it("rejects a store key found neither in the body nor in defaults", () => {
     const error = rejection(() => resolveRootInputs(root({ a: "${{ store.cursor }}" }), body({}), config()));
-    expect(error.status).toBe(400);
+    expect(error).toBeInstanceOf(ValidationError);
     expect(error.detail).toBe(
       "Invalid input: 400: Dependent cursor not found in store for root node root_id",
     );
@@ -108,7 +108,7 @@ describe("resolveRootInputs", () => {
         config({ required_keys: ["k1", "k2", "k3"] }),
       ),
     );
-    expect(missing.status).toBe(400);
+    expect(missing).toBeInstanceOf(ValidationError);
     expect(missing.detail).toBe("Missing store keys: {'k1', 'k3'}");
     const renderFirst = rejection(() =>
       resolveRootInputs(root({ a: "${{ store.nope }}" }), body({}), config({ required_keys: ["k1"] })),
@@ -120,7 +120,7 @@ describe("resolveRootInputs", () => {
 
   it("answers 400 for a non-string template input instead of crashing", () => {
     const error = rejection(() => resolveRootInputs(root({ n: 5 }), body({}), config()));
-    expect(error.status).toBe(400);
+    expect(error).toBeInstanceOf(ValidationError);
     expect(error.detail).toBe("Invalid input: Input n of root node root_id is not a string");
     // A body value for that key replaces the bad template value.
     expect(resolveRootInputs(root({ n: 5 }), body({ inputs: { n: "5" } }), config()).inputs).toEqual({

@@ -5,7 +5,8 @@
 
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
-import { ApiError } from "../../engine/errors";
+import { configOf } from "../../config";
+import { ConfigurationError, UnauthorizedError } from "../../engine/errors";
 import type { AppEnv } from "../env";
 
 const encoder = new TextEncoder();
@@ -33,13 +34,16 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   const handled = matchedRoutes(c).some((r) => r.method !== "ALL");
   if (!handled) return next();
 
-  const secret = c.env.STATE_MANAGER_SECRET;
-  if (secret === undefined || secret === "") {
-    throw new ApiError(503, "API key is not configured on this server: set the STATE_MANAGER_SECRET secret");
+  const secret = configOf(c.env).apiKey;
+  if (secret === null) {
+    throw new ConfigurationError(
+      "STATE_MANAGER_SECRET",
+      "API key is not configured on this server: set the STATE_MANAGER_SECRET secret",
+    );
   }
   const given = c.req.header("x-api-key");
   if (given === undefined || !(await constantTimeEqual(given, secret))) {
-    throw new ApiError(401, "Invalid API key");
+    throw new UnauthorizedError("Invalid API key");
   }
   return next();
 });

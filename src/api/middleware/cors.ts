@@ -2,26 +2,12 @@
 // allowed, and the request-id header exposed so browser clients can read it.
 import { cors as honoCors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
+import { configOf } from "../../config";
 import type { AppEnv } from "../env";
 import { REQUEST_ID_HEADER } from "./request-id";
 
-export const DEFAULT_CORS_ORIGINS = [
-  "http://localhost:3000",
-  "http://localhost:3001",
-  "http://127.0.0.1:3000",
-  "http://127.0.0.1:3001",
-];
-
-export function corsOrigins(configured: string | undefined): string[] {
-  if (configured === undefined || configured.trim() === "") return DEFAULT_CORS_ORIGINS;
-  return configured
-    .split(",")
-    .map((o) => o.trim())
-    .filter((o) => o !== "");
-}
-
 export const cors = createMiddleware<AppEnv>((c, next) => {
-  const allowed = new Set(corsOrigins(c.env.CORS_ORIGINS));
+  const allowed = new Set(configOf(c.env).corsOrigins);
   return honoCors({
     origin: (origin) => (allowed.has(origin) ? origin : null),
     credentials: true,

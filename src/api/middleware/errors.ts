@@ -3,9 +3,21 @@
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed as honoMethodNotAllowed } from "hono/method-not-allowed";
-import { ApiError } from "../../engine/errors";
-import { SecretsKeyError } from "../../engine/secrets";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { DomainError, type ErrorKind } from "../../engine/errors";
 import type { AppEnv } from "../env";
+
+/** The HTTP status of each kind of domain error: the only place where the two meet. */
+export const STATUS_OF: Readonly<Record<ErrorKind, ContentfulStatusCode>> = {
+  invalid: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unprocessable: 422,
+  // A misconfigured server (API key unset, encryption key malformed) is the operator's problem.
+  misconfigured: 503,
+};
 
 export const INTERNAL_ERROR_BODY = {
   success: false,
@@ -13,9 +25,7 @@ export const INTERNAL_ERROR_BODY = {
 } as const;
 
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (err instanceof ApiError) return c.json({ detail: err.detail }, err.status);
-  // A misconfigured key is the operator's problem, not the client's; its message names no key material.
-  if (err instanceof SecretsKeyError) return c.json({ detail: err.message }, 503);
+  if (err instanceof DomainError) return c.json({ detail: err.detail }, STATUS_OF[err.kind]);
   if (err instanceof HTTPException && err.status < 500) {
     return c.json({ detail: err.message || "Bad Request" }, err.status);
   }
@@ -28,7 +38,9 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   return c.json(INTERNAL_ERROR_BODY, 500);
 };
 
-export const notFound: NotFoundHandler<AppEnv> = (c: Context<AppEnv>) => c.json({ detail: "Not Found" }, 404);
+/** A path no route serves (FastAPI's answer). */
+export const unknownRoute: NotFoundHandler<AppEnv> = (c: Context<AppEnv>) =>
+  c.json({ detail: "Not Found" }, 404);
 
 /** 405 JSON with an `Allow` header when the path exists under another method. */
 export function methodNotAllowed(app: Hono<AppEnv>) {

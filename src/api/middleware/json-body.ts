@@ -4,7 +4,7 @@
 // the `body` variable. Runs after auth (it is attached per route, auth is app-wide).
 import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
-import { ApiError } from "../../engine/errors";
+import { PayloadTooLargeError, UnprocessableError } from "../../engine/errors";
 import { MAX_BODY_BYTES } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { pydanticErrors } from "../validation/pydantic-detail";
@@ -15,7 +15,7 @@ export function jsonBody<S extends z.ZodType>(schema: S) {
   return createMiddleware<JsonBodyEnv<z.output<S>>>(async (c, next) => {
     const raw = parseJson(await readBodyBytes(c.req.raw, MAX_BODY_BYTES));
     const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw new ApiError(422, pydanticErrors(parsed.error.issues, raw, ["body"]));
+    if (!parsed.success) throw new UnprocessableError(pydanticErrors(parsed.error.issues, raw, ["body"]));
     c.set("body", parsed.data);
     await next();
   });
@@ -29,7 +29,7 @@ function parseJson(bytes: Uint8Array): unknown {
     throw jsonInvalid(0, "body is not valid UTF-8");
   }
   if (text.trim() === "") {
-    throw new ApiError(422, [{ type: "missing", loc: ["body"], msg: "Field required", input: null }]);
+    throw new UnprocessableError([{ type: "missing", loc: ["body"], msg: "Field required", input: null }]);
   }
   try {
     return JSON.parse(text);
@@ -40,14 +40,14 @@ function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-function jsonInvalid(position: number, error: string): ApiError {
-  return new ApiError(422, [
+function jsonInvalid(position: number, error: string): UnprocessableError {
+  return new UnprocessableError([
     { type: "json_invalid", loc: ["body", position], msg: "JSON decode error", input: {}, ctx: { error } },
   ]);
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(413, `Request body is larger than the limit of ${limit} bytes`);
+function tooLarge(limit: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`Request body is larger than the limit of ${limit} bytes`, limit);
 }
 
 /**

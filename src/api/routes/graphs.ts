@@ -1,9 +1,10 @@
 // Graph templates: upsert, read, list (spec §2.5–§2.7). Secret values and ciphertexts never leave the
 // actor through these routes; every view shows secret names mapped to `true`.
 import { Hono } from "hono";
-import type { GraphTemplateRecord } from "../../actors/namespace-actor";
 import { namespaceStub } from "../../actors/namespace-actor";
-import { notFound, unwrap } from "../../engine/errors";
+import { configOf } from "../../config";
+import type { GraphTemplateRecord } from "../../contracts";
+import { NotFoundError, unwrap } from "../../engine/errors";
 import { encryptSecrets, secretsKeyFrom } from "../../engine/secrets";
 import { upsertGraphBodySchema } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
@@ -53,7 +54,7 @@ export const graphsRoutes = new Hono<AppEnv>()
     const body = c.get("body");
     // Encrypted here so plaintext never reaches storage. Deployments must set SECRETS_ENCRYPTION_KEY;
     // without it the documented local development key is used.
-    const key = await secretsKeyFrom(c.env.SECRETS_ENCRYPTION_KEY);
+    const key = await secretsKeyFrom(configOf(c.env).secretsEncryptionKey);
     const secrets = await encryptSecrets(key, body.secrets);
     const stored = unwrap(
       await namespaceStub(c.env, namespace).upsertGraph(namespace, c.req.param("graph"), {
@@ -67,7 +68,8 @@ export const graphsRoutes = new Hono<AppEnv>()
     const namespace = c.req.param("namespace");
     const graph = c.req.param("graph");
     const stored = await namespaceStub(c.env, namespace).getGraph(namespace, graph);
-    if (stored === null) throw notFound(`Graph template ${graph} not found in namespace ${namespace}`);
+    if (stored === null)
+      throw new NotFoundError(`Graph template ${graph} not found in namespace ${namespace}`);
     return c.json(templateView(stored));
   })
   .get("/v0/namespace/:namespace/graphs/", async (c) => {

@@ -2,7 +2,7 @@
 // actor's cost counters (report RPCs, SQLite rows written, queue messages, sendBatch calls, ready-queue
 // offers), counted where the work happens, so that the benchmark can show the cost per state.
 import { Hono } from "hono";
-import { notFound } from "../../engine/errors";
+import { NotFoundError } from "../../engine/errors";
 import { runKeyOfRunId } from "../../engine/ids";
 import type { AppEnv } from "../env";
 
@@ -11,10 +11,10 @@ export const runCostsRoutes = new Hono<AppEnv>().get(
   async (c) => {
     const runId = c.req.param("run_id");
     const runKey = runKeyOfRunId(runId);
-    if (runKey === null) throw notFound(`Run ${runId} not found`);
+    if (runKey === null) throw new NotFoundError(`Run ${runId} not found`);
     const run = c.env.RUN.getByName(runKey);
     const summary = await run.summary();
-    if (summary === null || summary.run_id !== runId) throw notFound(`Run ${runId} not found`);
+    if (summary === null || summary.run_id !== runId) throw new NotFoundError(`Run ${runId} not found`);
     return c.json({ run_id: runId, ...(await run.costs()) });
   },
 );

@@ -1,23 +1,12 @@
 // Looking into one run: its state graph (spec §2.17) and one state's details (spec §2.18). Both go to
 // the run actor named by the id in the path; nothing global is consulted.
 import { Hono } from "hono";
-import { ApiError } from "../../engine/errors";
+import { NotFoundError, ValidationError } from "../../engine/errors";
 import { parseStateId, runKeyOfRunId } from "../../engine/ids";
 import { MAX_GRAPH_PAGE_STATES } from "../../engine/limits";
-import { STATE_STATUSES } from "../../engine/model";
-import type { NodeDetailsView } from "../../engine/run/views";
+import { emptyGraphStructure, type NodeDetailsView } from "../../engine/run/views";
 import type { AppEnv } from "../env";
 import { intPathParam, unprocessable } from "../validation/path-params";
-
-const emptyGraph = () => ({
-  root_states: [],
-  graph_name: "",
-  nodes: [],
-  edges: [],
-  node_count: 0,
-  edge_count: 0,
-  execution_summary: Object.fromEntries(STATE_STATUSES.map((s) => [s, 0])),
-});
 
 export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/states/run/:run_id/graph", async (c) => {
@@ -39,7 +28,7 @@ export const runInspectRoutes = new Hono<AppEnv>()
       });
     }
     // Exosphere answers an unknown run with the empty view; a malformed id cannot name a run either.
-    if (runKey === null) return c.json(emptyGraph());
+    if (runKey === null) return c.json(emptyGraphStructure());
     const identifier = c.req.query("identifier") ?? null;
     const view = await c.env.RUN.getByName(runKey).graphView(
       c.req.param("namespace"),
@@ -52,15 +41,15 @@ export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/graph/:graph/run/:run_id/node/:node_id", async (c) => {
     const { namespace, graph, run_id: runId, node_id: nodeId } = c.req.param();
     const id = parseStateId(nodeId);
-    if (id === null) throw new ApiError(400, `Invalid node ID format: ${nodeId}`);
-    const notFound = new ApiError(404, `Node ${nodeId} not found in run ${runId} for graph ${graph}`);
-    if (runKeyOfRunId(runId) !== id.runKey) throw notFound;
+    if (id === null) throw new ValidationError(`Invalid node ID format: ${nodeId}`);
+    const missing = () => new NotFoundError(`Node ${nodeId} not found in run ${runId} for graph ${graph}`);
+    if (runKeyOfRunId(runId) !== id.runKey) throw missing();
     // RPC typing cannot express `unknown` output values; the actor returns a NodeDetailsView.
     const details = (await c.env.RUN.getByName(id.actor).stateDetails(
       id.seq,
       graph,
       namespace,
     )) as NodeDetailsView | null;
-    if (details === null || details.run_id !== runId) throw notFound;
+    if (details === null || details.run_id !== runId) throw missing();
     return c.json(details);
   });

@@ -1,20 +1,16 @@
 // `GET /v0/namespace/{ns}/runs/{page}/{size}` (spec §2.16). The namespace actor pages its run index;
 // each listed run's counts come from its own run actor, asked in parallel.
 import { Hono } from "hono";
-import type { RunSummary } from "../../actors/contracts";
-import type { RunIndexEntry } from "../../actors/namespace-actor";
 import { namespaceStub } from "../../actors/namespace-actor";
+import type { RunIndexEntry, RunSummary } from "../../contracts";
 import { runKeyOfRunId } from "../../engine/ids";
-import { MAX_RUNS_PAGE_SIZE } from "../../engine/limits";
+import { MAX_RUNS_PAGE, MAX_RUNS_PAGE_SIZE } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { intPathParam } from "../validation/path-params";
 
-/** Far beyond any real page, small enough that (page - 1) * size stays an exact integer. */
-const MAX_PAGE = 1_000_000_000;
-
 export const runsRoutes = new Hono<AppEnv>().get("/v0/namespace/:namespace/runs/:page/:size", async (c) => {
   const namespace = c.req.param("namespace");
-  const page = intPathParam("page", c.req.param("page"), { min: 1, max: MAX_PAGE });
+  const page = intPathParam("page", c.req.param("page"), { min: 1, max: MAX_RUNS_PAGE });
   const size = intPathParam("size", c.req.param("size"), { min: 1, max: MAX_RUNS_PAGE_SIZE });
   const index = await namespaceStub(c.env, namespace).listRuns(page, size);
   const runs = await Promise.all(index.runs.map((entry) => runView(c.env, entry)));

@@ -5,8 +5,15 @@
 // that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a finished state is 409.
 import { Hono } from "hono";
 import { z } from "zod";
-import { ApiError, badRequest, conflict, notFound, unwrap } from "../../engine/errors";
+import {
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  unwrap,
+  ValidationError,
+} from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
+import { laxInt } from "../../engine/lax-integer";
 import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES, REPORT_PAGE_OUTPUTS } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
@@ -14,10 +21,6 @@ import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 
 const STATE_PATH = "/v0/namespace/:namespace/state/:state_id";
-
-/** Pydantic's lax int: 5000, 5000.0 and "5000" are 5000. */
-const laxInt = (value: unknown): unknown =>
-  typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value.trim()) : value;
 
 const jsonObject = z.record(z.string(), z.unknown());
 
@@ -33,7 +36,7 @@ export const erroredBodySchema = z.object({ error: z.string() });
 export const pruneBodySchema = z.object({ data: jsonObject });
 /** A delay in ms; Exosphere refuses 0 and negatives (gt=0). */
 export const requeueBodySchema = z.object({
-  enqueue_after: z.preprocess(laxInt, z.int().gt(0).max(MAX_DELAY_MS)),
+  enqueue_after: laxInt(z.int().gt(0).max(MAX_DELAY_MS)),
 });
 export const manualRetryBodySchema = z.object({ fanout_id: z.string() });
 
@@ -44,7 +47,7 @@ const EXECUTED_ALREADY: ReadonlySet<StateStatus> = new Set<StateStatus>([
   "NEXT_CREATED_ERROR",
 ]);
 
-const stateNotFound = () => notFound("State not found");
+const stateNotFound = () => new NotFoundError("State not found");
 
 function stateRef(raw: string): { runKey: string; seq: number; actor: string } {
   const ref = parseStateId(raw);
@@ -71,7 +74,12 @@ export const stateReportRoutes = new Hono<AppEnv>()
     const { outputs, page } = c.get("body");
     const big = outputs.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
     // Refused before anything changes.
-    if (big >= 0) throw new ApiError(413, `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+    if (big >= 0) {
+      throw new PayloadTooLargeError(
+        `Output ${big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`,
+        MAX_STATE_VALUE_BYTES,
+      );
+    }
     const namespace = c.req.param("namespace");
     const stateId = c.req.param("state_id");
     // One RPC (and one transaction) per REPORT_PAGE_OUTPUTS outputs, in order: the run actor never holds
@@ -93,10 +101,10 @@ export const stateReportRoutes = new Hono<AppEnv>()
       if (!outcome.applied && outcome.reason !== "duplicate_page") break;
     }
     if (outcome && !outcome.applied && outcome.reason === "page_gap") {
-      throw conflict("Page starts after the outputs received so far: send the pages in order");
+      throw new ConflictError("Page starts after the outputs received so far: send the pages in order");
     }
     if (outcome && !outcome.applied && outcome.reason !== "duplicate_page")
-      throw badRequest("State is not queued");
+      throw new ValidationError("State is not queued");
     return c.json({ status: "EXECUTED" }, 200);
   })
   .post(`${STATE_PATH}/errored`, jsonBody(erroredBodySchema), async (c) => {
@@ -108,7 +116,7 @@ export const stateReportRoutes = new Hono<AppEnv>()
     }));
     if (!outcome.applied) {
       const executed = outcome.status !== undefined && EXECUTED_ALREADY.has(outcome.status);
-      throw badRequest(executed ? "State is already executed" : "State is not queued or executed");
+      throw new ValidationError(executed ? "State is already executed" : "State is not queued or executed");
     }
     // `status` is always "ERRORED" on the wire, even when a retry superseded the state (spec §2.11).
     return c.json({ status: "ERRORED", retry_created: outcome.retryCreated ?? false }, 200);
@@ -120,7 +128,7 @@ export const stateReportRoutes = new Hono<AppEnv>()
       seq,
       data,
     }));
-    if (!outcome.applied) throw badRequest("State is not queued");
+    if (!outcome.applied) throw new ValidationError("State is not queued");
     // Exactly 200: the Python runtime treats any other status as fatal.
     return c.json({ enqueue_after: outcome.enqueueAfter, status: "PRUNED" }, 200);
   })
@@ -133,7 +141,9 @@ export const stateReportRoutes = new Hono<AppEnv>()
     }));
     if (!outcome.applied) {
       // FIX (design §4): a finished state never runs twice.
-      throw conflict(`State is ${outcome.status ?? "finished"}: a finished state cannot be re-enqueued`);
+      throw new ConflictError(
+        `State is ${outcome.status ?? "finished"}: a finished state cannot be re-enqueued`,
+      );
     }
     return c.json({ enqueue_after: outcome.enqueueAfter, status: "CREATED" }, 200);
   })

@@ -4,21 +4,18 @@
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
 import { z } from "zod";
-import type { PulledState } from "../../actors/contracts";
 import { readyQueueName } from "../../actors/ready-queue-actor";
+import type { PulledState } from "../../contracts";
 import { parseStateId } from "../../engine/ids";
+import { laxInt } from "../../engine/lax-integer";
 import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 
-/** Pydantic's lax int: 16, 16.0 and "16" are 16. */
-const laxInt = (value: unknown): unknown =>
-  typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value.trim()) : value;
-
 /** A batch_size ≤ 0 is valid and claims nothing, as in Exosphere; above the bound it is refused. */
 export const enqueueBodySchema = z.object({
   nodes: z.array(z.string()),
-  batch_size: z.preprocess(laxInt, z.int().max(MAX_ENQUEUE_BATCH)),
+  batch_size: laxInt(z.int().max(MAX_ENQUEUE_BATCH)),
 });
 
 /**

@@ -1,6 +1,7 @@
 // Path parameters that must be integers (the runs list's page and size). A value that is not an integer,
 // or out of range, is the client's mistake: 422 in pydantic's shape, never a 500 from a negative offset.
-import { ApiError } from "../../engine/errors";
+import { UnprocessableError } from "../../engine/errors";
+import { laxInteger } from "../../engine/lax-integer";
 import type { PydanticError } from "./pydantic-detail";
 
 export interface IntRange {
@@ -16,8 +17,8 @@ export function intPathParam(
   where: "path" | "query" = "path",
 ): number {
   const loc = [where, name];
-  const trimmed = raw.trim();
-  if (!/^[+-]?\d+$/.test(trimmed)) {
+  const value = laxInteger(raw);
+  if (typeof value !== "number") {
     throw unprocessable({
       type: "int_parsing",
       loc,
@@ -25,7 +26,6 @@ export function intPathParam(
       input: raw,
     });
   }
-  const value = Number(trimmed);
   if (value < range.min) {
     throw unprocessable({
       type: "greater_than_equal",
@@ -47,6 +47,6 @@ export function intPathParam(
   return value;
 }
 
-export function unprocessable(error: PydanticError): ApiError {
-  return new ApiError(422, [error]);
+export function unprocessable(error: PydanticError): UnprocessableError {
+  return new UnprocessableError([error]);
 }

@@ -1,8 +1,16 @@
 // Run counts and status, exactly as Exosphere derives them (spec §2.16), from per-status counters.
-import type { RunCounts } from "../../actors/contracts";
 import type { RunStatus, StateStatus } from "../model";
 
 export type StatusCounts = Partial<Record<StateStatus, number>>;
+
+/** A run's counters as Exosphere's runs list shows them. */
+export interface RunCounts {
+  success_count: number;
+  pending_count: number;
+  errored_count: number;
+  retried_count: number;
+  total_count: number;
+}
 
 export function runCounts(c: StatusCounts): RunCounts {
   const n = (s: StateStatus) => c[s] ?? 0;

@@ -3,7 +3,7 @@
 //
 // Work per transition is O(1) in the run's size: barrier counters are adjusted incrementally, and only
 // a unite that fires reads its subtree (once, to render array inputs).
-import { ApiError } from "../errors";
+import { ConflictError, NotFoundError } from "../errors";
 import { shardOfSeq, stateIdOf } from "../ids";
 import { exceedsBytes, MAX_DELAY_MS, MAX_ERROR_CHARS, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { NodeTemplate, RetryPolicy, StateStatus } from "../model";
@@ -126,41 +126,37 @@ export class RunEngine {
    * Manual retry (spec §2.14) with our rule: only a state that ended without success of its own
    * (ERRORED, NEXT_CREATED_ERROR, PRUNED) may be retried, so finished work is never duplicated. The new
    * state runs with the original inputs and parents and a fresh retry budget; the original becomes
-   * RETRY_CREATED. Throws ApiError 404/409.
+   * RETRY_CREATED. Throws NotFoundError / ConflictError.
    */
   manualRetry(seq: number, fanoutId: string, now: number): StateRow {
     this.begin(now);
     const state = this.store.getState(seq);
-    if (!state) throw new ApiError(404, "State not found");
+    if (!state) throw new NotFoundError("State not found");
     if (!MANUALLY_RETRYABLE.has(state.status)) {
-      throw new ApiError(
-        409,
+      throw new ConflictError(
         `State is ${state.status}: only ERRORED, NEXT_CREATED_ERROR or PRUNED states can be retried manually`,
       );
     }
     if (state.never_ran) {
       // It never ran: its barrier failed or its inputs could not be built. Retry the failed branches.
-      throw new ApiError(
-        409,
+      throw new ConflictError(
         "A unite state that failed at its barrier cannot be retried; retry its failed branches",
       );
     }
     if (state.reported_outputs > 0) {
       // Pages of its outputs were applied before it failed: its branches exist and run on their own.
-      throw new ApiError(
-        409,
+      throw new ConflictError(
         "This execution's branches were already created from the pages it reported; retry its failed branches",
       );
     }
     if (state.exec_seq !== state.seq) {
       // A fan-out clone never ran on its own: its execution's head did, for all the outputs.
-      throw new ApiError(
-        409,
+      throw new ConflictError(
         `State is a fan-out clone: retry its execution, state ${stateIdOf(this.env.runKey, state.exec_seq)}`,
       );
     }
     if (this.store.hasAttempt(state.identifier, fanoutId, 0)) {
-      throw new ApiError(409, "Duplicate retry state detected");
+      throw new ConflictError("Duplicate retry state detected");
     }
     const retry: StateRow = {
       ...this.newState({ ...state, seq: this.nextSeq(), enqueue_after: now }),

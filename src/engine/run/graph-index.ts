@@ -1,9 +1,8 @@
 // Lookups over a run's graph snapshot, built once per actor instance.
-import type { NodeInfo, RunTemplateSnapshot } from "../../actors/contracts";
-import { nodeKey } from "../../actors/contracts";
 import type { NodeTemplate } from "../model";
 import { type ParsedTemplate, parseTemplate } from "../template/placeholders";
 import { unitedSubtree } from "../template/united-subtree";
+import { type NodeInfo, nodeKey, type RunTemplateSnapshot } from "./snapshot";
 
 export class GraphIndex {
   readonly byId = new Map<string, NodeTemplate>();

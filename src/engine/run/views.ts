@@ -102,6 +102,9 @@ export function mergeGraphViews(graphName: string, views: GraphStructureView[]):
   return merged;
 }
 
+/** The view of a run with no states (in that namespace), or of a run that does not exist, as Exosphere shows it. */
+export const emptyGraphStructure = (): GraphStructureView => graphStructure("", "", []);
+
 export interface NodeDetailsView {
   id: string;
   node_name: string;

@@ -3,8 +3,9 @@
 // so the API can render FastAPI's 422 shape from the issue list without knowing the rules.
 import { z } from "zod";
 import { isValidCron } from "../cron";
+import { laxInt } from "../lax-integer";
 import { MAX_DELAY_MS, MAX_NODES_PER_GRAPH } from "../limits";
-import { DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
+import { CronTrigger, DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
 
 type Ctx = z.core.$RefinementCtx;
 
@@ -12,17 +13,6 @@ function fail(ctx: Ctx, input: unknown, messages: string[]): typeof z.NEVER {
   ctx.addIssue({ code: "custom", message: messages.join("\n"), input });
   return z.NEVER;
 }
-
-/**
- * Pydantic's lax integer: 5000, 5000.0 and "5000" are 5000; 5000.5 and "abc" are not integers. Strings
- * that are not plain integers are left as they are, so `z.int()` reports them with its own issue.
- */
-function laxInteger(value: unknown): unknown {
-  if (typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value)) return Number(value.trim());
-  return value;
-}
-
-const int = <T extends z.ZodType>(schema: T) => z.preprocess(laxInteger, schema);
 
 const nodeName = z.string().transform((v, ctx) => {
   const name = v.trim();
@@ -110,17 +100,17 @@ export const storeConfigSchema = z
 
 export const retryPolicySchema = z
   .object({
-    max_retries: int(z.int().min(0)).default(DEFAULT_RETRY_POLICY.max_retries),
+    max_retries: laxInt(z.int().min(0)).default(DEFAULT_RETRY_POLICY.max_retries),
     strategy: RetryStrategy.default(DEFAULT_RETRY_POLICY.strategy),
-    backoff_factor: int(z.int().positive()).default(DEFAULT_RETRY_POLICY.backoff_factor),
-    exponent: int(z.int().positive()).default(DEFAULT_RETRY_POLICY.exponent),
-    max_delay: int(z.int().positive().nullable()).default(DEFAULT_RETRY_POLICY.max_delay),
+    backoff_factor: laxInt(z.int().positive()).default(DEFAULT_RETRY_POLICY.backoff_factor),
+    exponent: laxInt(z.int().positive()).default(DEFAULT_RETRY_POLICY.exponent),
+    max_delay: laxInt(z.int().positive().nullable()).default(DEFAULT_RETRY_POLICY.max_delay),
   })
   .default(() => ({ ...DEFAULT_RETRY_POLICY }));
 
-export const cronTriggerSchema = z.object({
-  type: z.literal("CRON"),
-  value: z.object({
+/** A stored CronTrigger whose expression must also be one we can schedule (checked at upsert). */
+export const cronTriggerSchema = CronTrigger.extend({
+  value: CronTrigger.shape.value.extend({
     expression: z.string().refine((expression) => isValidCron(expression), "Invalid cron expression"),
   }),
 });
@@ -141,6 +131,6 @@ export type UpsertGraphBody = z.infer<typeof upsertGraphBodySchema>;
 export const triggerBodySchema = z.object({
   store: stringMap.default(() => ({})),
   inputs: stringMap.default(() => ({})),
-  start_delay: int(z.int().min(0).max(MAX_DELAY_MS)).default(0),
+  start_delay: laxInt(z.int().min(0).max(MAX_DELAY_MS)).default(0),
 });
 export type TriggerBody = z.infer<typeof triggerBodySchema>;

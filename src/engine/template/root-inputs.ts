@@ -1,5 +1,5 @@
-// The root state's inputs at trigger time (spec §2.8 steps 4–6), with Exosphere's 400 details.
-import { ApiError } from "../errors";
+// The root state's inputs at trigger time (spec §2.8 steps 4–6), with Exosphere's details.
+import { DomainError, PayloadTooLargeError, ValidationError } from "../errors";
 import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { NodeTemplate, StoreConfig } from "../model";
 import { PlaceholderSyntaxError, parseTemplate, renderTemplate } from "./placeholders";
@@ -27,20 +27,28 @@ export function resolveRootInputs(
   for (const [key, templateValue] of Object.entries(root.inputs)) {
     const value = Object.hasOwn(body.inputs, key) ? body.inputs[key] : templateValue;
     if (typeof value !== "string") {
-      throw new ApiError(400, `Invalid input: Input ${key} of root node ${root.identifier} is not a string`);
+      throw new ValidationError(
+        `Invalid input: Input ${key} of root node ${root.identifier} is not a string`,
+      );
     }
     inputs[key] = renderRootValue(value, root, body, storeConfig);
   }
 
   const missing = storeConfig.required_keys.filter((k) => !Object.hasOwn(body.store, k));
-  if (missing.length > 0) throw new ApiError(400, `Missing store keys: ${pySetRepr(missing)}`);
+  if (missing.length > 0) throw new ValidationError(`Missing store keys: ${pySetRepr(missing)}`);
   // Both are stored in one row each (the root state, a store entry): they must fit a Durable Object's row.
   if (exceedsBytes(JSON.stringify(inputs), MAX_STATE_VALUE_BYTES)) {
-    throw new ApiError(413, `Root inputs are larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+    throw new PayloadTooLargeError(
+      `Root inputs are larger than ${MAX_STATE_VALUE_BYTES} bytes`,
+      MAX_STATE_VALUE_BYTES,
+    );
   }
   for (const [key, value] of Object.entries(body.store)) {
     if (exceedsBytes(value, MAX_STATE_VALUE_BYTES)) {
-      throw new ApiError(413, `Store value ${key} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+      throw new PayloadTooLargeError(
+        `Store value ${key} is larger than ${MAX_STATE_VALUE_BYTES} bytes`,
+        MAX_STATE_VALUE_BYTES,
+      );
     }
   }
   return { inputs, store: { ...body.store } };
@@ -67,10 +75,10 @@ function renderRootValue(
       throw wrapped(`400: Dependent ${ref.key} not found in store for root node ${root.identifier}`);
     });
   } catch (e) {
-    if (e instanceof ApiError) throw e;
+    if (e instanceof DomainError) throw e;
     if (e instanceof PlaceholderSyntaxError) throw wrapped(e.message);
     throw wrapped(pyStr(e instanceof Error ? e.message : e));
   }
 }
 
-const wrapped = (message: string) => new ApiError(400, `Invalid input: ${message}`);
+const wrapped = (message: string) => new ValidationError(`Invalid input: ${message}`);

@@ -1,17 +1,22 @@
 // Tier 2 of graph validation (spec §4.1.2): structural rules 3–9 with Exosphere's messages. The name and
 // namespace rules (1) belong to the API; secrets (2) are always well-formed because we encrypt them.
+import { ValidationError } from "../errors";
 import type { NodeTemplate, StoreConfig } from "../model";
 import { buildParentsAndPaths, DependencyGraphError } from "./parents-paths";
 import { parseTemplate, templateRefs } from "./placeholders";
 import { pyRepr, pyStr } from "./py-repr";
 import { unitedSubtree } from "./united-subtree";
 
-/** A graph rejected by a structural rule; the message is Exosphere's inner text, violations joined by "\n". */
-export class GraphStructureError extends Error {
+/**
+ * A graph template refused at upsert (rule 1's empty names, or a structural rule). The message is
+ * Exosphere's inner text, violations joined by "\n"; the client's detail wraps it as Exosphere does.
+ */
+export class GraphStructureError extends ValidationError {
   override readonly name = "GraphStructureError";
 
   constructor(readonly violations: readonly string[]) {
-    super(violations.join("\n"));
+    const message = violations.join("\n");
+    super(`Error validating graph template: ${message}`, { message });
   }
 }
 

@@ -1,4 +1,5 @@
-// What the namespace actor takes and answers over RPC, and the rows it stores.
+// What crosses Workers RPC to and from a namespace actor: node registrations, graph templates and the run
+// index, and the narrow interface a runtime uses to register its nodes. Plain data only (structured clone).
 import type {
   CronTrigger,
   NodeTemplate,
@@ -8,15 +9,33 @@ import type {
   Transport,
   ValidationStatus,
 } from "../engine/model";
-import type { TriggerScheduleEntry } from "./namespace-cron";
 
-/** A node as a runtime registers it; `transport` is our extension (push runtimes say "queue"). */
+export type { CronTrigger };
+
+/** One entry of the `nodes` list of `PUT /v0/namespace/{ns}/nodes/`, as the Python runtime sends it. */
 export interface NodeRegistration {
   name: string;
   inputs_schema: Record<string, unknown>;
   outputs_schema: Record<string, unknown>;
   secrets: string[];
-  transport: Transport;
+}
+
+/** A registration as the namespace actor stores it: `transport` is our extension (push runtimes: "queue"). */
+export type TransportedNodeRegistration = NodeRegistration & { transport: Transport };
+
+export interface RegisterOptions {
+  /** Leave a node that another runtime registered to it (how a bundled runtime registers at start-up). */
+  keepOthers?: boolean;
+}
+
+/** The namespace actor as a runtime sees it. The namespace actor implements it. */
+export interface NodeRegistryRpc {
+  registerNodes(
+    namespace: string,
+    runtimeName: string,
+    nodes: TransportedNodeRegistration[],
+    options?: RegisterOptions,
+  ): Promise<void>;
 }
 
 export interface RegisteredNodeRecord extends RegisteredNode {
@@ -33,6 +52,13 @@ export interface GraphTemplateInput {
   retry_policy: RetryPolicy;
   store_config: StoreConfig;
   triggers: CronTrigger[];
+}
+
+/** A cron schedule as GET graph shows it. */
+export interface TriggerScheduleEntry {
+  expression: string;
+  /** ISO 8601 in UTC, with the `Z`. */
+  next_fire_at: string;
 }
 
 /** A stored template as the API may show it: secret names only, never ciphertexts. */
@@ -63,29 +89,3 @@ export interface RunIndexPage {
   total: number;
   runs: RunIndexEntry[];
 }
-
-export type NodeRow = {
-  name: string;
-  id: string;
-  runtime_name: string;
-  inputs_schema: string;
-  outputs_schema: string;
-  secrets: string;
-  transport: string;
-  created_at: number;
-  updated_at: number;
-};
-
-export type GraphRow = {
-  name: string;
-  id: string;
-  nodes: string;
-  secrets: string;
-  retry_policy: string;
-  store_config: string;
-  triggers: string;
-  validation_status: string;
-  validation_errors: string;
-  created_at: number;
-  updated_at: number;
-};

@@ -1,0 +1,57 @@
+// What crosses Workers RPC to and from a run actor: what a trigger hands to a new run, what the run
+// answers, and the narrow interface a runtime uses to report results. Plain data only (structured clone).
+import { z } from "zod";
+import type { RunStatus } from "../engine/model";
+import type { RunCounts } from "../engine/run/counts";
+import { RunTemplateSnapshot } from "../engine/run/snapshot";
+import type { Report, ReportOutcome } from "../engine/run/types";
+
+export type { Report, ReportOutcome };
+
+/** Everything a new run needs; a schema because a cron fire stores it until the run has started. */
+export const RunBootstrap = z.object({
+  run_id: z.string(),
+  namespace: z.string(),
+  graph_name: z.string(),
+  /** Exosphere's naive ISO timestamp of the trigger. */
+  created_at: z.string(),
+  template: RunTemplateSnapshot,
+  store: z.record(z.string(), z.string()),
+  /** The root state's inputs, already resolved (trigger inputs + store placeholders). */
+  root_inputs: z.record(z.string(), z.string()),
+  /** Milliseconds to wait before the root state may be dispatched. */
+  start_delay: z.number(),
+});
+export type RunBootstrap = z.infer<typeof RunBootstrap>;
+
+export interface RunSummary extends RunCounts {
+  run_id: string;
+  graph_name: string;
+  status: RunStatus;
+  created_at: string;
+}
+
+/** A claimed state as `states/enqueue` hands it to a pull runtime (spec §2.9). */
+export interface PulledState {
+  state_id: string;
+  node_name: string;
+  identifier: string;
+  inputs: Record<string, string>;
+  created_at: string;
+}
+
+/** Inputs or secrets per state seq, as the run actor answers a runtime. */
+export type PerState = Record<number, Record<string, string>>;
+
+/**
+ * The run actor as a push runtime sees it: report a batch of results, fetch inputs that travelled by
+ * reference, fetch the secrets a node declared. The run actor implements it.
+ */
+export interface RunRuntimeRpc {
+  /** Applies a batch of reports in one transaction; one outcome per report. */
+  report(reports: Report[], namespace?: string): Promise<ReportOutcome[]>;
+  /** Inputs of states whose messages carried them by reference. */
+  inputsOf(seqs: number[]): Promise<PerState>;
+  /** For each state, exactly the secrets its node declared, decrypted. */
+  secretsOf(seqs: number[], namespace?: string): Promise<PerState>;
+}
