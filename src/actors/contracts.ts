@@ -34,6 +34,8 @@ export interface RunBootstrap {
   root_inputs: Record<string, string>;
   /** Milliseconds to wait before the root state may be dispatched. */
   start_delay: number;
+  /** What the trigger asked for that was ignored (e.g. inputs the root does not have); absent if none. */
+  warnings?: string[];
 }
 
 export interface RunCounts {
@@ -49,6 +51,8 @@ export interface RunSummary extends RunCounts {
   graph_name: string;
   status: RunStatus;
   created_at: string;
+  /** The trigger's warnings (RunBootstrap.warnings); absent if none. */
+  warnings?: string[];
 }
 
 export const nodeKey = (namespace: string, nodeName: string): string => `${namespace}/${nodeName}`;

@@ -375,7 +375,7 @@ export class NamespaceActor extends DurableObject<Env> {
     const nodes = JSON.parse(row.nodes) as NodeTemplate[];
     const storeConfig = JSON.parse(row.store_config) as StoreConfig;
     const root = findRoot(nodes);
-    const { inputs, store } = resolveRootInputs(root, body, storeConfig);
+    const { inputs, store, warnings } = resolveRootInputs(root, body, storeConfig);
 
     const registry = await this.registryFor(namespace, nodes);
     const nodeInfo: Record<string, NodeInfo> = {};
@@ -408,6 +408,7 @@ export class NamespaceActor extends DurableObject<Env> {
       store,
       root_inputs: inputs,
       start_delay: body.start_delay,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
   }
 

@@ -242,6 +242,7 @@ export class RunActor extends DurableObject<Env> {
       ...counts,
       status: runStatus(counts),
       created_at: this.meta.created_at,
+      ...(this.meta.warnings ? { warnings: this.meta.warnings } : {}),
     };
   }
 

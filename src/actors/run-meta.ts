@@ -9,6 +9,8 @@ export interface RunMeta {
   graph_name: string;
   created_at: string;
   template: RunTemplateSnapshot;
+  /** The trigger's warnings, kept so the run's views can show them; absent if none. */
+  warnings?: string[];
 }
 
 export function writeRunMeta(sql: SqlStorage, b: RunBootstrap): RunMeta {
@@ -21,6 +23,7 @@ export function writeRunMeta(sql: SqlStorage, b: RunBootstrap): RunMeta {
     graph_name: b.graph_name,
     created_at: b.created_at,
     template: b.template,
+    ...(b.warnings?.length ? { warnings: b.warnings } : {}),
   };
   sql.exec("INSERT INTO meta (key, value) VALUES ('run', ?)", JSON.stringify(meta));
   return meta;

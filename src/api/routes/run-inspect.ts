@@ -1,28 +1,23 @@
 // Looking into one run: its state graph (spec §2.17) and one state's details (spec §2.18). Both go to
 // the run actor named by the id in the path; nothing global is consulted.
 import { Hono } from "hono";
-import { ApiError } from "../../engine/errors";
+import { ApiError, notFound as runNotFound } from "../../engine/errors";
 import { parseStateId, runKeyOfRunId } from "../../engine/ids";
-import { STATE_STATUSES } from "../../engine/model";
 import type { NodeDetailsView } from "../../engine/run/views";
 import type { AppEnv } from "../env";
 
-const emptyGraph = () => ({
-  root_states: [],
-  graph_name: "",
-  nodes: [],
-  edges: [],
-  node_count: 0,
-  edge_count: 0,
-  execution_summary: Object.fromEntries(STATE_STATUSES.map((s) => [s, 0])),
-});
-
 export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/states/run/:run_id/graph", async (c) => {
-    const runKey = runKeyOfRunId(c.req.param("run_id"));
-    // Exosphere answers an unknown run with the empty view; a malformed id cannot name a run either.
-    if (runKey === null) return c.json(emptyGraph());
-    return c.json(await c.env.RUN.getByName(runKey).graphView(c.req.param("namespace")));
+    const runId = c.req.param("run_id");
+    const runKey = runKeyOfRunId(runId);
+    // Exosphere answers the empty view for an id that names no run; a typo deserves a 404 (as the costs
+    // route answers). A run of another namespace still shows only that namespace's states (none).
+    if (runKey === null) throw runNotFound(`Run ${runId} not found`);
+    const run = c.env.RUN.getByName(runKey);
+    const [summary, view] = await Promise.all([run.summary(), run.graphView(c.req.param("namespace"))]);
+    if (summary === null || summary.run_id !== runId) throw runNotFound(`Run ${runId} not found`);
+    // Our extension: the trigger's warnings, where the run is described (only when there is one).
+    return c.json(summary.warnings ? { ...view, warnings: summary.warnings } : view);
   })
   .get("/v0/namespace/:namespace/graph/:graph/run/:run_id/node/:node_id", async (c) => {
     const { namespace, graph, run_id: runId, node_id: nodeId } = c.req.param();
