@@ -26,6 +26,9 @@ function run(script, args, input = {}) {
   });
 }
 
+/** Each test starts Node processes (some bundle the sources first): slow on a busy machine, never stuck. */
+const CHILD_PROCESSES = { timeout: 60_000 };
+
 const lines = (text) => text.split("\n").filter((l) => l.trim() !== "");
 
 /** A stub engine on a free port of 127.0.0.1 answering with `handler`; closed when the test ends. */
@@ -54,18 +57,20 @@ async function closedPort() {
   return `http://127.0.0.1:${port}`;
 }
 
-/** The engine's answers to the demo up to its trigger; `trigger` decides that one. */
+/** The engine's answers to the demo up to its trigger; `trigger` (or `trigger(body)`) decides that one. */
 const demoEngine =
   (trigger, more = () => ({ status: 404, json: {} })) =>
   (req, body) => {
     if (req.method === "PUT" && req.url?.includes("/graph/")) {
       return { status: 201, json: { validation_status: "VALID", validation_errors: [] } };
     }
-    if (req.method === "POST" && req.url?.endsWith("/trigger")) return trigger;
+    if (req.method === "POST" && req.url?.endsWith("/trigger")) {
+      return typeof trigger === "function" ? trigger(body) : trigger;
+    }
     return more(req, body);
   };
 
-describe.concurrent("--help", () => {
+describe.concurrent("--help", CHILD_PROCESSES, () => {
   const scripts = [
     ["scripts/demo.mjs", "npm run demo", ["--items N", "--chunk-size N", "--uri URL", "--key KEY"]],
     [
@@ -89,7 +94,7 @@ describe.concurrent("--help", () => {
   }
 });
 
-describe.concurrent("usage errors", () => {
+describe.concurrent("usage errors", CHILD_PROCESSES, () => {
   const cases = [
     ["scripts/demo.mjs", ["--frobnicate"], "demo: unknown option '--frobnicate'"],
     ["scripts/demo.mjs", ["--items"], "demo: option '--items' needs a value (--items N)"],
@@ -124,7 +129,7 @@ describe.concurrent("usage errors", () => {
   }
 });
 
-describe.concurrent("failures: one line that says what to do, exit 1, no stack", () => {
+describe.concurrent("failures: one line that says what to do, exit 1, no stack", CHILD_PROCESSES, () => {
   it("demo: the engine is not running", async () => {
     const uri = await closedPort();
     const { code, stderr } = await run("scripts/demo.mjs", ["--uri", uri]);
@@ -201,7 +206,62 @@ describe.concurrent("failures: one line that says what to do, exit 1, no stack",
   });
 });
 
-describe.concurrent("stack traces of bundled sources", () => {
+describe.concurrent("the demo at a million items", CHILD_PROCESSES, () => {
+  it("sends the whole range, shows its progress, and reads the merger without listing the run", async () => {
+    const runId = "12345678-9abc-4def-8123-456789abcdef";
+    const n = 1_000_000;
+    const seen = { data: "", paths: [] };
+    let polls = 0;
+    const created = (body) => {
+      seen.data = JSON.parse(body).inputs.data;
+      return { status: 200, json: { status: "CREATED", run_id: runId } };
+    };
+    const uri = await stubEngine(
+      demoEngine(created, (req) => {
+        seen.paths.push(req.url);
+        if (req.url?.includes("/runs/")) {
+          polls += 1;
+          // First the splitter's n states and half the branches, then everything.
+          const done = polls === 1 ? n + n / 2 : 2 * n + 1;
+          const row = {
+            run_id: runId,
+            errored_count: 0,
+            retried_count: 0,
+            total_count: polls === 1 ? 2 * n : 2 * n + 1,
+          };
+          const status = polls === 1 ? "PENDING" : "SUCCESS";
+          const pending = row.total_count - done;
+          return {
+            status: 200,
+            json: { total: 1, runs: [{ ...row, success_count: done, pending_count: pending, status }] },
+          };
+        }
+        if (req.url?.includes("/node/")) {
+          const merger = { identifier: "merger", status: "SUCCESS", outputs: { merged: "500000500000" } };
+          return { status: 200, json: merger };
+        }
+        return { status: 404, json: { detail: "Not Found" } };
+      }),
+    );
+    const { code, stdout, stderr } = await run("scripts/demo.mjs", ["--uri", uri, "--items", String(n)]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(seen.data.length).toBe(6_888_897);
+    expect(seen.data.startsWith("[1,2,3,")).toBe(true);
+    expect(seen.data.includes(",99999,100000,100001,")).toBe(true);
+    expect(seen.data.endsWith(",999999,1000000]")).toBe(true);
+    expect(stdout).toContain(`[${"#".repeat(20)}${".".repeat(20)}] 500000/1000000 branches done`);
+    expect(stdout).toContain(`[${"#".repeat(40)}] 1000000/1000000 branches done`);
+    expect(stdout).toContain("merged: 500000500000 (expected 500000500000)");
+    // The merger is the run's last state: its id comes from the run id and the state count.
+    expect(seen.paths.filter((p) => p.includes("/node/"))).toEqual([
+      `/v0/namespace/examples/graph/seed_split_process_merge/run/${runId}/node/123456789abc4def001e8481`,
+    ]);
+    expect(seen.paths.some((p) => p.includes("/states/run/"))).toBe(false);
+  });
+});
+
+describe.concurrent("stack traces of bundled sources", CHILD_PROCESSES, () => {
   it("name the project's TypeScript files, not the temporary bundle", async () => {
     const script = `
       import { loadTs } from "./scripts/lib/load-ts.mjs";
