@@ -17,9 +17,9 @@ export interface RootInputs {
 
 /**
  * Body inputs override the template's values for keys the template has; extra keys are ignored, as in
- * Exosphere, but named in `warnings` so a misspelt input is not lost silently. The root may only read
- * the store. Required store keys are checked after rendering, as Exosphere does, so a
- * request with both problems reports the rendering one.
+ * Exosphere, but named in `warnings` so that a misspelt input is not lost silently. The root may only
+ * read the store. Required store keys are checked after rendering, as Exosphere does, so a request with
+ * both problems reports the rendering one.
  */
 export function resolveRootInputs(
   root: NodeTemplate,
