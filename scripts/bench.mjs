@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   createWriteStream,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -22,9 +23,8 @@ import {
 } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
-import { exoflareJob, floorJob, workflowJob } from "./bench/jobs.mjs";
+import { fileURLToPath } from "node:url";
+import { exoflareJob, floorJob, JobError, workflowJob } from "./bench/jobs.mjs";
 import {
   freePort,
   killAllStartedSync,
@@ -34,6 +34,8 @@ import {
   waitForOk,
 } from "./bench/processes.mjs";
 import { table, withRatios } from "./bench/report.mjs";
+import { intOption, oneLine, parseCli } from "./lib/cli.mjs";
+import { loadTs } from "./lib/load-ts.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -43,34 +45,59 @@ const WORKFLOW_STEP_LIMIT = 10_000;
 const DEFAULT_SIZES = [1_000, 10_000, 100_000];
 const DEFAULT_WORKFLOW_SIZES = [1_000, 3_000];
 
-const { values: opts } = parseArgs({
+const { values: opts, usage } = parseCli({
+  name: "bench",
+  command: "npm run bench",
+  summary:
+    "Runs exoflare's split -> process -> merge fan-out beside Cloudflare Workflows and a queue -> actor floor,\n" +
+    "on local workerd with fresh temporary state, and prints the table (docs/benchmarks.md).",
   options: {
-    sizes: { type: "string" },
-    "workflow-sizes": { type: "string" },
-    quick: { type: "boolean", default: false },
-    out: { type: "string" },
-    "keep-logs": { type: "boolean", default: false },
-    // Another checkout's engine (to measure a change beside the same floor and Workflows runs).
-    "engine-dir": { type: "string" },
-    // Overrides the engine's DISPATCH_STATES_PER_MESSAGE (ready states packed per queue message).
-    "states-per-message": { type: "string" },
+    sizes: {
+      type: "string",
+      value: "N,N,…",
+      default: DEFAULT_SIZES.join(","),
+      description: "branches per exoflare run (and floor rows)",
+    },
+    "workflow-sizes": {
+      type: "string",
+      value: "N,N,…",
+      default: DEFAULT_WORKFLOW_SIZES.join(","),
+      description: "steps per Workflows run (empty: none)",
+    },
+    quick: { type: "boolean", description: "n = 1,000 only; fails only on wrong results (CI smoke run)" },
+    out: {
+      type: "string",
+      value: "FILE",
+      description: "where to write the results as JSON (default: .bench/results-<time>.json)",
+    },
+    "keep-logs": { type: "boolean", description: "keep the temporary directory with the Workers' logs" },
+    "engine-dir": {
+      type: "string",
+      value: "DIR",
+      description: "measure another checkout's engine beside the same floor and Workflows runs",
+    },
+    "states-per-message": {
+      type: "string",
+      value: "N",
+      description: "overrides the engine's DISPATCH_STATES_PER_MESSAGE (ready states per queue message)",
+    },
   },
+  epilog: "Exit codes: 0 every job gave the right result, 1 a job failed or could not run, 2 bad options.",
 });
-const parseSizes = (s) =>
+const parseSizes = (name, s) =>
   s
     .split(",")
     .filter((x) => x.trim() !== "")
-    .map((x) => {
-      const n = Number(x.replace(/_/g, ""));
-      if (!Number.isInteger(n) || n < 1) throw new Error(`bad size: ${x}`);
-      return n;
-    });
-const sizes = opts.quick ? [1_000] : opts.sizes ? parseSizes(opts.sizes) : DEFAULT_SIZES;
-const workflowSizes = opts.quick
-  ? [1_000]
-  : opts["workflow-sizes"] !== undefined
-    ? parseSizes(opts["workflow-sizes"])
-    : DEFAULT_WORKFLOW_SIZES;
+    .map((x) => intOption(usage, name, x.trim(), { min: 1 }));
+const sizes = opts.quick ? [1_000] : parseSizes("sizes", opts.sizes);
+const workflowSizes = opts.quick ? [1_000] : parseSizes("workflow-sizes", opts["workflow-sizes"]);
+if (sizes.length === 0) usage("--sizes needs at least one size");
+if (opts["states-per-message"] !== undefined) {
+  intOption(usage, "states-per-message", opts["states-per-message"], { min: 1 });
+}
+if (opts["engine-dir"] !== undefined && !existsSync(join(resolve(opts["engine-dir"]), "wrangler.toml"))) {
+  usage(`--engine-dir ${opts["engine-dir"]} has no wrangler.toml`);
+}
 // exoflare and the floor also run at the Workflows sizes, so that every Workflows row has its ratio.
 const allSizes = [...new Set([...sizes, ...workflowSizes])].sort((a, b) => a - b);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -83,7 +110,7 @@ async function cleanup() {
   cleaned = true;
   await stopAllStarted();
   if (!opts["keep-logs"]) rmSync(tmp, { recursive: true, force: true });
-  else console.error(`logs kept in ${tmp}`);
+  else if (opts["keep-logs"] === true) console.error(`logs kept in ${tmp}`);
 }
 process.on("exit", () => {
   killAllStartedSync();
@@ -141,24 +168,8 @@ async function buildWorker(configPath, outDir, dir = root) {
 }
 
 /** The seed graph and the id helpers, straight from the sources (so the benchmark cannot drift). */
-async function loadSources() {
-  const { build } = await import("esbuild");
-  const outfile = join(tmp, "sources.mjs");
-  await build({
-    stdin: {
-      contents:
-        'export { splitProcessMergeGraph } from "./src/examples/graphs.ts";\n' +
-        'export { runKeyOfRunId, stateIdOf } from "./src/engine/ids.ts";\n',
-      resolveDir: root,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    outfile,
-    logLevel: "silent",
-  });
-  return import(pathToFileURL(outfile).href);
+function loadSources() {
+  return loadTs(["src/examples/graphs.ts", "src/engine/ids.ts"]);
 }
 
 /** Starts `wrangler dev` for a built Worker and waits until it answers /health. */
@@ -312,7 +323,16 @@ let ok = false;
 try {
   ok = await main();
 } catch (e) {
-  console.error("bench failed:", e instanceof Error ? e.message : e);
+  if (!(e instanceof Error) || (e.constructor !== Error && !(e instanceof JobError))) {
+    // A bug in the benchmark itself: the trace points at these scripts.
+    console.error("bench: unexpected error (a bug in the benchmark; please report it with this trace):");
+    console.error(e instanceof Error ? e.stack : e);
+  } else {
+    // One line; a failed build or start carries its log, which stays on disk to be read.
+    const [first, ...more] = e.message.split("\n");
+    if (more.length > 0 && !opts["keep-logs"]) opts["keep-logs"] = "on failure";
+    console.error(`bench: ${oneLine(first)}${more.length > 0 ? `; logs kept in ${tmp}` : ""}`);
+  }
 } finally {
   await cleanup();
 }

@@ -1,67 +1,124 @@
 #!/usr/bin/env node
 // `npm run demo -- --items 100000 --chunk-size 100`: against a running `npm start`, upserts the seed's
 // split → process → merge graph, triggers it, shows progress, and prints the merged total and the counts.
-import { parseArgs } from "node:util";
+// `npm run demo -- --help` lists the options.
+import { intOption, oneLine, parseCli, runMain, ScriptError } from "./lib/cli.mjs";
+import { checkUri, connectionOptions, engineFetch, listNodes, RefusedError } from "./lib/engine.mjs";
 import { loadTs } from "./lib/load-ts.mjs";
+import { jsonRange, rangeSum, watchSeedRun } from "./lib/seed-run.mjs";
 
-const { values } = parseArgs({
+/** Beyond this many states, the demo does not fall back to listing the whole run graph. */
+const GRAPH_FALLBACK_MAX_STATES = 10_000;
+
+const { values, usage } = parseCli({
+  name: "demo",
+  command: "npm run demo",
+  summary:
+    "Sums 1..N on a running engine (`npm start`) with the seed's split -> process -> merge graph:\n" +
+    "upserts the graph in namespace `examples`, triggers it, shows a progress bar, and checks the merged total.",
   options: {
-    items: { type: "string", default: "1000" },
-    "chunk-size": { type: "string", default: "1" },
-    uri: { type: "string", default: process.env.EXOSPHERE_STATE_MANAGER_URI ?? "http://127.0.0.1:8787" },
-    key: {
+    items: { type: "string", value: "N", default: "1000", description: "how many numbers to sum" },
+    "chunk-size": {
       type: "string",
-      default: process.env.EXOSPHERE_API_KEY ?? process.env.STATE_MANAGER_SECRET ?? "exoflare-local-key",
+      value: "N",
+      default: "1",
+      description: "numbers per branch (N / chunk size branches)",
     },
-    graph: { type: "string", default: "seed_split_process_merge" },
+    graph: {
+      type: "string",
+      value: "NAME",
+      default: "seed_split_process_merge",
+      description: "name of the graph template to upsert",
+    },
+    ...connectionOptions(),
+    "stall-timeout": {
+      type: "string",
+      value: "SECONDS",
+      default: "300",
+      description: "give up when the run's counts have not moved for this long",
+    },
   },
+  epilog:
+    "Exit codes: 0 the run succeeded with the right total, 1 it did not (one line says why), 2 bad options.",
 });
-const items = Number(values.items);
-const chunkSize = Number(values["chunk-size"]);
-if (!Number.isInteger(items) || items < 0 || !Number.isInteger(chunkSize) || chunkSize < 1) {
-  console.error("--items must be an integer ≥ 0 and --chunk-size an integer ≥ 1");
-  process.exit(2);
-}
+const items = intOption(usage, "items", values.items, { min: 0 });
+const chunkSize = intOption(usage, "chunk-size", values["chunk-size"], { min: 1 });
+const stallMs = intOption(usage, "stall-timeout", values["stall-timeout"], { min: 1 }) * 1000;
+const uri = checkUri(usage, values.uri);
 
-const { StateManager } = await loadTs("src/client/index.ts");
-const { splitProcessMergeGraph } = await loadTs("src/examples/graphs.ts");
-const sm = new StateManager({ namespace: "examples", uri: values.uri, key: values.key });
+await runMain("demo", async () => {
+  const { StateManager, splitProcessMergeGraph, runKeyOfRunId, stateIdOf } = await loadTs([
+    "src/client/index.ts",
+    "src/examples/graphs.ts",
+    "src/engine/ids.ts",
+  ]);
+  const sm = new StateManager({
+    namespace: "examples",
+    uri,
+    key: values.key,
+    fetch: engineFetch({ uri, refuseErrors: true }),
+  });
+  const graph = values.graph;
 
-console.log(`upserting graph examples/${values.graph} ...`);
-await sm.upsertGraph(values.graph, splitProcessMergeGraph.nodes, { secrets: {} });
+  console.log(`upserting graph examples/${graph} ...`);
+  await sm.upsertGraph(graph, splitProcessMergeGraph.nodes, { secrets: {} });
 
-const data = JSON.stringify(Array.from({ length: items }, (_, i) => i + 1));
-const started = performance.now();
-const { run_id: runId } = await sm.trigger(values.graph, { inputs: { data, chunk_size: String(chunkSize) } });
-const branches = Math.ceil(items / chunkSize);
-console.log(`run ${runId}: ${items} items in ${branches} branches`);
+  const branches = Math.ceil(items / chunkSize);
+  const data = jsonRange(items);
+  const size =
+    data.length < 1e6 ? `${Math.ceil(data.length / 1e3)} kB` : `${(data.length / 1e6).toFixed(1)} MB`;
+  console.log(`triggering a run: ${items} items (${size} of JSON) in ${branches} branches`);
+  const started = performance.now();
+  const trigger = await sm.trigger(graph, { inputs: { data, chunk_size: String(chunkSize) } });
+  const runId = trigger.run_id;
+  console.log(`run ${runId}`);
+  for (const warning of trigger.warnings ?? []) console.log(`warning: ${warning}`);
 
-const bar = (done, total, width = 40) => {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
-};
-let row;
-for (;;) {
-  const page = await sm.runs(1, 100);
-  row = page.runs.find((r) => r.run_id === runId);
-  if (row) {
-    // Every branch is one processor state; the splitter's states and the merger are the rest.
-    const processed = Math.max(0, row.success_count + row.errored_count - Math.max(branches, 1));
-    const done = Math.min(processed, branches);
-    process.stdout.write(`\r${bar(done, branches)} ${done}/${branches} branches done`);
-    if (row.pending_count === 0) break;
+  const row = await watchSeedRun({
+    sm,
+    listNodes: () => listNodes({ uri, key: values.key, namespace: "examples" }),
+    runId,
+    branches,
+    stallMs,
+  });
+  const seconds = (performance.now() - started) / 1000;
+
+  const merger = await findMerger({ sm, graph, runId, row, stateId: stateIdOf, runKey: runKeyOfRunId });
+  const merged = merger?.outputs?.merged;
+  const expected = rangeSum(items);
+  if (merger === undefined) console.log(`merged: (no merger state found) (expected ${expected})`);
+  else if (merger.status !== "SUCCESS")
+    console.log(`merger ${merger.status}: ${oneLine(merger.error ?? "")}`);
+  else console.log(`merged: ${merged} (expected ${expected})`);
+  console.log(
+    `run ${row.status} in ${seconds.toFixed(1)} s: success ${row.success_count}, pending ${row.pending_count}, ` +
+      `errored ${row.errored_count}, retried ${row.retried_count}, total ${row.total_count}`,
+  );
+  if (row.status !== "SUCCESS") {
+    throw new ScriptError(
+      `run ${runId} ended ${row.status} with ${row.errored_count} errored state(s); every state and its ` +
+        `error: GET ${uri}/v0/namespace/examples/states/run/${runId}/graph`,
+    );
   }
-  await new Promise((r) => setTimeout(r, 250));
-}
-const seconds = (performance.now() - started) / 1000;
-process.stdout.write("\n");
+  if (merged !== expected) throw new ScriptError(`the merged total is ${merged}, expected ${expected}`);
+  return 0;
+});
 
-const view = await sm.runGraph(runId);
-const merger = view.nodes.find((n) => n.identifier === "merger");
-const details = merger ? await sm.stateDetails(values.graph, runId, merger.id) : undefined;
-const expected = (items * (items + 1)) / 2;
-console.log(`merged: ${details?.outputs?.merged ?? "(no merger)"} (expected ${expected})`);
-console.log(
-  `run ${row.status} in ${seconds.toFixed(1)} s: success ${row.success_count}, pending ${row.pending_count}, errored ${row.errored_count}, retried ${row.retried_count}, total ${row.total_count}`,
-);
-process.exit(row.status === "SUCCESS" && details?.outputs?.merged === String(expected) ? 0 : 1);
+/**
+ * The merger state's details. The merger is the last state the run creates, and state ids route
+ * themselves (run key + sequence number), so its id is known without listing the run's states; listing
+ * them is the fallback for small runs only.
+ */
+async function findMerger({ sm, graph, runId, row, stateId, runKey }) {
+  const details = (id) =>
+    sm.stateDetails(graph, runId, id).catch((e) => {
+      if (e instanceof RefusedError && e.status === 404) return undefined;
+      throw e;
+    });
+  const last = await details(stateId(runKey(runId), row.total_count));
+  if (last?.identifier === "merger") return last;
+  if (row.total_count > GRAPH_FALLBACK_MAX_STATES) return undefined;
+  const view = await sm.runGraph(runId);
+  const merger = view.nodes?.find((n) => n.identifier === "merger");
+  return merger ? await details(merger.id) : undefined;
+}

@@ -1,16 +1,37 @@
 #!/usr/bin/env node
 // `npm start`: the whole engine on local workerd (wrangler dev) with persisted local state.
-// Extra arguments go to `wrangler dev` (e.g. `npm start -- --port 8790 --persist-to ./state`).
+// Extra arguments go to `wrangler dev` (e.g. `npm start -- --port 8790 --persist-to ./state`), which
+// checks them itself; `npm start -- --help` shows ours.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-
-/** The API key when STATE_MANAGER_SECRET is not set: for local development only. */
-export const LOCAL_DEFAULT_KEY = "exoflare-local-key";
+import { LOCAL_DEFAULT_KEY } from "./lib/engine.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const extra = process.argv.slice(2);
 const has = (flag) => extra.some((a) => a === flag || a.startsWith(`${flag}=`));
+
+if (has("--help") || extra.includes("-h")) {
+  console.log(`Usage: npm start -- [wrangler dev options]
+
+Runs the whole engine on local workerd (\`wrangler dev\`), with its state persisted across restarts.
+It serves the API key STATE_MANAGER_SECRET when set, else the local default ${LOCAL_DEFAULT_KEY}.
+
+Defaults it passes to wrangler dev unless you pass your own:
+  --ip 127.0.0.1                          listen on this machine only
+  --port 8787                             the API at http://127.0.0.1:8787
+  --persist-to .wrangler/state            where local state lives (delete it for a fresh start)
+
+Any other argument goes to wrangler dev as it is: \`npx wrangler dev --help\` lists them.`);
+  process.exit(0);
+}
+
+const wrangler = join(root, "node_modules", ".bin", "wrangler");
+if (!existsSync(wrangler)) {
+  console.error("start: wrangler is not installed in this checkout: run `npm install` first");
+  process.exit(1);
+}
 
 const key = process.env.STATE_MANAGER_SECRET || LOCAL_DEFAULT_KEY;
 const args = ["dev"];
@@ -23,10 +44,15 @@ const source = process.env.STATE_MANAGER_SECRET ? "from STATE_MANAGER_SECRET" : 
 console.log(`exoflare: API key (${source}): ${key}`);
 console.log("exoflare: send it as the x-api-key header; GET /health needs none.");
 
-const child = spawn(join(root, "node_modules", ".bin", "wrangler"), args, {
+// With this very Node: wrangler's own `#!/usr/bin/env node` could find an older one on the PATH.
+const child = spawn(process.execPath, [wrangler, ...args], {
   cwd: root,
   stdio: "inherit",
   env: { WRANGLER_SEND_METRICS: "false", ...process.env },
+});
+child.on("error", (e) => {
+  console.error(`start: could not run wrangler (${e.message}): run \`npm install\` and try again`);
+  process.exit(1);
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -39,7 +39,7 @@ export class NamespaceRuns {
     if (row.validation_status !== "VALID") throw new ValidationError("Graph template is not valid");
     const { nodes, store_config: storeConfig } = row;
     const root = findRoot(nodes);
-    const { inputs, store } = resolveRootInputs(root, body, storeConfig);
+    const { inputs, store, warnings } = resolveRootInputs(root, body, storeConfig);
 
     const registry = await this.registry.forTemplate(namespace, nodes);
     const nodeInfo: Record<string, NodeInfo> = {};
@@ -72,6 +72,7 @@ export class NamespaceRuns {
       store,
       root_inputs: inputs,
       start_delay: body.start_delay,
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
   }
 

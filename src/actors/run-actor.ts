@@ -304,6 +304,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       ...counts,
       status: runStatus(counts),
       created_at: this.meta.created_at,
+      ...(this.meta.warnings ? { warnings: this.meta.warnings } : {}),
     };
   }
 

@@ -22,6 +22,8 @@ const RunMeta = z.object({
   shard: z.int().min(0).default(0),
   /** Where the run actor hands the branches of wide fan-outs (count 0: it keeps them). */
   shards: ShardPlanSchema.default(NO_SHARDS),
+  /** The trigger's warnings, kept so the run's views can show them; absent if none. */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunMeta = z.infer<typeof RunMeta>;
 
@@ -38,6 +40,7 @@ export function runMetaOf(b: RunBootstrap, shards: ShardPlan): RunMeta {
     template: b.template,
     shard: 0,
     shards,
+    ...(b.warnings?.length ? { warnings: b.warnings } : {}),
   };
 }
 

@@ -21,6 +21,8 @@ export const RunBootstrap = z.object({
   root_inputs: z.record(z.string(), z.string()),
   /** Milliseconds to wait before the root state may be dispatched. */
   start_delay: z.number(),
+  /** What the trigger asked for that was ignored (e.g. inputs the root does not have); absent if none. */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunBootstrap = z.infer<typeof RunBootstrap>;
 
@@ -29,6 +31,8 @@ export interface RunSummary extends RunCounts {
   graph_name: string;
   status: RunStatus;
   created_at: string;
+  /** The trigger's warnings (RunBootstrap.warnings); absent if none. */
+  warnings?: string[];
 }
 
 /** A claimed state as `states/enqueue` hands it to a pull runtime (spec §2.9). */

@@ -202,6 +202,51 @@ describe("PUT /v0/namespace/{ns}/graph/{g}", () => {
   });
 });
 
+describe("validation messages", () => {
+  it("says what is wrong with a cron expression, in msg and in ctx.error", async () => {
+    const ns = freshNamespace();
+    const body = { ...graphBody(ns), triggers: [{ type: "CRON", value: { expression: "61 * * * *" } }] };
+    const res = await call("PUT", `/v0/namespace/${ns}/graph/g`, body);
+    expect(res.status).toBe(422);
+    const reason = "Invalid cron expression '61 * * * *': CronPattern: Invalid value for minute: 61";
+    expect(((await res.json()) as { detail: unknown[] }).detail).toEqual([
+      {
+        type: "value_error",
+        loc: ["body", "triggers", 0, "value", "expression"],
+        msg: `Value error, ${reason}`,
+        input: "61 * * * *",
+        ctx: { error: reason },
+      },
+    ]);
+  });
+
+  it("says that a graph without a root has a cycle, and names its nodes", async () => {
+    const ns = freshNamespace();
+    await registerNodes(ns);
+    const body = graphBody(ns);
+    body.nodes[1] = { ...body.nodes[1], next_nodes: ["split"] } as (typeof body.nodes)[1];
+    const res = await call("PUT", `/v0/namespace/${ns}/graph/g`, body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      detail:
+        "Error validating graph template: There should be exactly one root node in the graph but found 0 " +
+        "nodes with zero in-degree: []. The graph has a cycle: split -> count -> split.",
+    });
+  });
+
+  it("reports a node that is not registered once", async () => {
+    const ns = freshNamespace();
+    const res = await call("PUT", `/v0/namespace/${ns}/graph/g`, graphBody(ns));
+    expect(res.status).toBe(201);
+    const view = (await res.json()) as TemplateView;
+    expect(view.validation_status).toBe("INVALID");
+    expect(view.validation_errors).toEqual([
+      `Node Split in namespace ${ns} does not exist.`,
+      `Node Count in namespace ${ns} does not exist.`,
+    ]);
+  });
+});
+
 describe("GET /v0/namespace/{ns}/graph/{g} and /graphs/", () => {
   it("answers 404 with Exosphere's message for an unknown graph", async () => {
     const ns = freshNamespace();

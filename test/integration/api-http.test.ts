@@ -1,6 +1,6 @@
 // Cross-cutting HTTP behaviour (spec §1): auth, JSON on every response, request ids, CORS, body errors.
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { app } from "../../src/api/app";
 import { MAX_BODY_BYTES } from "../../src/engine/limits";
 
@@ -90,16 +90,48 @@ describe("API key", () => {
 });
 
 describe("server-side failures", () => {
-  it("answers an unexpected error with the generic 500 body and nothing internal", async () => {
+  it("answers an unexpected error with the generic 500 body, naming the request id it logged", async () => {
     const broken = { ...env, DIRECTORY: undefined } as unknown as Env;
-    const res = await app.fetch(
-      new Request("http://x/v0/namespaces", { headers: { "x-api-key": KEY } }),
-      broken,
-    );
-    expect(await expectJson(res, 500)).toEqual({
-      success: false,
-      detail: "internal server error, please reach out to support team at support@exosphere.host",
-    });
+    const requestId = "12345678-1234-5678-1234-567812345678";
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const res = await app.fetch(
+        new Request("http://x/v0/namespaces", {
+          headers: { "x-api-key": KEY, "x-exosphere-request-id": requestId },
+        }),
+        broken,
+      );
+      expect(res.headers.get("x-exosphere-request-id")).toBe(requestId);
+      expect(await expectJson(res, 500)).toEqual({
+        success: false,
+        detail: `internal server error, logged under request id ${requestId}: quote it to whoever runs the engine`,
+      });
+      expect(logged).toHaveBeenCalledTimes(1);
+      expect(String(logged.mock.calls[0]?.[0])).toContain(requestId);
+      expect(logged.mock.calls[0]?.[1]).toMatchObject({ requestId, name: "TypeError" });
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it("names a fresh request id in the 500 body when the caller sent none", async () => {
+    const broken = { ...env, DIRECTORY: undefined } as unknown as Env;
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const res = await app.fetch(
+        new Request("http://x/v0/namespaces", { headers: { "x-api-key": KEY } }),
+        broken,
+      );
+      const id = res.headers.get("x-exosphere-request-id") ?? "";
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      const body = (await expectJson(res, 500)) as { success: boolean; detail: string };
+      expect(body.success).toBe(false);
+      expect(body.detail).toContain(id);
+      expect(body.detail).not.toContain("@");
+      expect(String(logged.mock.calls[0]?.[0])).toContain(id);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it("answers 503 when the secrets key is misconfigured, without echoing it", async () => {

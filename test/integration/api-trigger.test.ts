@@ -87,6 +87,36 @@ describe("POST /v0/namespace/{ns}/graph/{g}/trigger", () => {
     ]);
   });
 
+  it("accepts inputs the root does not have, and says so in the response and the run's graph view", async () => {
+    const ns = freshNamespace();
+    await validGraph(ns);
+    const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, {
+      store: { text: "hello" },
+      inputs: { mod: "slow" },
+    });
+    expect(res.status).toBe(200);
+    const warning =
+      "Input mod is not an input of root node split and was ignored (its inputs are text, mode)";
+    const body = (await res.json()) as { status: string; run_id: string; warnings?: string[] };
+    expect(body).toEqual({ status: "CREATED", run_id: expect.any(String), warnings: [warning] });
+    const view = await call("GET", `/v0/namespace/${ns}/states/run/${body.run_id}/graph`);
+    expect(view.status).toBe(200);
+    expect(((await view.json()) as { warnings?: string[] }).warnings).toEqual([warning]);
+  });
+
+  it("answers Exosphere's exact trigger body, without warnings, when every input is the root's", async () => {
+    const ns = freshNamespace();
+    await validGraph(ns);
+    const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, {
+      store: { text: "hello" },
+      inputs: { mode: "slow" },
+    });
+    const body = (await res.json()) as { run_id: string };
+    expect(body).toEqual({ status: "CREATED", run_id: expect.any(String) });
+    const view = await call("GET", `/v0/namespace/${ns}/states/run/${body.run_id}/graph`);
+    expect(Object.keys((await view.json()) as object)).not.toContain("warnings");
+  });
+
   it("hands the run actor a snapshot: resolved root inputs, the whole store, node info", async () => {
     const ns = freshNamespace();
     await validGraph(ns);
@@ -103,6 +133,9 @@ describe("POST /v0/namespace/{ns}/graph/{g}/trigger", () => {
       store: { text: "hello", extra: "kept" },
       root_inputs: { text: "hello", mode: "slow" },
       start_delay: 250,
+      warnings: [
+        "Input ignored is not an input of root node split and was ignored (its inputs are text, mode)",
+      ],
     });
     expect(b.template.nodes.map((n) => n.identifier)).toEqual(["split", "count"]);
     expect(b.template.node_info).toEqual({

@@ -88,17 +88,19 @@ describe("GET /v0/namespace/{ns}/states/run/{run_id}/graph", () => {
     });
   });
 
-  it("answers the empty view for an unknown run, a malformed run id and another namespace", async () => {
-    const { runId } = await listThenEcho(["x"]);
-    for (const path of [
-      `/v0/namespace/ctl/states/run/${crypto.randomUUID()}/graph`,
-      "/v0/namespace/ctl/states/run/not-a-run/graph",
-      `/v0/namespace/other/states/run/${runId}/graph`,
-    ]) {
-      const res = await json<GraphView>("GET", path);
-      expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ graph_name: "", nodes: [], edges: [], node_count: 0, edge_count: 0 });
+  it("answers 404 for an id that names no run: malformed, or well-formed but unknown", async () => {
+    for (const runId of [crypto.randomUUID(), "not-a-run", `${crypto.randomUUID()}x`]) {
+      const res = await json<{ detail: string }>("GET", `/v0/namespace/ctl/states/run/${runId}/graph`);
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({ detail: `Run ${runId} not found` });
     }
+  });
+
+  it("shows a run of another namespace as none of that namespace's states", async () => {
+    const { runId } = await listThenEcho(["x"]);
+    const res = await json<GraphView>("GET", `/v0/namespace/other/states/run/${runId}/graph`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ graph_name: "", nodes: [], edges: [], node_count: 0, edge_count: 0 });
   });
 });
 

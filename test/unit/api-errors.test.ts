@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { describe, expect, it, vi } from "vitest";
 import type { AppEnv } from "../../src/api/env";
-import { INTERNAL_ERROR_BODY, onError, STATUS_OF } from "../../src/api/middleware/errors";
+import { internalErrorBody, onError, STATUS_OF } from "../../src/api/middleware/errors";
 import {
   ConfigurationError,
   ConflictError,
@@ -104,7 +104,10 @@ describe("the API's error table", () => {
   it("answers anything else with 500 and a body that says nothing about the error", async () => {
     const log = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      expect(await answer(new Error("secret value abc"))).toEqual({ status: 500, body: INTERNAL_ERROR_BODY });
+      expect(await answer(new Error("secret value abc"))).toEqual({
+        status: 500,
+        body: internalErrorBody("none"),
+      });
     } finally {
       log.mockRestore();
     }

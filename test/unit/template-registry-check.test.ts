@@ -80,7 +80,7 @@ describe("verifyGraph", () => {
     ]);
   });
 
-  it("reports missing nodes, then secrets, then inputs, in Exosphere's words", () => {
+  it("reports missing nodes (each once), then secrets, then inputs, in Exosphere's words", () => {
     const nodes = [
       node("a", { x: "${{ ghost.outputs.f }}", y: "${{ b.outputs.f }}" }),
       node("b"),
@@ -96,10 +96,17 @@ describe("verifyGraph", () => {
       "Input z in node a in namespace ns is not present in the graph template",
       "Input n in node a in namespace ns is not a string",
       "Node ghost does not exist in the graph template",
-      "Node b in namespace ns does not exist",
-      "Node b in namespace ns does not exist",
-      "Node gone in namespace other does not exist",
     ]);
+  });
+
+  it("reports an unknown node once, however often the graph uses or references it", () => {
+    const nodes = [
+      node("a", { x: "${{ b.outputs.f }}", y: "${{ c.outputs.f }}" }),
+      node("b"),
+      { ...node("c"), node_name: "b" },
+    ];
+    const { lookup } = registry(registered("a", { x: str, y: str }));
+    expect(verifyGraph(nodes, [], lookup)).toEqual(["Node b in namespace ns does not exist."]);
   });
 
   it("looks each registered node up once", () => {

@@ -215,15 +215,19 @@ describe("upsertGraphBodySchema", () => {
       ).toEqual([{ type: "CRON", value: { expression: "*/5 * * * *" } }]);
     });
 
-    it("rejects an invalid cron expression with Exosphere's message", () => {
-      expect(
-        customIssue(body([{ type: "CRON", value: { expression: "not a cron" } }]), [
-          "triggers",
-          0,
-          "value",
-          "expression",
-        ]),
-      ).toBe("Invalid cron expression");
+    it("rejects an invalid cron expression, saying what is wrong with it", () => {
+      const at = ["triggers", 0, "value", "expression"];
+      const cron = (expression: string) => body([{ type: "CRON", value: { expression } }]);
+      expect(customIssue(cron("not a cron"), at)).toBe(
+        "Invalid cron expression 'not a cron': expected 5 fields (minute hour day month weekday) or an alias",
+      );
+      // croner's own message for a field out of range
+      expect(customIssue(cron("61 * * * *"), at)).toBe(
+        "Invalid cron expression '61 * * * *': CronPattern: Invalid value for minute: 61",
+      );
+      expect(customIssue(cron("0 0 31 4 *"), at)).toMatch(
+        /^Invalid cron expression '0 0 31 4 \*': no occurrence after \d{4}-/,
+      );
     });
 
     it("rejects another trigger type and a missing expression", () => {

@@ -42,6 +42,25 @@ describe("resolveRootInputs", () => {
     expect(result.inputs).toEqual({ a: "body a", b: "template b" });
   });
 
+  it("names every ignored input in a warning, and warns of nothing when every input is the root's", () => {
+    const ignored = resolveRootInputs(
+      root({ data: "[]", chunk_size: "1" }),
+      body({ inputs: { datum: "[1,2]", chunk_size: "2", extra: "x" } }),
+      config(),
+    );
+    expect(ignored.inputs).toEqual({ data: "[]", chunk_size: "2" });
+    expect(ignored.warnings).toEqual([
+      "Input datum is not an input of root node root_id and was ignored (its inputs are data, chunk_size)",
+      "Input extra is not an input of root node root_id and was ignored (its inputs are data, chunk_size)",
+    ]);
+    expect(resolveRootInputs(root({}), body({ inputs: { x: "1" } }), config()).warnings).toEqual([
+      "Input x is not an input of root node root_id and was ignored (it has no inputs)",
+    ]);
+    expect(
+      resolveRootInputs(root({ data: "[]" }), body({ inputs: { data: "[1]" } }), config()).warnings,
+    ).toEqual([]);
+  });
+
   it("renders store placeholders from the body first, then from defaults", () => {
     const result = resolveRootInputs(
       root({ a: "${{ store.k }}/${{ store.d }}/${{store.outputs.k}}" }),

@@ -151,7 +151,34 @@ describe("validateGraphStructure", () => {
         node("node2", ["node3"]),
         node("node3", null, "node1"),
       ]).message,
-    ).toBe("There should be exactly one root node in the graph but found 0 nodes with zero in-degree: []");
+    ).toBe(
+      "There should be exactly one root node in the graph but found 0 nodes with zero in-degree: []. " +
+        "The nodes that no next_nodes lists all unite another node, so none can be the root: node1 unites node2.",
+    );
+  });
+
+  it("says that a graph without a root has a cycle, and names the nodes on it in order", () => {
+    expect(
+      structureError([node("a", ["b"]), node("b", ["c"]), node("c", ["d", "a"]), node("d")]).message,
+    ).toBe(
+      "There should be exactly one root node in the graph but found 0 nodes with zero in-degree: []. " +
+        "The graph has a cycle: a -> b -> c -> a.",
+    );
+  });
+
+  it("names a node that lists itself as a cycle", () => {
+    expect(structureError([node("s", ["s"])]).message).toBe(
+      "There should be exactly one root node in the graph but found 0 nodes with zero in-degree: []. " +
+        "The graph has a cycle: s -> s.",
+    );
+  });
+
+  it("names a cycle that does not start at the first node, beside a node that only unites", () => {
+    expect(structureError([node("u", null, "y"), node("y", ["z"]), node("z", ["y"])]).message).toBe(
+      "There should be exactly one root node in the graph but found 0 nodes with zero in-degree: []. " +
+        "The graph has a cycle: y -> z -> y. " +
+        "The nodes that no next_nodes lists all unite another node, so none can be the root: u unites y.",
+    );
   });
 
   it("lists the roots in Pydantic's repr when there are several", () => {

@@ -19,10 +19,16 @@ export const STATUS_OF: Readonly<Record<ErrorKind, ContentfulStatusCode>> = {
   misconfigured: 503,
 };
 
-export const INTERNAL_ERROR_BODY = {
-  success: false,
-  detail: "internal server error, please reach out to support team at support@exosphere.host",
-} as const;
+/**
+ * Exosphere's 500 shape. The detail names the request id (also in the `x-exosphere-request-id` header), the
+ * key under which the error was logged, so that whoever runs the engine can find the log line.
+ */
+export function internalErrorBody(requestId: string) {
+  return {
+    success: false,
+    detail: `internal server error, logged under request id ${requestId}: quote it to whoever runs the engine`,
+  } as const;
+}
 
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof DomainError) return c.json({ detail: err.detail }, STATUS_OF[err.kind]);
@@ -30,12 +36,13 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     return c.json({ detail: err.message || "Bad Request" }, err.status);
   }
   // Logged by name and stack only: a request-derived message could carry a secret value.
-  console.error("unhandled error", {
-    requestId: c.get("requestId"),
+  const requestId = c.get("requestId") ?? "none";
+  console.error(`unhandled error, request id ${requestId}`, {
+    requestId,
     name: errName(err),
     stack: errStack(err),
   });
-  return c.json(INTERNAL_ERROR_BODY, 500);
+  return c.json(internalErrorBody(requestId), 500);
 };
 
 /** A path no route serves (FastAPI's answer). */

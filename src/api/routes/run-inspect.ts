@@ -4,13 +4,14 @@ import { Hono } from "hono";
 import { NotFoundError, ValidationError } from "../../engine/errors";
 import { parseStateId, runKeyOfRunId } from "../../engine/ids";
 import { MAX_GRAPH_PAGE_STATES } from "../../engine/limits";
-import { emptyGraphStructure, type NodeDetailsView } from "../../engine/run/views";
+import type { NodeDetailsView } from "../../engine/run/views";
 import type { AppEnv } from "../env";
 import { intPathParam, unprocessable } from "../validation/path-params";
 
 export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/states/run/:run_id/graph", async (c) => {
-    const runKey = runKeyOfRunId(c.req.param("run_id"));
+    const runId = c.req.param("run_id");
+    const runKey = runKeyOfRunId(runId);
     // Our extension for big runs: `limit` states per answer, from after the state named by `cursor`.
     const rawLimit = c.req.query("limit");
     const limit =
@@ -27,16 +28,18 @@ export const runInspectRoutes = new Hono<AppEnv>()
         input: rawCursor,
       });
     }
-    // Exosphere answers an unknown run with the empty view; a malformed id cannot name a run either.
-    if (runKey === null) return c.json(emptyGraphStructure());
+    // Exosphere answers the empty view for an id that names no run; a typo deserves a 404 (as the costs
+    // route answers). A run of another namespace still shows only that namespace's states (none).
+    if (runKey === null) throw new NotFoundError(`Run ${runId} not found`);
     const identifier = c.req.query("identifier") ?? null;
-    const view = await c.env.RUN.getByName(runKey).graphView(
-      c.req.param("namespace"),
-      cursor?.seq ?? 0,
-      limit,
-      identifier,
-    );
-    return c.json(view);
+    const run = c.env.RUN.getByName(runKey);
+    const [summary, view] = await Promise.all([
+      run.summary(),
+      run.graphView(c.req.param("namespace"), cursor?.seq ?? 0, limit, identifier),
+    ]);
+    if (summary === null || summary.run_id !== runId) throw new NotFoundError(`Run ${runId} not found`);
+    // Our extension: the trigger's warnings, where the run is described (only when there is one).
+    return c.json(summary.warnings ? { ...view, warnings: summary.warnings } : view);
   })
   .get("/v0/namespace/:namespace/graph/:graph/run/:run_id/node/:node_id", async (c) => {
     const { namespace, graph, run_id: runId, node_id: nodeId } = c.req.param();

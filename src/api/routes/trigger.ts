@@ -19,7 +19,9 @@ export const triggerRoutes = new Hono<AppEnv>().post(
     const runKey = runKeyOfRunId(bootstrap.run_id);
     if (runKey === null) throw new Error("namespace actor produced a malformed run id");
     await c.env.RUN.getByName(runKey).start(bootstrap);
-    // Exactly 200: the Python SDK treats any other status as a failed trigger.
-    return c.json({ status: "CREATED", run_id: bootstrap.run_id }, 200);
+    // Exactly 200: the Python SDK treats any other status as a failed trigger. `warnings` (our extension,
+    // only when there is one) names what the trigger asked for that was ignored.
+    const { warnings } = bootstrap;
+    return c.json({ status: "CREATED", run_id: bootstrap.run_id, ...(warnings ? { warnings } : {}) }, 200);
   },
 );

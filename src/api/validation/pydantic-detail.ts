@@ -85,8 +85,15 @@ function translate(issue: Issue, body: unknown, root: Loc): PydanticError[] {
       return [{ type: "union_tag_invalid", loc, msg: issue.message, input: value }];
     }
     case "custom":
+      // ctx.error as pydantic's own JSON renders the ValueError: its message (FastAPI's encoder gives {}).
       return [
-        { type: "value_error", loc, msg: `Value error, ${issue.message}`, input: value, ctx: { error: {} } },
+        {
+          type: "value_error",
+          loc,
+          msg: `Value error, ${issue.message}`,
+          input: value,
+          ctx: { error: issue.message },
+        },
       ];
     default:
       return [{ type: "value_error", loc, msg: `Value error, ${issue.message}`, input: value }];

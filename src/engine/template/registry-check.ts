@@ -81,10 +81,8 @@ function inputErrors(nodes: readonly NodeTemplate[], registry: Registry): string
   for (const node of nodes) {
     const registered = registry.get(node);
     const where = `in node ${node.node_name} in namespace ${node.namespace}`;
-    if (!registered) {
-      errors.push(`Node ${node.node_name} in namespace ${node.namespace} does not exist`);
-      continue;
-    }
+    // An unregistered node was reported once already, by missingNodeErrors (Exosphere repeats it here).
+    if (!registered) continue;
     for (const [field, schema] of schemaProperties(registered.inputs_schema)) {
       if (!isPlainString(schema)) errors.push(`Input ${field} ${where} is not a string`);
       else if (!Object.hasOwn(node.inputs, field)) {
@@ -115,7 +113,8 @@ function outputReferenceError(
   const source = byId.get(ref.identifier);
   if (!source) return `Node ${ref.identifier} does not exist in the graph template`;
   const registered = registry.get(source);
-  if (!registered) return `Node ${source.node_name} in namespace ${source.namespace} does not exist`;
+  // Reported once already by missingNodeErrors; its fields cannot be checked.
+  if (!registered) return undefined;
   const where = `in node ${source.node_name} in namespace ${source.namespace}`;
   const schema = schemaProperties(registered.outputs_schema).get(ref.field);
   if (schema === undefined) return `Field ${ref.field} ${where} does not exist`;

@@ -2,7 +2,7 @@
 // Custom rules raise one `custom` issue per field, its messages joined by "\n" as Pydantic's ValueError is,
 // so the API can render FastAPI's 422 shape from the issue list without knowing the rules.
 import { z } from "zod";
-import { isValidCron } from "../cron";
+import { CronExpressionError, nextFireAfter } from "../cron";
 import { laxInt } from "../lax-integer";
 import { MAX_DELAY_MS, MAX_NODES_PER_GRAPH } from "../limits";
 import { CronTrigger, DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
@@ -111,9 +111,24 @@ export const retryPolicySchema = z
 /** A stored CronTrigger whose expression must also be one we can schedule (checked at upsert). */
 export const cronTriggerSchema = CronTrigger.extend({
   value: CronTrigger.shape.value.extend({
-    expression: z.string().refine((expression) => isValidCron(expression), "Invalid cron expression"),
+    // Exosphere says only "Invalid cron expression"; we add what is wrong (croner's message, or ours).
+    expression: z.string().superRefine((expression, ctx) => {
+      const problem = cronProblem(expression);
+      if (problem !== null) ctx.addIssue({ code: "custom", message: problem, input: expression });
+    }),
   }),
 });
+
+/** Why `expression` cannot schedule a trigger from now on, or null when it can. */
+function cronProblem(expression: string): string | null {
+  try {
+    nextFireAfter(expression, Date.now());
+    return null;
+  } catch (e) {
+    if (e instanceof CronExpressionError) return e.message;
+    throw e;
+  }
+}
 
 const stringMap = z.record(z.string(), z.string());
 

@@ -11,12 +11,15 @@ export interface RootInputs {
   inputs: Record<string, string>;
   /** the run's initial store: every key of the trigger body, declared or not */
   store: Record<string, string>;
+  /** what the trigger asked for that was ignored (body inputs the root does not have); empty if nothing */
+  warnings: string[];
 }
 
 /**
- * Body inputs override the template's values for keys the template has (extra keys are ignored); the
- * root may only read the store. Required store keys are checked after rendering, as Exosphere does, so a
- * request with both problems reports the rendering one.
+ * Body inputs override the template's values for keys the template has; extra keys are ignored, as in
+ * Exosphere, but named in `warnings` so that a misspelt input is not lost silently. The root may only
+ * read the store. Required store keys are checked after rendering, as Exosphere does, so a request with
+ * both problems reports the rendering one.
  */
 export function resolveRootInputs(
   root: NodeTemplate,
@@ -51,7 +54,15 @@ export function resolveRootInputs(
       );
     }
   }
-  return { inputs, store: { ...body.store } };
+  return { inputs, store: { ...body.store }, warnings: ignoredInputWarnings(root, body) };
+}
+
+function ignoredInputWarnings(root: NodeTemplate, body: TriggerBody): string[] {
+  const known = Object.keys(root.inputs);
+  const has = known.length > 0 ? `its inputs are ${known.join(", ")}` : "it has no inputs";
+  return Object.keys(body.inputs)
+    .filter((key) => !Object.hasOwn(root.inputs, key))
+    .map((key) => `Input ${key} is not an input of root node ${root.identifier} and was ignored (${has})`);
 }
 
 function renderRootValue(

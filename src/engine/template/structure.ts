@@ -110,11 +110,63 @@ export function findRoot(nodes: readonly NodeTemplate[]): NodeTemplate {
   const roots = nodes.filter((n) => inDegree.get(n.identifier) === 0);
   const [root] = roots;
   if (roots.length !== 1 || !root) {
-    throw new GraphStructureError([
-      `There should be exactly one root node in the graph but found ${roots.length} nodes with zero in-degree: [${roots.map(nodeRepr).join(", ")}]`,
-    ]);
+    // Exosphere's sentence first (clients may match on it), then, for zero roots, why there is none.
+    const found = `There should be exactly one root node in the graph but found ${roots.length} nodes with zero in-degree: [${roots.map(nodeRepr).join(", ")}]`;
+    const why = roots.length === 0 && nodes.length > 0 ? `. ${noRootReason(nodes)}` : "";
+    throw new GraphStructureError([found + why]);
   }
   return root;
+}
+
+/**
+ * Why a non-empty graph has no node with in-degree 0: its next_nodes form a cycle (named, in order),
+ * and/or the nodes that no next_nodes lists all unite another node (which counts as an incoming edge).
+ */
+function noRootReason(nodes: readonly NodeTemplate[]): string {
+  const reasons: string[] = [];
+  const cycle = findCycle(nodes);
+  if (cycle !== null) {
+    reasons.push(`The graph has a cycle: ${[...cycle, cycle[0]].join(" -> ")}`);
+  }
+  const listed = new Set(nodes.flatMap((n) => n.next_nodes ?? []));
+  const uniting = nodes.filter((n) => !listed.has(n.identifier) && n.unites !== null);
+  if (uniting.length > 0) {
+    const which = uniting.map((n) => `${n.identifier} unites ${n.unites?.identifier}`).join(", ");
+    reasons.push(
+      `The nodes that no next_nodes lists all unite another node, so none can be the root: ${which}`,
+    );
+  }
+  return reasons.map((r) => `${r}.`).join(" ");
+}
+
+/** The first cycle of next_nodes edges found by a DFS in node order, as its node identifiers; or null. */
+function findCycle(nodes: readonly NodeTemplate[]): string[] | null {
+  const next = new Map(nodes.map((n) => [n.identifier, n.next_nodes ?? []]));
+  const done = new Set<string>();
+  for (const start of nodes) {
+    if (done.has(start.identifier)) continue;
+    // An explicit stack (a long chain must not overflow the call stack): the current DFS path.
+    const stack = [{ id: start.identifier, child: 0 }];
+    const onPath = new Set([start.identifier]);
+    for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+      const child = next.get(frame.id)?.[frame.child];
+      if (child === undefined) {
+        stack.pop();
+        onPath.delete(frame.id);
+        done.add(frame.id);
+        continue;
+      }
+      frame.child += 1;
+      if (onPath.has(child)) {
+        const path = stack.map((f) => f.id);
+        return path.slice(path.indexOf(child));
+      }
+      if (done.has(child) || !next.has(child)) continue;
+      stack.push({ id: child, child: 0 });
+      onPath.add(child);
+    }
+  }
+  return null;
 }
 
 /** Rule 9 for one node: inputs are strings, placeholders parse and point at parents or declared store keys. */
