@@ -11,10 +11,11 @@
 //
 // Every row outlives a crash: the actor's alarm stays armed while any is left, so each is sent (or each
 // gather run) again within seconds. Duplicates are harmless by construction.
-import { actorName, shardOfSeq } from "../engine/ids";
+import { actorName } from "../engine/ids";
 import type { RunEngine } from "../engine/run/engine";
 import { subtreePrefix } from "../engine/run/lineage";
-import type { BarrierDelta, SettleDelta, SpawnBatch } from "../engine/run/types";
+import { mergeSettles } from "../engine/run/settle";
+import type { SettleDelta, SpawnBatch } from "../engine/run/types";
 import type { RunMeta } from "./run-meta";
 import type { SqlRunStore } from "./run-sql-store";
 
@@ -25,12 +26,13 @@ const SETTLES_PER_RPC = 500;
 const SPAWN_CONCURRENCY = 8;
 /** Values one page of a gather reads from one actor. */
 export const GATHER_PAGE = 5_000;
-const FAILED_SAMPLE = 5;
 
 /** What a gather reads from one actor: subtree values after a (lineage, seq) position, in that order. */
 export interface SubtreeItem {
   lineage: string;
   seq: number;
+  /** Whether the state has the field at all (a state of an execution with no outputs has none). */
+  has: boolean;
   value: unknown;
 }
 
@@ -207,39 +209,10 @@ export class ShardLink {
       const item = next?.items[next.at];
       if (!next || !item) break;
       next.at += 1;
+      if (!item.has) continue;
       text += `${count > 0 ? "," : ""}${JSON.stringify(item.value) ?? "null"}`;
       count += 1;
     }
     return `${text}]`;
   }
 }
-
-/** Adds up consecutive settle deltas of one shard into one. */
-export function mergeSettles(deltas: SettleDelta[]): SettleDelta {
-  const counts: SettleDelta["counts"] = {};
-  const barriers = new Map<string, BarrierDelta>();
-  for (const delta of deltas) {
-    for (const [status, n] of Object.entries(delta.counts)) {
-      const key = status as keyof SettleDelta["counts"];
-      counts[key] = (counts[key] ?? 0) + (n ?? 0);
-    }
-    for (const b of delta.barriers) {
-      const key = `${b.unite}\u0000${b.exec_seq}`;
-      const sum = barriers.get(key) ?? { ...b, pending: 0, failed: 0, failed_add: [], failed_remove: [] };
-      sum.pending += b.pending;
-      sum.failed += b.failed;
-      // A failure withdrawn after it was added (a manual retry) cancels out; the sample stays small.
-      for (const seq of b.failed_remove) {
-        const at = sum.failed_add.indexOf(seq);
-        if (at >= 0) sum.failed_add.splice(at, 1);
-        else sum.failed_remove.push(seq);
-      }
-      for (const seq of b.failed_add) if (sum.failed_add.length < FAILED_SAMPLE) sum.failed_add.push(seq);
-      barriers.set(key, sum);
-    }
-  }
-  return { counts, barriers: [...barriers.values()] };
-}
-
-/** Whether a seq belongs to the actor `meta` describes. */
-export const ownsSeq = (meta: RunMeta, seq: number): boolean => shardOfSeq(seq) === meta.shard;

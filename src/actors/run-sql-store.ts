@@ -381,8 +381,11 @@ export class SqlRunStore implements RunStore {
       prefix,
       `${prefix}g`,
     );
-    for (const row of cursor)
-      yield this.parse<Record<string, unknown>>(row.seq, "outputs", row.outputs)[field];
+    for (const row of cursor) {
+      const outputs = this.parse<Record<string, unknown>>(row.seq, "outputs", row.outputs);
+      // A state without the field (of an execution with no outputs) adds no value.
+      if (field in outputs) yield outputs[field];
+    }
   }
 
   clonesOf(execSeq: number): number[] {
@@ -548,7 +551,7 @@ export class SqlRunStore implements RunStore {
     field: string,
     after: { lineage: string; seq: number } | null,
     limit: number,
-  ): { lineage: string; seq: number; value: unknown }[] {
+  ): { lineage: string; seq: number; has: boolean; value: unknown }[] {
     const from = after ?? { lineage: prefix, seq: -1 };
     return this.sql
       .exec<{ seq: number; lineage: string; outputs: string }>(
@@ -563,11 +566,11 @@ export class SqlRunStore implements RunStore {
         limit,
       )
       .toArray()
-      .map((r) => ({
-        lineage: r.lineage,
-        seq: r.seq,
-        value: this.parse<Record<string, unknown>>(r.seq, "outputs", r.outputs)[field],
-      }));
+      .map((r) => {
+        const outputs = this.parse<Record<string, unknown>>(r.seq, "outputs", r.outputs);
+        // `has` false: the state has no such output (an execution with no outputs); it adds no value.
+        return { lineage: r.lineage, seq: r.seq, has: field in outputs, value: outputs[field] };
+      });
   }
 
   // ---- dispatch bookkeeping (the run actor's, not the engine's) ------------------------------------

@@ -9,7 +9,7 @@ import { shardOfSeq } from "../ids";
 import type { GraphIndex } from "./graph-index";
 import type { Barrier, ParentLink, RunStore, StateRow } from "./types";
 
-const FAILED_SAMPLE = 5;
+export const FAILED_SAMPLE = 5;
 export type BarrierKey = readonly [unite: string, execSeq: number];
 const keyOf = (unite: string, execSeq: number) => `${unite}\u0000${execSeq}`;
 

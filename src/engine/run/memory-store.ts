@@ -69,7 +69,7 @@ export class MemoryRunStore implements RunStore {
     const rows = [...this.states.values()]
       .filter((s) => s.identifier === identifier && s.status === "SUCCESS" && s.lineage.startsWith(prefix))
       .sort((a, b) => (a.lineage < b.lineage ? -1 : a.lineage > b.lineage ? 1 : a.seq - b.seq));
-    for (const row of rows) yield row.outputs[field];
+    for (const row of rows) if (field in row.outputs) yield row.outputs[field];
   }
 
   clonesOf(execSeq: number): number[] {
