@@ -11,6 +11,7 @@ import { byteLength, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
 import {
   DISPATCH_ROUND_STATES,
+  DISPATCH_ROUNDS_PER_PASS,
   INLINE_INPUTS_BYTES,
   RESEND_AFTER_MS,
   SEND_CONCURRENCY,
@@ -39,32 +40,49 @@ export interface DispatchHost {
 export class Dispatcher {
   readonly cost = { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0 };
   private running: Promise<void> | null = null;
-  private again = false;
+  /** Callers waiting for the next pass (one that starts after they called). */
+  private waiting: (() => void)[] = [];
 
   constructor(private readonly host: DispatchHost) {}
 
-  /** Sends everything due. Concurrent callers share one loop; a call during a loop makes it go again. */
+  /**
+   * Sends what is due. Resolves once a pass that started after the call has ended: what the caller made
+   * ready is on its way. A pass sends at most DISPATCH_ROUNDS_PER_PASS rounds, so a caller never waits behind an
+   * unbounded stream of other callers' work (a wide fan-out reporting page after page); what is left
+   * goes out in the next pass.
+   */
   flush(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.loop().finally(() => {
+    const done = new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running ??= this.loop().finally(() => {
       this.running = null;
     });
-    return this.running;
+    return done;
   }
 
   private async loop(): Promise<void> {
     try {
-      do {
-        this.again = false;
-        while (await this.round()) {
-          // keep going while full rounds were sent
+      while (this.waiting.length > 0) {
+        const pass = this.waiting;
+        this.waiting = [];
+        try {
+          let more = false;
+          for (let i = 0; i < DISPATCH_ROUNDS_PER_PASS; i++) {
+            more = await this.round();
+            if (!more) break;
+          }
+          // Full passes leave work behind: another pass takes it, with nobody waiting on it.
+          if (more) this.waiting.push(() => {});
+        } catch (e) {
+          // Nothing is lost: the ready states and unconfirmed rounds stay in storage for the alarm.
+          console.error("dispatch pass failed; the alarm will retry", e instanceof Error ? e.message : e);
+        } finally {
+          for (const resolve of pass) resolve();
         }
-      } while (this.again);
+      }
     } finally {
-      await this.arm();
+      await this.arm().catch((e) =>
+        console.error("arming the alarm failed", e instanceof Error ? e.message : e),
+      );
     }
   }
 

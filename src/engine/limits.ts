@@ -80,6 +80,12 @@ export const MAX_ERROR_CHARS = 10_000;
 /** How many ready states one dispatch round hands out (bounds memory on a 100k fan-out). */
 export const DISPATCH_ROUND_STATES = 2_000;
 
+/**
+ * Rounds one dispatch pass sends before the callers that waited for it go on (a report RPC waits for
+ * one pass, never for an unbounded stream of other reports' work).
+ */
+export const DISPATCH_ROUNDS_PER_PASS = 4;
+
 /** An unconfirmed dispatch round older than this is sent again (after a failed send or a crash). */
 export const RESEND_AFTER_MS = 1_000;
 
