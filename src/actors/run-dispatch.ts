@@ -53,10 +53,17 @@ export class Dispatcher {
    */
   flush(): Promise<void> {
     const done = new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running ??= this.loop().finally(() => {
-      this.running = null;
-    });
+    this.start();
     return done;
+  }
+
+  private start(): void {
+    if (this.running) return;
+    this.running = this.loop().finally(() => {
+      this.running = null;
+      // A caller that came while the loop was arming the alarm, after its last pass, gets a pass too.
+      if (this.waiting.length > 0) this.start();
+    });
   }
 
   private async loop(): Promise<void> {
