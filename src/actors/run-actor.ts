@@ -58,6 +58,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private link!: ShardLink;
   private opened = false;
   private reportRpcs = 0;
+  /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
+  private linkDue = false;
   private inputsByReference = 0;
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
   private alarmAt: number | null = null;
@@ -448,12 +450,14 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       // Dispatch must go on even if expiring leases failed; the next alarm tries the expiry again.
       console.error("expiring leases failed", e instanceof Error ? e.message : e);
     }
-    if (this.meta) await Promise.all([this.dispatcher.flush(), this.link.flush()]);
+    if (this.meta) await Promise.all([this.dispatcher.flush(), this.link.send(), this.link.gatherAll()]);
   }
 
-  /** After a commit: dispatch what became ready. */
+  /** After a commit: dispatch what became ready, and send batches to shards or deltas to the run actor. */
   private async afterCommit(): Promise<void> {
-    await this.dispatcher.flush();
+    const link = this.linkDue ? this.link.send() : Promise.resolve();
+    this.linkDue = false;
+    await Promise.all([this.dispatcher.flush(), link]);
   }
 
   private runEngine(): RunEngine {
@@ -487,10 +491,12 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     // Requested in the same turn as the commit, so the ready states and the alarm that guarantees their
     // dispatch become durable together: a crash before the send still leaves an alarm to send them.
     const linkTouched = this.store.takeLinkTouched();
+    if (linkTouched) this.linkDue = true;
+    // Requested in the same turn as the commit, so that what it made ready or wrote to an outbox and the
+    // alarm that guarantees it goes out become durable together.
     if (this.store.takeReadyTouched() || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
-    // The shard protocol's outboxes are sent without holding up the caller (a gather can take a while);
-    // whatever is not sent stays in its outbox for the alarm.
-    if (linkTouched) this.ctx.waitUntil(this.link.flush());
+    // A unite waiting for its gather: the alarm runs it at once, in an event of its own.
+    if (this.store.takeGatherTouched()) this.scheduleAlarm(Date.now());
     return result;
   }
 

@@ -67,8 +67,12 @@ export class ShardLink {
 
   constructor(private readonly host: ShardLinkHost) {}
 
-  /** Sends every outbox row and runs every pending gather. Concurrent callers share one loop. */
-  flush(): Promise<void> {
+  /**
+   * Sends the spawn and settle outboxes. The caller that wrote rows awaits this, so a report returns once
+   * its branches are with their shards (or its deltas with the run actor); concurrent callers share one
+   * loop. Whatever fails stays in its outbox for the alarm.
+   */
+  send(): Promise<void> {
     if (this.running) {
       this.again = true;
       return this.running;
@@ -85,13 +89,27 @@ export class ShardLink {
       try {
         await this.sendSpawns();
         await this.sendSettles();
-        await this.runGathers();
       } catch (e) {
         // Rows stay in their outboxes: the alarm sends them again shortly.
         console.error("shard protocol send failed; the alarm will retry", e instanceof Error ? e.message : e);
         return;
       }
     } while (this.again);
+  }
+
+  /**
+   * Runs every pending gather. Only the alarm calls this: a gather reads a whole subtree page by page and
+   * must not hold up the RPC whose transaction fired the unite.
+   */
+  async gatherAll(): Promise<void> {
+    try {
+      await this.runGathers();
+    } catch (e) {
+      console.error(
+        "gathering a unite's inputs failed; the alarm will retry",
+        e instanceof Error ? e.message : e,
+      );
+    }
   }
 
   private async sendSpawns(): Promise<void> {

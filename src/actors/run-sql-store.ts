@@ -188,6 +188,7 @@ export class SqlRunStore implements RunStore {
   private shardsUsed: boolean;
   /** Set when this transaction wrote to an outbox of the shard protocol (the actor then flushes it). */
   private linkTouched = false;
+  private gatherTouched = false;
 
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
   constructor(
@@ -461,7 +462,14 @@ export class SqlRunStore implements RunStore {
   gather(seq: number): void {
     this.sql.exec("INSERT OR IGNORE INTO gathers (seq, at) VALUES (?, ?)", seq, Date.now());
     this.cost.rowsWritten += 1;
-    this.linkTouched = true;
+    this.gatherTouched = true;
+  }
+
+  /** True once since the last call if a transaction queued a gather (the actor then runs its alarm). */
+  takeGatherTouched(): boolean {
+    const touched = this.gatherTouched;
+    this.gatherTouched = false;
+    return touched;
   }
 
   usesShards(): boolean {
@@ -700,6 +708,7 @@ export class SqlRunStore implements RunStore {
     this.remote.clear();
     this.readyTouched = false;
     this.linkTouched = false;
+    this.gatherTouched = false;
   }
 
   counts(): Partial<Record<StateStatus, number>> {
