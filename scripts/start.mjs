@@ -46,6 +46,11 @@ args.push("--var", `STATE_MANAGER_SECRET:${key}`, "--var", `SECRETS_ENCRYPTION_K
 const source = process.env.STATE_MANAGER_SECRET ? "from STATE_MANAGER_SECRET" : "local default";
 console.log(`exoflare: API key (${source}): ${key}`);
 console.log("exoflare: send it as the x-api-key header; GET /health needs none.");
+console.log(
+  process.env.SECRETS_ENCRYPTION_KEY
+    ? "exoflare: graph secrets encrypted with SECRETS_ENCRYPTION_KEY."
+    : "exoflare: graph secrets encrypted with the public local-development key (set SECRETS_ENCRYPTION_KEY for your own).",
+);
 
 // With this very Node: wrangler's own `#!/usr/bin/env node` could find an older one on the PATH.
 const child = spawn(process.execPath, [wrangler, ...args], {

@@ -100,8 +100,9 @@ export class NamespaceRuns {
 
   /** Takes a run out of the index (one that will never start). MUST be called inside a transaction. */
   forget(runId: string): void {
-    const removed = this.sql.exec("DELETE FROM runs WHERE run_id = ?", runId).rowsWritten;
-    if (removed > 0) this.meta.set("run_count", String(Math.max(0, this.meta.number("run_count") - 1)));
+    if (this.sql.exec("SELECT 1 FROM runs WHERE run_id = ?", runId).toArray().length === 0) return;
+    this.sql.exec("DELETE FROM runs WHERE run_id = ?", runId);
+    this.meta.set("run_count", String(Math.max(0, this.meta.number("run_count") - 1)));
   }
 
   /** One page of the run index, newest first; `page` and `size` are ≥ 1 (the route checks them). */

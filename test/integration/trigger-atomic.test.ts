@@ -2,7 +2,7 @@
 // recording it and starting it) and idempotent (an `Idempotency-Key` answers the first request's run).
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { namespaceStub } from "../../src/actors/namespace-actor";
 import { IDEMPOTENCY_KEY_TTL_MS, MAX_IDEMPOTENCY_KEY_CHARS } from "../../src/engine/limits";
 import { call, fresh, type RunRow, runRow, runStub } from "./helpers/http";
@@ -59,6 +59,58 @@ describe("a trigger is atomic", () => {
     expect(await pendingStarts(ns)).toEqual([]);
     expect((await statesOf(ns, runId)).map((s) => s.status)).toEqual(["CREATED"]);
     expect(await runRow(ns, runId)).toMatchObject({ status: "PENDING", pending_count: 1, total_count: 1 });
+  });
+
+  it("takes a run that cannot be started out of the list after the last retry, logging why", async () => {
+    const ns = await oneNodeGraph();
+    const prepared = await namespaceStub(env, ns).prepareRun(ns, "g", {
+      store: {},
+      inputs: {},
+      start_delay: 0,
+    });
+    if (!prepared.ok) throw new Error(JSON.stringify(prepared.error));
+    // A start that fails every time (a record no start can use), at its last retry.
+    await runInDurableObject(env.NAMESPACE.getByName(ns), async (_actor, state) => {
+      state.storage.sql.exec(
+        "UPDATE run_starts SET bootstrap = 'not json', attempts = 5, retry_at = ?",
+        Date.now() - 1,
+      );
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining("giving up after 6 failed starts"));
+    } finally {
+      logged.mockRestore();
+    }
+    expect(await pendingStarts(ns)).toEqual([]);
+    expect(await runsOf(ns)).toMatchObject({ total: 0, runs: [] });
+  });
+
+  it("starts the run of a cron fire recorded by an earlier version (its bootstrap kept in the fire)", async () => {
+    const ns = await oneNodeGraph();
+    const prepared = await namespaceStub(env, ns).prepareRun(ns, "g", {
+      store: {},
+      inputs: {},
+      start_delay: 0,
+    });
+    if (!prepared.ok) throw new Error(JSON.stringify(prepared.error));
+    const runId = prepared.value.run_id;
+    // Schema version 3 kept an indexed, unstarted run in its fire row, not in run_starts.
+    await runInDurableObject(env.NAMESPACE.getByName(ns), async (_actor, state) => {
+      state.storage.sql.exec("DELETE FROM run_starts");
+      state.storage.sql.exec(
+        `INSERT INTO cron_fires (graph_name, expression, scheduled_at, bootstrap, attempts, retry_at)
+         VALUES ('g', '0 0 1 1 *', ?, ?, 0, ?)`,
+        Date.now() - 1,
+        JSON.stringify(prepared.value),
+        Date.now() - 1,
+      );
+    });
+    expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
+    expect((await statesOf(ns, runId)).map((s) => s.status)).toEqual(["CREATED"]);
+    expect(await pendingStarts(ns)).toEqual([]);
+    expect((await runsOf(ns)).total).toBe(1);
   });
 
   it("leaves nothing pending after a trigger that started its run", async () => {
