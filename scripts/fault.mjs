@@ -162,6 +162,10 @@ async function startEngine(config) {
 
 /** SIGKILL to the engine's whole process group (wrangler and its workerd): no chance to flush anything. */
 async function killEngine(engine) {
+  if (engine.child.exitCode !== null || engine.child.signalCode !== null) {
+    keepLogs = true;
+    throw new ScriptError("the engine exited by itself before it was killed; see its log");
+  }
   const exited = new Promise((resolve) => engine.child.once("exit", resolve));
   try {
     process.kill(-engine.child.pid, "SIGKILL");

@@ -299,7 +299,7 @@ describe("reports", () => {
     run.start();
     const [a] = run.states("a");
     const out = run.engine.apply([{ type: "requeue", seq: a?.seq ?? 0, delayMs: 5000 }], run.now);
-    expect(out[0]).toEqual({ applied: false, reason: "terminal", status: "CREATED" });
+    expect(out[0]).toEqual({ applied: false, reason: "not_queued", status: "CREATED" });
     expect(run.claimDue().map((s) => s.seq)).toEqual([a?.seq]);
   });
 });

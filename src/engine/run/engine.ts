@@ -213,7 +213,8 @@ export class RunEngine {
     // runs twice, one whose outputs are arriving is not put back, and a CREATED one nobody claimed is
     // not delayed by whoever guesses its id.
     if (state.status !== "QUEUED") {
-      return { applied: false, reason: "terminal", status: state.status };
+      const reason = TERMINAL.has(state.status) ? "terminal" : "not_queued";
+      return { applied: false, reason, status: state.status };
     }
     const due = this.now + delayMs;
     this.setStatus(state, "CREATED", { enqueue_after: due });
