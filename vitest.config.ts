@@ -20,6 +20,8 @@ export default defineConfig({
               // than 16 branches reports in several pages, and every fan-out of 3 or more spans actors.
               bindings: {
                 STATE_MANAGER_SECRET: "test-secret-key",
+                // Passed explicitly, as a deployment must: without it secrets are refused (503).
+                SECRETS_ENCRYPTION_KEY: "dGVzdHMgb25seTogMzIgYnl0ZXMgb2Yga2V5IG1hdC4",
                 EXOFLARE_TEST: "1",
                 REPORT_PAGE_OUTPUTS: "16",
                 BRANCH_SHARDS: "3",

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LOCAL_DEFAULT_KEY } from "./lib/engine.mjs";
+import { LOCAL_DEFAULT_KEY, LOCAL_SECRETS_KEY } from "./lib/engine.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const extra = process.argv.slice(2);
@@ -16,7 +16,8 @@ if (has("--help") || extra.includes("-h")) {
   console.log(`Usage: npm start -- [wrangler dev options]
 
 Runs the whole engine on local workerd (\`wrangler dev\`), with its state persisted across restarts.
-It serves the API key STATE_MANAGER_SECRET when set, else the local default ${LOCAL_DEFAULT_KEY}.
+It serves the API key STATE_MANAGER_SECRET when set, else the local default ${LOCAL_DEFAULT_KEY}, and
+encrypts graph secrets with SECRETS_ENCRYPTION_KEY when set, else a public local-development key.
 
 Defaults it passes to wrangler dev unless you pass your own:
   --ip 127.0.0.1                          listen on this machine only
@@ -38,11 +39,18 @@ const args = ["dev"];
 if (!has("--ip")) args.push("--ip", "127.0.0.1");
 if (!has("--port")) args.push("--port", "8787");
 if (!has("--persist-to")) args.push("--persist-to", join(root, ".wrangler", "state"));
-args.push("--var", `STATE_MANAGER_SECRET:${key}`, ...extra);
+// A deployed Worker without SECRETS_ENCRYPTION_KEY refuses secrets; local development gets a known key.
+const secretsKey = process.env.SECRETS_ENCRYPTION_KEY || LOCAL_SECRETS_KEY;
+args.push("--var", `STATE_MANAGER_SECRET:${key}`, "--var", `SECRETS_ENCRYPTION_KEY:${secretsKey}`, ...extra);
 
 const source = process.env.STATE_MANAGER_SECRET ? "from STATE_MANAGER_SECRET" : "local default";
 console.log(`exoflare: API key (${source}): ${key}`);
 console.log("exoflare: send it as the x-api-key header; GET /health needs none.");
+console.log(
+  process.env.SECRETS_ENCRYPTION_KEY
+    ? "exoflare: graph secrets encrypted with SECRETS_ENCRYPTION_KEY."
+    : "exoflare: graph secrets encrypted with the public local-development key (set SECRETS_ENCRYPTION_KEY for your own).",
+);
 
 // With this very Node: wrangler's own `#!/usr/bin/env node` could find an older one on the PATH.
 const child = spawn(process.execPath, [wrangler, ...args], {

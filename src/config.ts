@@ -38,7 +38,7 @@ export interface ConfigVars {
 export interface Config {
   /** The API key; null when unset or empty (the API then refuses to serve). */
   apiKey: string | null;
-  /** The configured secrets key (trimmed); undefined means the documented local development key. */
+  /** The configured secrets key (trimmed); undefined: secrets can be neither stored nor read. */
   secretsEncryptionKey: string | undefined;
   corsOrigins: string[];
   statesPerMessage: number;

@@ -5,6 +5,13 @@ import { oneLine, ScriptError } from "./cli.mjs";
 
 /** The key `npm start` serves with when STATE_MANAGER_SECRET is not set (scripts/start.mjs). */
 export const LOCAL_DEFAULT_KEY = "exoflare-local-key";
+/**
+ * The graph-secrets key `npm start` passes when SECRETS_ENCRYPTION_KEY is not set: public, so it protects
+ * nothing, and for local development only (a deployed Worker without its own key refuses secrets). It is
+ * SHA-256 of "exoflare local development secrets key - never use in a deployment", the key earlier
+ * versions used implicitly, so secrets stored in an existing `.wrangler/state` still decrypt.
+ */
+export const LOCAL_SECRETS_KEY = "wGKevcEnuIAHz9thIeWP2eOilHT_e5aCgMXQJYYX6RM";
 const LOCAL_URI = "http://127.0.0.1:8787";
 
 /** Per request: generous for a trigger carrying megabytes, short of a hang. */

@@ -11,8 +11,9 @@ import type {
   RunBootstrap,
   RunIndexPage,
   TransportedNodeRegistration,
+  TriggerAnswer,
 } from "../contracts";
-import { type Result, toResult } from "../engine/errors";
+import { type Result, toResult, UnprocessableError } from "../engine/errors";
 import type { RegisteredNode } from "../engine/model";
 import { nodeKey } from "../engine/run/snapshot";
 import { verifyGraph } from "../engine/template/registry-check";
@@ -26,6 +27,8 @@ import { NamespaceMeta } from "./namespace-meta";
 import { NodeRegistry } from "./namespace-registry";
 import { NamespaceRuns } from "./namespace-runs";
 import { legacyDirectoryRows, migrateNamespaceSchema } from "./namespace-schema";
+import { RunStarts } from "./namespace-starts";
+import { type KeyedRun, TriggerKeys, triggerFingerprint } from "./namespace-trigger-keys";
 
 /**
  * The actor as its callers see it. Every method takes and returns plain data (structured clone), so the
@@ -44,6 +47,8 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
   private readonly cron: NamespaceCron;
   private readonly graphs: GraphTemplates;
   private readonly runs: NamespaceRuns;
+  private readonly starts: RunStarts;
+  private readonly keys: TriggerKeys;
   private readonly alarms: OneAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -58,17 +63,30 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
       env,
       namespace: () => this.meta.get("namespace"),
       snapshotRun: (namespace, graphName, body, now) => this.runs.snapshot(namespace, graphName, body, now),
-      recordRun: (bootstrap, now) => this.runs.record(bootstrap, now),
+      recordRun: (bootstrap, now) => this.recordRun(bootstrap, now),
+      recordStart: (bootstrap, now) => this.starts.add(bootstrap, now),
+      startRun: (runId) => this.starts.start(runId),
     });
     this.graphs = new GraphTemplates(sql, this.cron);
     this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry);
-    this.alarms = new OneAlarm(ctx.storage, [() => this.cron.nextWake()]);
+    this.keys = new TriggerKeys(sql);
+    this.starts = new RunStarts({
+      ctx,
+      env,
+      forgetRun: (runId) => {
+        this.runs.forget(runId);
+        this.keys.forgetRun(runId);
+      },
+    });
+    this.alarms = new OneAlarm(ctx.storage, [() => this.cron.nextWake(), () => this.starts.nextWake()]);
     void ctx.blockConcurrencyWhile(async () => {
-      if (this.migrate()) await this.alarms.arm();
+      this.migrate();
+      // Always: it also learns the armed time, and re-arms for anything a crash left without an alarm.
+      await this.alarms.arm();
     });
   }
 
-  /** Creates or upgrades the schema; true when cron schedules were backfilled and the alarm needs arming. */
+  /** Creates or upgrades the schema; true when cron schedules were backfilled (the alarm is armed anyway). */
   private migrate(): boolean {
     return migrateNamespaceSchema(this.ctx.storage, this.meta, this.cron);
   }
@@ -157,31 +175,130 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
   // ---- runs ----
 
   /**
-   * Everything a new run needs, snapshotted from the current template and registry, with the run
-   * recorded in the index. The caller starts the run actor with the answer.
+   * Triggers a run: snapshots the current template and registry, records the run (index entry, pending
+   * start, idempotency key) in one transaction, then starts the run actor. The answer comes once that
+   * transaction has committed: if the start fails or this actor dies before it, the alarm starts the run
+   * (see namespace-starts.ts), so the run id answered always comes to name a run. With an idempotency key
+   * seen within 24 hours, the answer is the first request's run, and nothing else happens.
+   */
+  async trigger(
+    namespace: string,
+    graphName: string,
+    body: TriggerBody,
+    idempotencyKey?: string,
+  ): Promise<Result<TriggerAnswer>> {
+    return toResult(async () => {
+      const fingerprint =
+        idempotencyKey === undefined ? undefined : await triggerFingerprint(graphName, body);
+      const keyed = () =>
+        idempotencyKey === undefined || fingerprint === undefined
+          ? undefined
+          : this.replay(idempotencyKey, fingerprint, Date.now());
+      const earlier = keyed();
+      if (earlier) return this.replayed(earlier);
+
+      const now = Date.now();
+      const bootstrap = await this.runs.snapshot(namespace, graphName, body, now);
+      // Checked again inside the transaction: a request with the same key may have recorded its run while
+      // this one was snapshotting.
+      const recorded = this.ctx.storage.transactionSync(() => {
+        const first = keyed();
+        if (first) return { kind: "raced", run: first } as const;
+        const due = this.recordRun(bootstrap, now);
+        if (idempotencyKey !== undefined && fingerprint !== undefined) {
+          const warnings = bootstrap.warnings ?? [];
+          this.keys.add(idempotencyKey, { fingerprint, run_id: bootstrap.run_id, warnings }, now);
+        }
+        return { kind: "recorded", due } as const;
+      });
+      if (recorded.kind === "raced") return this.replayed(recorded.run);
+      // Requested in the same turn as the commit, so the two become durable together.
+      await this.alarms.noLaterThan(recorded.due);
+      await this.starts.start(bootstrap.run_id);
+      return {
+        run_id: bootstrap.run_id,
+        replayed: false,
+        ...(bootstrap.warnings ? { warnings: bootstrap.warnings } : {}),
+      };
+    });
+  }
+
+  /**
+   * The first half of a trigger: snapshots and records a new run whose start is pending, without starting
+   * it; answers the run's bootstrap. The alarm starts it if nothing else does (and `trigger` does both).
    */
   async prepareRun(namespace: string, graphName: string, body: TriggerBody): Promise<Result<RunBootstrap>> {
     return toResult(async () => {
       const now = Date.now();
       const bootstrap = await this.runs.snapshot(namespace, graphName, body, now);
-      this.ctx.storage.transactionSync(() => this.runs.record(bootstrap, now));
+      const due = this.ctx.storage.transactionSync(() => this.recordRun(bootstrap, now));
+      await this.alarms.noLaterThan(due);
       return bootstrap;
     });
   }
 
-  /** One page of the run index, newest first; `page` and `size` are ≥ 1 (the route checks them). */
+  /**
+   * Indexes a run and records its pending start; answers when the alarm must start it if nothing else
+   * does. MUST be called inside a transaction.
+   */
+  private recordRun(bootstrap: RunBootstrap, now: number): number {
+    this.runs.record(bootstrap, now);
+    return this.starts.add(bootstrap, now);
+  }
+
+  /** The run a live key started, or a 422 when the key came with a different request. */
+  private replay(key: string, fingerprint: string, now: number): KeyedRun | undefined {
+    const earlier = this.keys.find(key, now);
+    if (earlier !== undefined && earlier.fingerprint !== fingerprint) {
+      throw new UnprocessableError([
+        {
+          type: "value_error",
+          loc: ["header", "idempotency-key"],
+          msg: "Value error, this Idempotency-Key was used within 24 hours for a different trigger request (another graph or body)",
+          input: key,
+        },
+      ]);
+    }
+    return earlier;
+  }
+
+  /** The answer to a keyed request sent again; a start still pending is tried once more on the way. */
+  private async replayed(earlier: KeyedRun): Promise<TriggerAnswer> {
+    if (this.starts.pending(earlier.run_id)) await this.starts.start(earlier.run_id);
+    return {
+      run_id: earlier.run_id,
+      replayed: true,
+      ...(earlier.warnings.length > 0 ? { warnings: earlier.warnings } : {}),
+    };
+  }
+
+  /**
+   * One page of the run index, newest first; `page` and `size` are ≥ 1 (the route checks them). A run
+   * whose start is still pending is marked `starting`.
+   */
   async listRuns(page: number, size: number): Promise<RunIndexPage> {
-    return this.runs.page(page, size);
+    const index = this.runs.page(page, size);
+    const starting = this.starts.pendingAmong(index.runs.map((r) => r.run_id));
+    if (starting.size === 0) return index;
+    return {
+      total: index.total,
+      runs: index.runs.map((r) => (starting.has(r.run_id) ? { ...r, starting: true } : r)),
+    };
   }
 
   // ---- timers ----
 
-  /** Fires what is due, then re-arms. Today the cron schedules and fires are the actor's only timers. */
+  /** Fires what is due (cron schedules and fires, runs whose start is pending), then re-arms. */
   override async alarm(): Promise<void> {
+    this.alarms.fired();
     try {
       await this.cron.runDue(Date.now());
     } finally {
-      await this.alarms.arm();
+      try {
+        await this.starts.runDue(Date.now());
+      } finally {
+        await this.alarms.arm();
+      }
     }
   }
 

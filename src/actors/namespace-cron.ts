@@ -7,7 +7,6 @@ import { z } from "zod";
 import { RunBootstrap, type TriggerScheduleEntry } from "../contracts";
 import { type CronSchedule, decideDue, fireRetryAt, reconcileSchedules } from "../engine/cron-schedule";
 import { DomainError, NotFoundError } from "../engine/errors";
-import { runKeyOfRunId } from "../engine/ids";
 import type { CronTrigger } from "../engine/model";
 import type { TriggerBody } from "../engine/template/request-schema";
 import { jsonText, parseStored } from "./stored";
@@ -41,8 +40,12 @@ export interface CronHost {
   namespace(): string | undefined;
   /** Everything a new run needs, without writing anything. Throws DomainError when the graph cannot run. */
   snapshotRun(namespace: string, graphName: string, body: TriggerBody, now: number): Promise<RunBootstrap>;
-  /** Records the run in the index. MUST be called inside a transaction. */
-  recordRun(bootstrap: RunBootstrap, now: number): void;
+  /** Indexes the run and records its pending start. MUST be called inside a transaction. */
+  recordRun(bootstrap: RunBootstrap, now: number): unknown;
+  /** Records the pending start of a run already indexed. MUST be called inside a transaction. */
+  recordStart(bootstrap: RunBootstrap, now: number): unknown;
+  /** Starts a recorded run (never throws: a failed start stays pending for the alarm). */
+  startRun(runId: string): Promise<unknown>;
 }
 
 const ScheduleRow = z.object({ graph_name: z.string(), expression: z.string(), next_fire_at: z.number() });
@@ -52,7 +55,10 @@ const FireRow = z.object({
   graph_name: z.string(),
   expression: z.string(),
   scheduled_at: z.number(),
-  /** JSON of the run it starts, once snapshotted (so a retried start re-sends the same run). */
+  /**
+   * Schema version 3 and older kept the snapshotted run here until it started; now a snapshotted run
+   * goes to the pending starts with the fire dropped, and new fires leave this NULL.
+   */
   bootstrap: z.string().nullable(),
   attempts: z.number(),
 });
@@ -174,38 +180,37 @@ export class NamespaceCron {
   }
 
   /**
-   * Starts one fire's run. The run is snapshotted and recorded once, together with the bootstrap, so a
-   * retry after a failed start re-sends the same run (the run actor's `start` is idempotent) instead of
-   * creating a second one. A graph that cannot run (not VALID any more, required store keys) is logged
-   * and the fire dropped: the schedule has already moved on.
+   * Starts one fire's run. The run is snapshotted, then indexed with its start pending in the transaction
+   * that drops the fire, so from then on the run's start is the pending starts' business (they retry it);
+   * a fire is never turned into two runs. A graph that cannot run (not VALID any more, required store
+   * keys) is logged and the fire dropped: the schedule has already moved on. A snapshot that fails
+   * otherwise is tried again later.
    */
   private async start(raw: unknown, now: number): Promise<void> {
     const fire: FireRow = parseStored(FireRow, raw, "cron fire");
     const what = `cron '${fire.expression}' of graph ${fire.graph_name} (due ${new Date(fire.scheduled_at).toISOString()})`;
     try {
-      // Parsed inside the try: a bootstrap that no longer parses fails this start like any other error.
-      let bootstrap =
-        fire.bootstrap === null
-          ? null
-          : parseStored(jsonText(RunBootstrap), fire.bootstrap, `bootstrap of ${what}`);
-      if (bootstrap === null) {
+      let runId: string;
+      if (fire.bootstrap === null) {
         const namespace = this.host.namespace();
         if (namespace === undefined) throw new NotFoundError("namespace not known to this actor");
         const snapshot = await this.host.snapshotRun(namespace, fire.graph_name, EMPTY_TRIGGER, Date.now());
         this.host.ctx.storage.transactionSync(() => {
           this.host.recordRun(snapshot, Date.now());
-          this.sql.exec(
-            "UPDATE cron_fires SET bootstrap = ? WHERE id = ?",
-            JSON.stringify(snapshot),
-            fire.id,
-          );
+          this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
         });
-        bootstrap = snapshot;
+        runId = snapshot.run_id;
+      } else {
+        // A fire of schema version 3 or older: its run is indexed already, its bootstrap kept here.
+        // Parsed inside the try: a bootstrap that no longer parses fails this start like any other error.
+        const bootstrap = parseStored(jsonText(RunBootstrap), fire.bootstrap, `bootstrap of ${what}`);
+        this.host.ctx.storage.transactionSync(() => {
+          this.host.recordStart(bootstrap, Date.now());
+          this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
+        });
+        runId = bootstrap.run_id;
       }
-      const runKey = runKeyOfRunId(bootstrap.run_id);
-      if (runKey === null) throw new Error("namespace actor produced a malformed run id");
-      await this.host.env.RUN.getByName(runKey).start(bootstrap);
-      this.sql.exec("DELETE FROM cron_fires WHERE id = ?", fire.id);
+      await this.host.startRun(runId);
     } catch (e) {
       if (e instanceof DomainError) {
         console.warn(`${what} started no run: ${e.message}`);

@@ -1,8 +1,9 @@
 // The namespace's runs: a new run's bootstrap, snapshotted from the current template and registry, and
 // the index of runs that the runs list pages through (newest first).
 import type { RunBootstrap, RunIndexPage } from "../contracts";
-import { NotFoundError, ValidationError } from "../engine/errors";
+import { NotFoundError, PayloadTooLargeError, ValidationError } from "../engine/errors";
 import { newRunId } from "../engine/ids";
+import { exceedsBytes, MAX_RUN_SNAPSHOT_BYTES } from "../engine/limits";
 import { type NodeInfo, nodeKey } from "../engine/run/snapshot";
 import type { TriggerBody } from "../engine/template/request-schema";
 import { resolveRootInputs } from "../engine/template/root-inputs";
@@ -57,18 +58,28 @@ export class NamespaceRuns {
         : { transport: "pull", secrets: [], inputFields: Object.keys(n.inputs) };
     }
 
+    const template = {
+      nodes,
+      retry_policy: row.retry_policy,
+      store_config: storeConfig,
+      secrets: row.secrets,
+      node_info: nodeInfo,
+    };
+    // The template was bounded when it was upserted; what the registry adds (each node's input fields)
+    // is known only now. The run's meta row must hold it all.
+    if (exceedsBytes(JSON.stringify(template), MAX_RUN_SNAPSHOT_BYTES)) {
+      throw new PayloadTooLargeError(
+        `The snapshot of graph ${graphName} (its template and its nodes' registered fields) is larger than ${MAX_RUN_SNAPSHOT_BYTES} bytes`,
+        MAX_RUN_SNAPSHOT_BYTES,
+      );
+    }
+
     return {
       run_id: newRunId(),
       namespace,
       graph_name: graphName,
       created_at: isoNaive(now),
-      template: {
-        nodes,
-        retry_policy: row.retry_policy,
-        store_config: storeConfig,
-        secrets: row.secrets,
-        node_info: nodeInfo,
-      },
+      template,
       store,
       root_inputs: inputs,
       start_delay: body.start_delay,
@@ -85,6 +96,13 @@ export class NamespaceRuns {
       now,
     );
     this.meta.set("run_count", String(this.meta.number("run_count") + 1));
+  }
+
+  /** Takes a run out of the index (one that will never start). MUST be called inside a transaction. */
+  forget(runId: string): void {
+    if (this.sql.exec("SELECT 1 FROM runs WHERE run_id = ?", runId).toArray().length === 0) return;
+    this.sql.exec("DELETE FROM runs WHERE run_id = ?", runId);
+    this.meta.set("run_count", String(Math.max(0, this.meta.number("run_count") - 1)));
   }
 
   /** One page of the run index, newest first; `page` and `size` are ≥ 1 (the route checks them). */

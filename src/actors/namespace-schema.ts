@@ -3,9 +3,11 @@ import { z } from "zod";
 import { CronTrigger, Transport, ValidationStatus } from "../engine/model";
 import { CRON_SCHEMA, type NamespaceCron } from "./namespace-cron";
 import type { NamespaceMeta } from "./namespace-meta";
+import { STARTS_SCHEMA } from "./namespace-starts";
+import { TRIGGER_KEYS_SCHEMA } from "./namespace-trigger-keys";
 import { jsonText, parseStored } from "./stored";
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 
@@ -41,13 +43,16 @@ CREATE TABLE IF NOT EXISTS runs (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
-${CRON_SCHEMA}`;
+${CRON_SCHEMA}
+${STARTS_SCHEMA}
+${TRIGGER_KEYS_SCHEMA}`;
 
 const ValidGraphTriggers = z.object({ name: z.string(), triggers: jsonText(z.array(CronTrigger)) });
 
 /**
- * Creates or upgrades the schema. MUST run inside the constructor's `blockConcurrencyWhile`. True when
- * cron schedules were backfilled and the caller must arm the alarm.
+ * Creates or upgrades the schema. MUST run inside the constructor's `blockConcurrencyWhile`, which arms
+ * the alarm afterwards. True when cron schedules were backfilled. Version 4 added the pending run starts
+ * and the trigger idempotency keys (new tables only).
  */
 export function migrateNamespaceSchema(
   storage: DurableObjectStorage,

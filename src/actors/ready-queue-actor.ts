@@ -15,20 +15,35 @@ export interface ReadyRef {
 export const readyQueueName = (namespace: string, node: string): string => `${namespace}\u0000${node}`;
 
 export class ReadyQueueActor extends DurableObject<Env> {
+  /**
+   * Whether the table exists. It is created by the first offer, so a queue that was only ever polled
+   * (a node name nobody serves, asked for by a runtime) keeps no storage at all.
+   */
+  private created = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      const sql = ctx.storage.sql;
-      sql.exec(
-        "CREATE TABLE IF NOT EXISTS ready (state_id TEXT PRIMARY KEY, due INTEGER NOT NULL, taken_at INTEGER) WITHOUT ROWID",
-      );
-      sql.exec("CREATE INDEX IF NOT EXISTS ready_due ON ready (due)");
+      this.created =
+        ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ready'").toArray()
+          .length > 0;
     });
+  }
+
+  private create(): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS ready (state_id TEXT PRIMARY KEY, due INTEGER NOT NULL, taken_at INTEGER) WITHOUT ROWID",
+    );
+    sql.exec("CREATE INDEX IF NOT EXISTS ready_due ON ready (due)");
+    this.created = true;
   }
 
   /** Adds (or re-adds) refs; a re-offered ref is available again from its new due time. */
   async offer(refs: ReadyRef[]): Promise<void> {
     const sql = this.ctx.storage.sql;
+    if (refs.length === 0) return;
+    if (!this.created) this.create();
     this.ctx.storage.transactionSync(() => {
       for (const r of refs) {
         sql.exec(
@@ -43,7 +58,7 @@ export class ReadyQueueActor extends DurableObject<Env> {
 
   /** Takes up to `limit` due refs, oldest due first; O(limit) through the due index. */
   async take(limit: number, now: number = Date.now()): Promise<string[]> {
-    if (limit <= 0) return [];
+    if (limit <= 0 || !this.created) return [];
     const sql = this.ctx.storage.sql;
     return this.ctx.storage.transactionSync(() => {
       const ids: string[] = [];
@@ -64,6 +79,7 @@ export class ReadyQueueActor extends DurableObject<Env> {
    * again between take and ack (its state was requeued meanwhile) has `taken_at` reset and must survive.
    */
   async ack(ids: string[]): Promise<void> {
+    if (!this.created) return;
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
       for (const id of ids) sql.exec("DELETE FROM ready WHERE state_id = ? AND taken_at IS NOT NULL", id);
@@ -71,6 +87,7 @@ export class ReadyQueueActor extends DurableObject<Env> {
   }
 
   async size(): Promise<number> {
+    if (!this.created) return 0;
     const { n } = this.ctx.storage.sql.exec("SELECT count(*) AS n FROM ready").one();
     if (typeof n !== "number") throw new StoredDataError("ready-queue size", "count(*) is not a number");
     return n;

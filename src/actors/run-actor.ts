@@ -280,7 +280,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   async secretsOf(seqs: number[], namespace?: string): Promise<Record<number, Record<string, string>>> {
     const meta = this.meta;
     if (!meta) return {};
-    const key = await secretsKeyFrom(configOf(this.env).secretsEncryptionKey);
+    // Asked for only when a declared secret is there to decrypt: without a configured key, states that
+    // need no secret still get their empty map.
+    let key: string | undefined;
     const graph = this.runEngine().graph;
     const out: Record<number, Record<string, string>> = {};
     for (const seq of seqs) {
@@ -290,7 +292,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       const secrets: Record<string, string> = {};
       for (const name of declared) {
         const ciphertext = meta.template.secrets[name];
-        if (ciphertext !== undefined) secrets[name] = await decryptSecret(key, ciphertext);
+        if (ciphertext === undefined) continue;
+        key ??= await secretsKeyFrom(configOf(this.env).secretsEncryptionKey);
+        secrets[name] = await decryptSecret(key, ciphertext);
       }
       out[seq] = secrets;
     }

@@ -83,6 +83,16 @@ export interface RunIndexEntry {
   run_id: string;
   graph_name: string;
   created_at: string;
+  /** Recorded, and its start not yet confirmed (the namespace actor's alarm will start it). */
+  starting?: true;
+}
+
+/** What a trigger answers: the run's id, the trigger's warnings, and whether an idempotency key replayed it. */
+export interface TriggerAnswer {
+  run_id: string;
+  warnings?: string[];
+  /** The answer of an earlier request with the same `Idempotency-Key`: no new run was started. */
+  replayed: boolean;
 }
 
 export interface RunIndexPage {

@@ -6,6 +6,21 @@
 /** Largest request body the API reads (bytes). Larger bodies get 413 before they are parsed. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects a request body may have. JSON.parse accepts any depth, but what
+ * follows recurses (structured clone into an actor, JSON.stringify, the 422 detail that echoes the
+ * input): a body of 100,000 nested arrays would overflow the stack. 128 is serde_json's default bound,
+ * far beyond any graph, schema or output a client sends.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Longest name a body may carry (characters): node names, identifiers, namespaces inside a graph, secret
+ * and store keys, trigger input keys, runtime names, `fanout_id`. Names end up in rows, indexes and
+ * actor names; this keeps every one of them small.
+ */
+export const MAX_NAME_CHARS = 1024;
+
 /** Largest `size` accepted by the runs list: one page asks one run actor per run, in parallel. */
 export const MAX_RUNS_PAGE_SIZE = 1000;
 
@@ -22,6 +37,12 @@ export const MAX_RUNS_PAGE = 1_000_000_000;
 export const MAX_NODES_PER_REGISTRATION = 1000;
 
 /**
+ * Most node names one `states/enqueue` may ask for. Each names a ready-queue actor the poll may wake;
+ * a runtime polls for the nodes it serves, a few dozen at most.
+ */
+export const MAX_ENQUEUE_NODES = 100;
+
+/**
  * Largest `batch_size` of `states/enqueue`. Exosphere leaves it unbounded; here one poll touches at most
  * this many ready-queue refs and claims them in one RPC per run, so a single request stays bounded.
  */
@@ -29,6 +50,21 @@ export const MAX_ENQUEUE_BATCH = 1000;
 
 /** Ready-queue take/claim rounds one enqueue request makes while nodes that had more can fill the batch. */
 export const MAX_ENQUEUE_ROUNDS = 3;
+
+/** Longest `Idempotency-Key` header a trigger may carry (characters). */
+export const MAX_IDEMPOTENCY_KEY_CHARS = 255;
+
+/** How long a trigger's `Idempotency-Key` answers the run its first request started (24 hours). */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3_600_000;
+
+/** Expired idempotency keys each keyed trigger deletes, so the table stays a day of keys long. */
+export const IDEMPOTENCY_KEYS_PURGED_PER_TRIGGER = 100;
+
+/**
+ * How soon the namespace actor's alarm starts a recorded run if the start right after the commit never
+ * happened or failed (the actor died in between, the run actor was unreachable).
+ */
+export const START_REPAIR_AFTER_MS = 5_000;
 
 /**
  * Longest delay a client may ask for, `re-enqueue-after` or a trigger's `start_delay` (ten years, in ms):
@@ -43,6 +79,36 @@ export const MAX_DELAY_MS = 10 * 365 * 24 * 3_600_000;
  * spec §4.1.3) grows with the square of a graph's depth, so an unbounded graph could exhaust an isolate.
  */
 export const MAX_NODES_PER_GRAPH = 1000;
+
+/**
+ * A Durable Object's SQLite row (and string) holds at most 2 MB. Everything stored in one row is bounded
+ * below it by the limits that follow, checked at the edge before anything reaches an actor.
+ */
+export const MAX_ROW_BYTES = 2_000_000;
+
+/**
+ * Largest graph template (bytes of the JSON as sent: nodes, secrets, policies, triggers). It is stored in
+ * one row, its secrets encrypted (a third larger), and snapshotted into each run's meta row.
+ */
+export const MAX_GRAPH_TEMPLATE_BYTES = 1_000_000;
+
+/** Most secrets one graph, or one registered node, may declare (each is encrypted on every upsert). */
+export const MAX_SECRETS_PER_GRAPH = 100;
+
+/**
+ * Largest snapshot of a graph a run keeps (bytes of JSON: the template with encrypted secrets and what the
+ * registry says of each node). Checked when a run is prepared, since only then is the registry part known.
+ */
+export const MAX_RUN_SNAPSHOT_BYTES = 1_500_000;
+
+/** Largest `inputs_schema` or `outputs_schema` of a registered node (bytes of JSON). */
+export const MAX_NODE_SCHEMA_BYTES = 64 * 1024;
+
+/** Largest value of one store key (bytes): each key is one row of the run's store. */
+export const MAX_STORE_VALUE_BYTES = 1_000_000;
+
+/** Ignored trigger inputs a trigger's warnings name one by one; the rest are counted. */
+export const MAX_TRIGGER_WARNINGS = 20;
 
 /**
  * Largest JSON of one stored value of a state (its inputs, one output, prune data, a unite's array input)
@@ -135,4 +201,38 @@ const utf8 = new TextEncoder();
 export function exceedsBytes(json: string, max: number): boolean {
   if (json.length * 3 <= max) return false;
   return json.length > max || utf8.encode(json).length > max;
+}
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`. A linear scan of the text (brackets
+ * inside strings do not count), so that a hostile body is refused before it is parsed into a structure
+ * that would overflow the stack later. Text that is not JSON may be misjudged; JSON.parse refuses it.
+ */
+export function jsonNestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Whether a value nests arrays and objects deeper than `max` (iteratively: it cannot overflow itself). */
+export function valueNestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [v, depth] = top;
+    if (v === null || typeof v !== "object") continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -8,14 +8,6 @@ import { ConfigurationError } from "./errors";
 const NONCE_BYTES = 12;
 const KEY_BYTES = 32;
 
-/**
- * The key local development uses when `SECRETS_ENCRYPTION_KEY` is unset: SHA-256 of this public label.
- * It is deterministic so that secrets stored by one `wrangler dev` session decrypt in the next, and it is
- * public, so it protects nothing. Every deployment MUST set `SECRETS_ENCRYPTION_KEY` (a secret holding
- * the URL-safe base64 of 32 random bytes).
- */
-const LOCAL_DEVELOPMENT_KEY_LABEL = "exoflare local development secrets key - never use in a deployment";
-
 /** SECRETS_ENCRYPTION_KEY is malformed: the operator's problem; the message names no key material. */
 export class SecretsKeyError extends ConfigurationError {
   constructor(detail: string, options?: { cause?: unknown }) {
@@ -28,11 +20,16 @@ export class SecretDecryptError extends Error {
   override name = "SecretDecryptError";
 }
 
-/** The URL-safe base64 key to use: the configured one, or the documented local default when unset. */
+/**
+ * The configured URL-safe base64 key. Unset, secrets can be neither stored nor read (503, as the API
+ * without its key): a deployment never falls back to a key anyone could know. Local development (`npm
+ * start`) and the tests pass a development key explicitly.
+ */
 export async function secretsKeyFrom(configured: string | undefined): Promise<string> {
   if (configured !== undefined && configured.trim() !== "") return configured.trim();
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(LOCAL_DEVELOPMENT_KEY_LABEL));
-  return toBase64Url(new Uint8Array(digest));
+  throw new SecretsKeyError(
+    "SECRETS_ENCRYPTION_KEY is not configured on this server: graph secrets cannot be stored or read until it is set",
+  );
 }
 
 export async function encryptSecret(keyB64: string, plaintext: string): Promise<string> {

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { MAX_JSON_DEPTH, valueNestsDeeperThan } from "../engine/limits";
 import { type AnyNode, nodeDefinitionProblems, nodeNameOf } from "./base-node";
 import { isSignal } from "./signals";
 
@@ -68,9 +69,15 @@ async function run(
     });
   } catch (thrown) {
     if (isSignal(thrown)) {
-      return thrown.kind === "prune"
-        ? { type: "pruned", data: thrown.data }
-        : { type: "requeue", delayMs: thrown.delayMs };
+      if (thrown.kind === "requeue") return { type: "requeue", delayMs: thrown.delayMs };
+      // Nested past what an RPC can carry, it would fail the consumer's whole batch, again and again.
+      if (valueNestsDeeperThan(thrown.data, MAX_JSON_DEPTH)) {
+        return errored(
+          `Prune data of node '${name}' nests deeper than ${MAX_JSON_DEPTH} levels`,
+          secretValues,
+        );
+      }
+      return { type: "pruned", data: thrown.data };
     }
     return errored(messageOf(thrown), secretValues);
   }

@@ -185,9 +185,11 @@ describe("CORS", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
     expect(res.headers.get("access-control-allow-credentials")).toBe("true");
     expect(res.headers.get("access-control-allow-headers")).toContain("X-API-Key");
+    expect(res.headers.get("access-control-allow-headers")).toContain("Idempotency-Key");
     const get = await call("GET", "/v0/namespaces", { headers: { origin: "http://127.0.0.1:3001" } });
     expect(get.headers.get("access-control-allow-origin")).toBe("http://127.0.0.1:3001");
     expect(get.headers.get("access-control-expose-headers")).toContain("x-exosphere-request-id");
+    expect(get.headers.get("access-control-expose-headers")).toContain("Idempotent-Replayed");
   });
 
   it("does not allow other origins, and honours CORS_ORIGINS", async () => {

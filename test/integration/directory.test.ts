@@ -72,7 +72,8 @@ describe("namespace actor schema version 3", () => {
           .one().value;
       });
     const empty = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);
-    expect(await upgrade(empty, [])).toBe("3");
+    // Upgraded through version 3 to the current one (4 added run starts and trigger keys).
+    expect(await upgrade(empty, [])).toBe("4");
     expect(await tables(empty)).not.toContain("directory");
 
     const holder = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);

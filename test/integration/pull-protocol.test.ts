@@ -2,7 +2,7 @@
 // route with its error cases and our fixes (namespace checked, 404 for bad ids, 400 for a state that is
 // not QUEUED, 409 for requeueing a finished state).
 import { describe, expect, it, vi } from "vitest";
-import { call, fresh, json, runRow } from "./helpers/http";
+import { call, fresh, json, runRow, stateRows } from "./helpers/http";
 import {
   enqueue,
   node,
@@ -320,9 +320,29 @@ describe("re-enqueue-after", () => {
     expect(body.enqueue_after).toBeGreaterThanOrEqual(before + 3_600_000);
     expect((await statesOf(ns, runId)).map((s) => s.status)).toEqual(["CREATED"]);
     expect(await enqueue(ns, ["P"], 10)).toEqual([]);
-    // A second requeue of the same (CREATED) state moves its due time; it creates no state.
-    expect((await report(ns, id, "re-enqueue-after", { enqueue_after: 7_200_000 })).status).toBe(200);
+    // A second requeue of the same state, now CREATED and claimed by nobody, is refused and changes
+    // nothing: only the runtime running a state may put it back.
+    const again = await report(ns, id, "re-enqueue-after", { enqueue_after: 7_200_000 });
+    expect(again.status).toBe(409);
+    expect((again.body as { detail: string }).detail).toContain("CREATED");
     expect(await counts(ns, runId)).toMatchObject({ pending: 1, total: 1 });
+    const [row] = await stateRows<{ enqueue_after: number }>(runId);
+    expect(row?.enqueue_after).toBe(body.enqueue_after);
+  });
+
+  it("is a 409 for a CREATED state nobody claimed, which stays due at once", async () => {
+    const { ns, id } = await createdState();
+    const res = await report(ns, id, "re-enqueue-after", { enqueue_after: 3_600_000 });
+    expect(res.status).toBe(409);
+    expect((res.body as { detail: string }).detail).toBe(
+      "State is CREATED: only a QUEUED state can be re-enqueued",
+    );
+    let pulled: string[] = [];
+    await vi.waitUntil(async () => {
+      pulled = (await enqueue(ns, ["P"], 5)).map((s) => s.state_id);
+      return pulled.length > 0;
+    });
+    expect(pulled).toEqual([id]);
   });
 
   it("hands the same state out again once the delay has passed", async () => {

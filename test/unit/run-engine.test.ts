@@ -293,6 +293,15 @@ describe("reports", () => {
     const refused = run.engine.apply([{ type: "requeue", seq: a?.seq ?? 0, delayMs: 5000 }], run.now);
     expect(refused[0]).toEqual({ applied: false, reason: "terminal", status: "SUCCESS" });
   });
+
+  it("refuses to requeue a CREATED state that nobody claimed, leaving it due", () => {
+    const run = makeRun([node("a", {})]);
+    run.start();
+    const [a] = run.states("a");
+    const out = run.engine.apply([{ type: "requeue", seq: a?.seq ?? 0, delayMs: 5000 }], run.now);
+    expect(out[0]).toEqual({ applied: false, reason: "not_queued", status: "CREATED" });
+    expect(run.claimDue().map((s) => s.seq)).toEqual([a?.seq]);
+  });
 });
 
 describe("manual retry", () => {

@@ -80,6 +80,7 @@ describe.concurrent("--help", CHILD_PROCESSES, () => {
     ],
     ["scripts/bench.mjs", "npm run bench", ["--sizes", "--quick", "--out FILE", "--engine-dir DIR"]],
     ["scripts/start.mjs", "npm start", ["--port 8787", "--persist-to"]],
+    ["scripts/fault.mjs", "npm run fault", ["--branches N", "--kills N", "--lease-ms MS", "--keep-logs"]],
   ];
   for (const [script, command, options] of scripts) {
     it(`${command} -- --help and -h print the options and exit 0`, async () => {
@@ -97,6 +98,12 @@ describe.concurrent("--help", CHILD_PROCESSES, () => {
 describe.concurrent("usage errors", CHILD_PROCESSES, () => {
   const cases = [
     ["scripts/demo.mjs", ["--frobnicate"], "demo: unknown option '--frobnicate'"],
+    ["scripts/fault.mjs", ["--kills", "-1"], "fault: option '--kills' needs a value (--kills N)"],
+    [
+      "scripts/fault.mjs",
+      ["--branches", "0"],
+      "fault: --branches must be an integer between 1 and 1000000, not '0'",
+    ],
     ["scripts/demo.mjs", ["--items"], "demo: option '--items' needs a value (--items N)"],
     [
       "scripts/demo.mjs",
@@ -123,7 +130,7 @@ describe.concurrent("usage errors", CHILD_PROCESSES, () => {
       const { code, stdout, stderr } = await run(script, args);
       expect(code).toBe(2);
       expect(stdout).toBe("");
-      const command = script.includes("demo") ? "demo" : script.includes("pull") ? "runtime:pull" : "bench";
+      const command = /(demo|fault|bench)\.mjs$/.exec(script)?.[1] ?? "runtime:pull";
       expect(lines(stderr)).toEqual([message, `Run \`npm run ${command} -- --help\` for the options.`]);
     });
   }

@@ -237,6 +237,17 @@ describe("executeNode", () => {
     });
   });
 
+  it("reports prune data nested deeper than an RPC can carry as a node error", async () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 5_000; i++) deep = { a: deep };
+    const probe = node(() => {
+      throw new PruneSignal(deep);
+    });
+    const outcome = await executeNode(probe, { text: "t" }, secrets, ctx);
+    expect(outcome.type).toBe("errored");
+    expect(outcome.type === "errored" && outcome.error).toContain("nests deeper than 128 levels");
+  });
+
   it("maps ReQueueAfterSignal to requeue with its delay", async () => {
     const probe = node(async () => {
       throw new ReQueueAfterSignal({ seconds: 30 });

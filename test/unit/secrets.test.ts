@@ -55,12 +55,11 @@ describe("secrets", () => {
     await expect(encryptSecret("***", "x")).rejects.toBeInstanceOf(SecretsKeyError);
   });
 
-  it("falls back to a deterministic local key only when none is configured", async () => {
-    const local = await secretsKeyFrom(undefined);
-    expect(await secretsKeyFrom("")).toBe(local);
-    expect(fromBase64Url(local).length).toBe(32);
-    expect(await secretsKeyFrom(KEY)).toBe(KEY);
-    const sealed = await encryptSecret(local, "dev");
-    expect(await decryptSecret(await secretsKeyFrom(undefined), sealed)).toBe("dev");
+  it("refuses to store or read secrets when no key is configured, instead of using a known key", async () => {
+    for (const unset of [undefined, "", "   "]) {
+      await expect(secretsKeyFrom(unset)).rejects.toBeInstanceOf(SecretsKeyError);
+      await expect(secretsKeyFrom(unset)).rejects.toThrow("SECRETS_ENCRYPTION_KEY is not configured");
+    }
+    expect(await secretsKeyFrom(` ${KEY} `)).toBe(KEY);
   });
 });

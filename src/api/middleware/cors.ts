@@ -1,5 +1,5 @@
 // CORS as Exosphere configures it (spec §1.4): an allow-list of origins from `CORS_ORIGINS`, credentials
-// allowed, and the request-id header exposed so browser clients can read it.
+// allowed, and the request-id header exposed so browser clients can read it (with our Idempotency-Key).
 import { cors as honoCors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { configOf } from "../../config";
@@ -21,7 +21,9 @@ export const cors = createMiddleware<AppEnv>((c, next) => {
       "Authorization",
       "X-Requested-With",
       "X-Exosphere-Request-ID",
+      // Our extension: a trigger's idempotency key, and the answer's mark that it replayed a first run.
+      "Idempotency-Key",
     ],
-    exposeHeaders: [REQUEST_ID_HEADER],
+    exposeHeaders: [REQUEST_ID_HEADER, "Idempotent-Replayed"],
   })(c, next);
 });

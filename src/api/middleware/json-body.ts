@@ -1,11 +1,12 @@
 // Reads, size-limits, parses and validates a JSON request body, answering in FastAPI's error shapes:
-// 413 past the size limit, 422 `json_invalid` for bytes that are not JSON, 422 with pydantic-style
-// errors for a body that does not match the schema. The parsed value is left for the handler under
+// 413 past the size limit, 422 `json_invalid` for bytes that are not JSON or that nest deeper than
+// MAX_JSON_DEPTH (checked on the text, before parsing), 422 with pydantic-style errors for a body that
+// does not match the schema. The parsed value is left for the handler under
 // the `body` variable. Runs after auth (it is attached per route, auth is app-wide).
 import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import { PayloadTooLargeError, UnprocessableError } from "../../engine/errors";
-import { MAX_BODY_BYTES } from "../../engine/limits";
+import { jsonNestsDeeperThan, MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { pydanticErrors } from "../validation/pydantic-detail";
 
@@ -30,6 +31,10 @@ function parseJson(bytes: Uint8Array): unknown {
   }
   if (text.trim() === "") {
     throw new UnprocessableError([{ type: "missing", loc: ["body"], msg: "Field required", input: null }]);
+  }
+  // Pydantic's own parser answers a too-deep document the same way (json_invalid, recursion limit).
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw jsonInvalid(0, `JSON nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   }
   try {
     return JSON.parse(text);

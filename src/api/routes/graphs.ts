@@ -4,9 +4,10 @@ import { Hono } from "hono";
 import { namespaceStub } from "../../actors/namespace-actor";
 import { configOf } from "../../config";
 import type { GraphTemplateRecord } from "../../contracts";
-import { NotFoundError, unwrap } from "../../engine/errors";
+import { NotFoundError, PayloadTooLargeError, UnprocessableError, unwrap } from "../../engine/errors";
+import { exceedsBytes, MAX_GRAPH_TEMPLATE_BYTES, MAX_SECRETS_PER_GRAPH } from "../../engine/limits";
 import { encryptSecrets, secretsKeyFrom } from "../../engine/secrets";
-import { upsertGraphBodySchema } from "../../engine/template/request-schema";
+import { type UpsertGraphBody, upsertGraphBodySchema } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 
@@ -48,14 +49,42 @@ function listedTemplateView(t: GraphTemplateRecord) {
   };
 }
 
+/**
+ * A template is one row, snapshotted into every run's meta row: its secrets are counted before any is
+ * encrypted, then its size is bounded (src/engine/limits.ts). The 422 names the secrets, never their values.
+ */
+function checkTemplateSize(body: UpsertGraphBody): void {
+  const names = Object.keys(body.secrets);
+  if (names.length > MAX_SECRETS_PER_GRAPH) {
+    throw new UnprocessableError([
+      {
+        type: "too_long",
+        loc: ["body", "secrets"],
+        msg: `Dictionary should have at most ${MAX_SECRETS_PER_GRAPH} items after validation, not ${names.length}`,
+        input: secretFlags(names),
+        ctx: { field_type: "Dictionary", max_length: MAX_SECRETS_PER_GRAPH, actual_length: names.length },
+      },
+    ]);
+  }
+  if (exceedsBytes(JSON.stringify(body), MAX_GRAPH_TEMPLATE_BYTES)) {
+    throw new PayloadTooLargeError(
+      `Graph template is larger than ${MAX_GRAPH_TEMPLATE_BYTES} bytes of JSON`,
+      MAX_GRAPH_TEMPLATE_BYTES,
+    );
+  }
+}
+
 export const graphsRoutes = new Hono<AppEnv>()
   .put("/v0/namespace/:namespace/graph/:graph", jsonBody(upsertGraphBodySchema), async (c) => {
     const namespace = c.req.param("namespace");
     const body = c.get("body");
-    // Encrypted here so plaintext never reaches storage. Deployments must set SECRETS_ENCRYPTION_KEY;
-    // without it the documented local development key is used.
-    const key = await secretsKeyFrom(configOf(c.env).secretsEncryptionKey);
-    const secrets = await encryptSecrets(key, body.secrets);
+    checkTemplateSize(body);
+    // Encrypted here so plaintext never reaches storage. Without SECRETS_ENCRYPTION_KEY a graph with
+    // secrets is refused (503), as the API is without its key.
+    const secrets =
+      Object.keys(body.secrets).length === 0
+        ? {}
+        : await encryptSecrets(await secretsKeyFrom(configOf(c.env).secretsEncryptionKey), body.secrets);
     const stored = unwrap(
       await namespaceStub(c.env, namespace).upsertGraph(namespace, c.req.param("graph"), {
         ...body,

@@ -2,12 +2,24 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { namespaceStub } from "../../actors/namespace-actor";
-import { MAX_NODES_PER_REGISTRATION } from "../../engine/limits";
+import {
+  exceedsBytes,
+  MAX_NODE_SCHEMA_BYTES,
+  MAX_NODES_PER_REGISTRATION,
+  MAX_SECRETS_PER_GRAPH,
+} from "../../engine/limits";
 import { Transport } from "../../engine/model";
+import { boundedName } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 
-const jsonObject = z.record(z.string(), z.unknown());
+/** A registered JSON schema: stored in the node's row and listed with it, so bounded in size. */
+const jsonSchema = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (schema) => !exceedsBytes(JSON.stringify(schema), MAX_NODE_SCHEMA_BYTES),
+    `Schema is larger than ${MAX_NODE_SCHEMA_BYTES} bytes of JSON`,
+  );
 
 /**
  * Unknown fields are dropped, as pydantic does: the Python SDK sends `runtime_namespace` and per-node
@@ -15,15 +27,15 @@ const jsonObject = z.record(z.string(), z.unknown());
  * value wins); an HTTP-polling runtime omits it and is "pull".
  */
 export const registerNodesBodySchema = z.object({
-  runtime_name: z.string(),
+  runtime_name: boundedName(),
   transport: Transport.optional(),
   nodes: z
     .array(
       z.object({
-        name: z.string(),
-        inputs_schema: jsonObject,
-        outputs_schema: jsonObject,
-        secrets: z.array(z.string()),
+        name: boundedName(),
+        inputs_schema: jsonSchema,
+        outputs_schema: jsonSchema,
+        secrets: z.array(boundedName()).max(MAX_SECRETS_PER_GRAPH),
         transport: Transport.optional(),
       }),
     )

@@ -19,8 +19,12 @@ export const runsRoutes = new Hono<AppEnv>().get("/v0/namespace/:namespace/runs/
 
 async function runView(env: Env, entry: RunIndexEntry) {
   const runKey = runKeyOfRunId(entry.run_id);
-  const summary: RunSummary | null = runKey === null ? null : await env.RUN.getByName(runKey).summary();
-  // A run whose actor holds no states (e.g. its start failed) shows zero counts and FAILED, as in Exosphere.
+  const found: RunSummary | null = runKey === null ? null : await env.RUN.getByName(runKey).summary();
+  // The actor is named by the id's first 16 hex digits: its counts are this run's only if the whole id
+  // matches.
+  const summary = found?.run_id === entry.run_id ? found : null;
+  // A run whose start is pending (the namespace actor's alarm will start it) is PENDING; one whose actor
+  // holds no states otherwise shows zero counts and FAILED, as in Exosphere.
   return {
     run_id: entry.run_id,
     graph_name: entry.graph_name,
@@ -29,7 +33,7 @@ async function runView(env: Env, entry: RunIndexEntry) {
     errored_count: summary?.errored_count ?? 0,
     retried_count: summary?.retried_count ?? 0,
     total_count: summary?.total_count ?? 0,
-    status: summary?.status ?? "FAILED",
+    status: summary?.status ?? (entry.starting ? "PENDING" : "FAILED"),
     created_at: entry.created_at,
   };
 }

@@ -2,9 +2,11 @@
 // manual-retry and secrets. The state id names its run actor (self-routing ids), so each request is one
 // RPC to one run actor, which applies the report in one transaction. Our fixes over Exosphere: the
 // path's namespace is checked, a malformed or unknown id is a 404 (never a 500), a report for a state
-// that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a finished state is 409.
+// that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a state that is not
+// QUEUED (finished, or CREATED and unclaimed) is 409.
 import { Hono } from "hono";
 import { z } from "zod";
+import { configOf } from "../../config";
 import {
   ConflictError,
   NotFoundError,
@@ -17,6 +19,8 @@ import { laxInt } from "../../engine/lax-integer";
 import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES, REPORT_PAGE_OUTPUTS } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
+import { secretsKeyFrom } from "../../engine/secrets";
+import { boundedName } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 
@@ -38,7 +42,7 @@ export const pruneBodySchema = z.object({ data: jsonObject });
 export const requeueBodySchema = z.object({
   enqueue_after: laxInt(z.int().gt(0).max(MAX_DELAY_MS)),
 });
-export const manualRetryBodySchema = z.object({ fanout_id: z.string() });
+export const manualRetryBodySchema = z.object({ fanout_id: boundedName() });
 
 /** Statuses in which Exosphere's errored route says "State is already executed". */
 const EXECUTED_ALREADY: ReadonlySet<StateStatus> = new Set<StateStatus>([
@@ -140,9 +144,10 @@ export const stateReportRoutes = new Hono<AppEnv>()
       delayMs,
     }));
     if (!outcome.applied) {
-      // FIX (design §4): a finished state never runs twice.
+      // FIX (design §4): a finished state never runs twice, and only the runtime running a state
+      // (QUEUED) may put it back.
       throw new ConflictError(
-        `State is ${outcome.status ?? "finished"}: a finished state cannot be re-enqueued`,
+        `State is ${outcome.status ?? "finished"}: only a QUEUED state can be re-enqueued`,
       );
     }
     return c.json({ enqueue_after: outcome.enqueueAfter, status: "CREATED" }, 200);
@@ -158,7 +163,15 @@ export const stateReportRoutes = new Hono<AppEnv>()
     const namespace = c.req.param("namespace");
     const { actor, seq } = stateRef(c.req.param("state_id"));
     // Only the secrets the state's node declared (design §4, FIX), never the whole graph's.
-    const secrets = (await c.env.RUN.getByName(actor).secretsOf([seq], namespace))[seq];
+    const all = await c.env.RUN.getByName(actor)
+      .secretsOf([seq], namespace)
+      .catch(async (e: unknown) => {
+        // RPC keeps only an error's message: without a configured key, that the key is missing is the
+        // refusal to report (503), as the run actor found when it had a secret to decrypt.
+        if (configOf(c.env).secretsEncryptionKey === undefined) await secretsKeyFrom(undefined);
+        throw e;
+      });
+    const secrets = all[seq];
     if (secrets === undefined) throw stateNotFound();
     return c.json({ secrets }, 200);
   });

@@ -4,19 +4,51 @@
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
 import { z } from "zod";
+import { namespaceStub } from "../../actors/namespace-actor";
 import { readyQueueName } from "../../actors/ready-queue-actor";
 import type { PulledState } from "../../contracts";
 import { parseStateId } from "../../engine/ids";
 import { laxInt } from "../../engine/lax-integer";
-import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
+import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_NODES, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
+import { boundedName } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 
-/** A batch_size ≤ 0 is valid and claims nothing, as in Exosphere; above the bound it is refused. */
+/**
+ * A batch_size ≤ 0 is valid and claims nothing, as in Exosphere; above the bound it is refused. So is a
+ * list of more than MAX_ENQUEUE_NODES names: each one names a ready-queue actor the poll may wake.
+ */
 export const enqueueBodySchema = z.object({
-  nodes: z.array(z.string()),
+  nodes: z.array(boundedName()).max(MAX_ENQUEUE_NODES),
   batch_size: laxInt(z.int().max(MAX_ENQUEUE_BATCH)),
 });
+
+/**
+ * Registered node names per namespace, as this isolate has seen them. Registrations are never deleted,
+ * so a name once seen registered stays so and the cache needs no expiry; a name it lacks is looked up
+ * (one RPC to the namespace actor), so a node registered a moment ago is served at once. Bounded: when
+ * full it starts again.
+ */
+const seenRegistered = new Map<string, Set<string>>();
+const MAX_CACHED_NAMESPACES = 1000;
+
+/** The names among `names` that are registered nodes of `namespace`, in their order. */
+async function registeredOnly(env: Env, namespace: string, names: string[]): Promise<string[]> {
+  let seen = seenRegistered.get(namespace);
+  const unknown = names.filter((n) => !seen?.has(n));
+  if (unknown.length > 0) {
+    const found = await namespaceStub(env, namespace).getRegisteredNodes(namespace, unknown);
+    if (found.length > 0) {
+      if (seen === undefined) {
+        if (seenRegistered.size >= MAX_CACHED_NAMESPACES) seenRegistered.clear();
+        seen = new Set();
+        seenRegistered.set(namespace, seen);
+      }
+      for (const n of found) seen.add(n.name);
+    }
+  }
+  return names.filter((n) => seen?.has(n));
+}
 
 /**
  * Splits `total` as evenly as possible across `n` nodes. The remainder goes to nodes starting at
@@ -38,7 +70,9 @@ export const statesEnqueueRoutes = new Hono<AppEnv>().post(
   async (c) => {
     const namespace = c.req.param("namespace");
     const { nodes, batch_size: batchSize } = c.get("body");
-    const states = batchSize > 0 ? await claimFairly(c.env, namespace, [...new Set(nodes)], batchSize) : [];
+    // Only registered nodes have ready queues worth asking: a name nobody registered wakes no actor.
+    const names = batchSize > 0 ? await registeredOnly(c.env, namespace, [...new Set(nodes)]) : [];
+    const states = names.length > 0 ? await claimFairly(c.env, namespace, names, batchSize) : [];
     return c.json({ count: states.length, namespace, status: "QUEUED", states });
   },
 );

@@ -209,9 +209,12 @@ export class RunEngine {
   }
 
   private requeue(state: StateRow, delayMs: number): ReportOutcome {
-    // FIX (design §4): a finished state never runs twice; nor does one whose outputs are arriving.
-    if (TERMINAL.has(state.status) || state.status === "EXECUTED") {
-      return { applied: false, reason: "terminal", status: state.status };
+    // FIX (design §4): only the runtime running a state (QUEUED) may requeue it. A finished state never
+    // runs twice, one whose outputs are arriving is not put back, and a CREATED one nobody claimed is
+    // not delayed by whoever guesses its id.
+    if (state.status !== "QUEUED") {
+      const reason = TERMINAL.has(state.status) ? "terminal" : "not_queued";
+      return { applied: false, reason, status: state.status };
     }
     const due = this.now + delayMs;
     this.setStatus(state, "CREATED", { enqueue_after: due });

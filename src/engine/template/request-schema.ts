@@ -4,7 +4,13 @@
 import { z } from "zod";
 import { CronExpressionError, nextFireAfter } from "../cron";
 import { laxInt } from "../lax-integer";
-import { MAX_DELAY_MS, MAX_NODES_PER_GRAPH } from "../limits";
+import {
+  exceedsBytes,
+  MAX_DELAY_MS,
+  MAX_NAME_CHARS,
+  MAX_NODES_PER_GRAPH,
+  MAX_STORE_VALUE_BYTES,
+} from "../limits";
 import { CronTrigger, DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
 
 type Ctx = z.core.$RefinementCtx;
@@ -14,12 +20,15 @@ function fail(ctx: Ctx, input: unknown, messages: string[]): typeof z.NEVER {
   return z.NEVER;
 }
 
-const nodeName = z.string().transform((v, ctx) => {
+/** A name or key of a body (bounded, see MAX_NAME_CHARS). */
+export const boundedName = () => z.string().max(MAX_NAME_CHARS);
+
+const nodeName = boundedName().transform((v, ctx) => {
   const name = v.trim();
   return name === "" ? fail(ctx, v, ["Node name cannot be empty"]) : name;
 });
 
-const nodeIdentifier = z.string().transform((v, ctx) => {
+const nodeIdentifier = boundedName().transform((v, ctx) => {
   const id = v.trim();
   if (id === "") return fail(ctx, v, ["Node identifier cannot be empty"]);
   if (id === "store") return fail(ctx, v, ["Node identifier cannot be reserved word 'store'"]);
@@ -27,7 +36,7 @@ const nodeIdentifier = z.string().transform((v, ctx) => {
 });
 
 const nextNodes = z
-  .array(z.string())
+  .array(boundedName())
   .nullable()
   .default(null)
   .transform((list, ctx) => {
@@ -44,7 +53,7 @@ const nextNodes = z
   });
 
 const unites = z
-  .object({ identifier: z.string(), strategy: UnitesStrategy.default("ALL_SUCCESS") })
+  .object({ identifier: boundedName(), strategy: UnitesStrategy.default("ALL_SUCCESS") })
   .nullable()
   .default(null)
   .transform((u, ctx) => {
@@ -56,9 +65,9 @@ const unites = z
 
 export const nodeTemplateSchema = z.object({
   node_name: nodeName,
-  namespace: z.string(),
+  namespace: boundedName(),
   identifier: nodeIdentifier,
-  inputs: z.record(z.string(), z.unknown()),
+  inputs: z.record(boundedName(), z.unknown()),
   next_nodes: nextNodes,
   unites,
 });
@@ -80,14 +89,14 @@ function storeKeyErrors(keys: string[]): { errors: string[]; accepted: Set<strin
 export const storeConfigSchema = z
   .object({
     required_keys: z
-      .array(z.string())
+      .array(boundedName())
       .default(() => [])
       .transform((keys, ctx) => {
         const { errors, accepted } = storeKeyErrors(keys);
         return errors.length > 0 ? fail(ctx, keys, errors) : [...accepted];
       }),
     default_values: z
-      .record(z.string(), z.string())
+      .record(boundedName(), z.string())
       .default(() => ({}))
       .transform((values, ctx) => {
         const entries = Object.entries(values);
@@ -112,10 +121,14 @@ export const retryPolicySchema = z
 export const cronTriggerSchema = CronTrigger.extend({
   value: CronTrigger.shape.value.extend({
     // Exosphere says only "Invalid cron expression"; we add what is wrong (croner's message, or ours).
-    expression: z.string().superRefine((expression, ctx) => {
-      const problem = cronProblem(expression);
-      if (problem !== null) ctx.addIssue({ code: "custom", message: problem, input: expression });
-    }),
+    // Bounded first, and aborting there: a megabyte of text is not worth handing to the cron parser.
+    expression: z
+      .string()
+      .max(MAX_NAME_CHARS, { abort: true })
+      .superRefine((expression, ctx) => {
+        const problem = cronProblem(expression);
+        if (problem !== null) ctx.addIssue({ code: "custom", message: problem, input: expression });
+      }),
   }),
 });
 
@@ -130,7 +143,15 @@ function cronProblem(expression: string): string | null {
   }
 }
 
-const stringMap = z.record(z.string(), z.string());
+const stringMap = z.record(boundedName(), z.string());
+
+/** A store value is one row of the run's store table (MAX_STORE_VALUE_BYTES). */
+const storeValue = z
+  .string()
+  .refine(
+    (v) => !exceedsBytes(v, MAX_STORE_VALUE_BYTES),
+    `Store value is larger than ${MAX_STORE_VALUE_BYTES} bytes`,
+  );
 
 /** Body of `PUT /v0/namespace/{ns}/graph/{graph_name}` (spec §2.5); unknown fields are dropped. */
 export const upsertGraphBodySchema = z.object({
@@ -144,7 +165,7 @@ export type UpsertGraphBody = z.infer<typeof upsertGraphBodySchema>;
 
 /** Body of `POST /v0/namespace/{ns}/graph/{graph_name}/trigger` (spec §2.8). */
 export const triggerBodySchema = z.object({
-  store: stringMap.default(() => ({})),
+  store: z.record(boundedName(), storeValue).default(() => ({})),
   inputs: stringMap.default(() => ({})),
   start_delay: laxInt(z.int().min(0).max(MAX_DELAY_MS)).default(0),
 });

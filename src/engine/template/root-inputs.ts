@@ -1,6 +1,6 @@
 // The root state's inputs at trigger time (spec §2.8 steps 4–6), with Exosphere's details.
 import { DomainError, PayloadTooLargeError, ValidationError } from "../errors";
-import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
+import { exceedsBytes, MAX_STATE_VALUE_BYTES, MAX_STORE_VALUE_BYTES, MAX_TRIGGER_WARNINGS } from "../limits";
 import type { NodeTemplate, StoreConfig } from "../model";
 import { PlaceholderSyntaxError, parseTemplate, renderTemplate } from "./placeholders";
 import { pySetRepr, pyStr } from "./py-repr";
@@ -46,23 +46,41 @@ export function resolveRootInputs(
       MAX_STATE_VALUE_BYTES,
     );
   }
+  // Each store key is one row; the route's schema already refused larger values (this guards cron and
+  // any other caller).
   for (const [key, value] of Object.entries(body.store)) {
-    if (exceedsBytes(value, MAX_STATE_VALUE_BYTES)) {
+    if (exceedsBytes(value, MAX_STORE_VALUE_BYTES)) {
       throw new PayloadTooLargeError(
-        `Store value ${key} is larger than ${MAX_STATE_VALUE_BYTES} bytes`,
-        MAX_STATE_VALUE_BYTES,
+        `Store value ${key} is larger than ${MAX_STORE_VALUE_BYTES} bytes`,
+        MAX_STORE_VALUE_BYTES,
       );
     }
   }
   return { inputs, store: { ...body.store }, warnings: ignoredInputWarnings(root, body) };
 }
 
+/**
+ * One warning per ignored input, at most MAX_TRIGGER_WARNINGS of them (the rest counted in one more):
+ * warnings are kept in the run's meta row, which a body of many thousand keys must not overflow.
+ */
 function ignoredInputWarnings(root: NodeTemplate, body: TriggerBody): string[] {
   const known = Object.keys(root.inputs);
-  const has = known.length > 0 ? `its inputs are ${known.join(", ")}` : "it has no inputs";
-  return Object.keys(body.inputs)
-    .filter((key) => !Object.hasOwn(root.inputs, key))
+  const has = known.length > 0 ? `its inputs are ${listSome(known)}` : "it has no inputs";
+  const ignored = Object.keys(body.inputs).filter((key) => !Object.hasOwn(root.inputs, key));
+  const warnings = ignored
+    .slice(0, MAX_TRIGGER_WARNINGS)
     .map((key) => `Input ${key} is not an input of root node ${root.identifier} and was ignored (${has})`);
+  const more = ignored.length - MAX_TRIGGER_WARNINGS;
+  if (more > 0)
+    warnings.push(`${more} more inputs are not inputs of root node ${root.identifier} and were ignored`);
+  return warnings;
+}
+
+/** `a, b, c`, or the first MAX_TRIGGER_WARNINGS names and how many more. */
+function listSome(names: string[]): string {
+  const more = names.length - MAX_TRIGGER_WARNINGS;
+  const shown = names.slice(0, MAX_TRIGGER_WARNINGS).join(", ");
+  return more > 0 ? `${shown} and ${more} more` : shown;
 }
 
 function renderRootValue(

@@ -1,0 +1,138 @@
+// Runs the namespace actor has recorded but not yet seen started. A trigger (HTTP or cron) indexes its run
+// and records its start here in one transaction, then starts the run actor; the record goes once the
+// start has succeeded. If the actor dies in between, or the start fails, the record is a due-time table of
+// the actor's one alarm, which starts the run again (the run actor's `start` is idempotent). So a listed
+// run always comes to exist, instead of showing FAILED with no states forever.
+import { z } from "zod";
+import { RunBootstrap } from "../contracts";
+import { fireRetryAt } from "../engine/cron-schedule";
+import { runKeyOfRunId } from "../engine/ids";
+import { START_REPAIR_AFTER_MS } from "../engine/limits";
+import { jsonText, parseStored } from "./stored";
+
+export const STARTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS run_starts (
+  run_id TEXT PRIMARY KEY,
+  bootstrap TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  retry_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_starts_due ON run_starts (retry_at);
+`;
+
+const StartRow = z.object({
+  run_id: z.string(),
+  bootstrap: jsonText(RunBootstrap),
+  attempts: z.number(),
+});
+
+export interface StartsHost {
+  ctx: DurableObjectState;
+  env: Env;
+  /** Takes a run that will never start out of the index. MUST be called inside a transaction. */
+  forgetRun(runId: string): void;
+}
+
+export class RunStarts {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly host: StartsHost) {
+    this.sql = host.ctx.storage.sql;
+  }
+
+  /**
+   * Records a run to start; the alarm starts it if nobody else has by `now + START_REPAIR_AFTER_MS`.
+   * MUST be called in the transaction that indexes the run; answers that due time, for the alarm.
+   */
+  add(bootstrap: RunBootstrap, now: number): number {
+    const due = now + START_REPAIR_AFTER_MS;
+    this.sql.exec(
+      "INSERT OR IGNORE INTO run_starts (run_id, bootstrap, attempts, retry_at) VALUES (?, ?, 0, ?)",
+      bootstrap.run_id,
+      JSON.stringify(bootstrap),
+      due,
+    );
+    return due;
+  }
+
+  /** Whether the run is recorded and not yet known to have started. */
+  pending(runId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM run_starts WHERE run_id = ?", runId).toArray().length > 0;
+  }
+
+  /** Which of `runIds` are still waiting for their start. */
+  pendingAmong(runIds: readonly string[]): Set<string> {
+    if (runIds.length === 0) return new Set();
+    return new Set(
+      this.sql
+        .exec<{ run_id: string }>(
+          "SELECT run_id FROM run_starts WHERE run_id IN (SELECT value FROM json_each(?))",
+          JSON.stringify(runIds),
+        )
+        .toArray()
+        .map((r) => r.run_id),
+    );
+  }
+
+  /** The earliest time this part needs the alarm. */
+  nextWake(): number | null {
+    return this.sql.exec<{ t: number | null }>("SELECT min(retry_at) AS t FROM run_starts").one().t;
+  }
+
+  /** Starts every recorded run that is due (from the alarm). */
+  async runDue(now: number): Promise<void> {
+    const due = this.sql
+      .exec<{ run_id: string }>("SELECT run_id FROM run_starts WHERE retry_at <= ? ORDER BY retry_at", now)
+      .toArray();
+    for (const { run_id } of due) await this.start(run_id);
+  }
+
+  /**
+   * Starts a recorded run and forgets the record; true when the run is started (or was already). Never
+   * throws: a failed start is logged and left to the alarm, with a growing delay, and given up (the run
+   * taken out of the index) after the last one.
+   */
+  async start(runId: string): Promise<boolean> {
+    const raw = this.sql
+      .exec("SELECT run_id, bootstrap, attempts FROM run_starts WHERE run_id = ?", runId)
+      .toArray()[0];
+    if (raw === undefined) return true;
+    try {
+      const row = parseStored(StartRow, raw, `start of run ${runId}`);
+      const runKey = runKeyOfRunId(row.bootstrap.run_id);
+      if (runKey === null) throw new Error(`recorded run ${runId} has a malformed id`);
+      await this.host.env.RUN.getByName(runKey).start(row.bootstrap);
+      this.sql.exec("DELETE FROM run_starts WHERE run_id = ?", runId);
+      return true;
+    } catch (e) {
+      this.failed(runId, e);
+      return false;
+    }
+  }
+
+  private failed(runId: string, e: unknown): void {
+    const reason = e instanceof Error ? e.message : String(e);
+    const row = this.sql
+      .exec<{ attempts: number }>("SELECT attempts FROM run_starts WHERE run_id = ?", runId)
+      .toArray()[0];
+    if (row === undefined) return; // started meanwhile by a concurrent attempt
+    const attempts = row.attempts + 1;
+    const now = Date.now();
+    const retryAt = fireRetryAt(attempts, now);
+    if (retryAt === null) {
+      console.error(`run ${runId}: giving up after ${attempts} failed starts: ${reason}`);
+      this.host.ctx.storage.transactionSync(() => {
+        this.sql.exec("DELETE FROM run_starts WHERE run_id = ?", runId);
+        this.host.forgetRun(runId);
+      });
+      return;
+    }
+    console.error(`run ${runId}: start failed (attempt ${attempts}), retrying: ${reason}`);
+    this.sql.exec(
+      "UPDATE run_starts SET attempts = ?, retry_at = ? WHERE run_id = ?",
+      attempts,
+      retryAt,
+      runId,
+    );
+  }
+}
