@@ -3,20 +3,13 @@
 // claimed (CREATED → QUEUED, with a lease) by their run actors, one RPC per run, and the refs are acked.
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
-import { z } from "zod";
 import { readyQueueName } from "../../actors/ready-queue-actor";
 import type { PulledState } from "../../contracts";
 import { parseStateId } from "../../engine/ids";
-import { laxInt } from "../../engine/lax-integer";
-import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
+import { MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
-
-/** A batch_size ≤ 0 is valid and claims nothing, as in Exosphere; above the bound it is refused. */
-export const enqueueBodySchema = z.object({
-  nodes: z.array(z.string()),
-  batch_size: laxInt(z.int().max(MAX_ENQUEUE_BATCH)),
-});
+import { enqueueBodySchema } from "../schemas/request-bodies";
 
 /**
  * Splits `total` as evenly as possible across `n` nodes. The remainder goes to nodes starting at
