@@ -152,9 +152,20 @@ export class StateManager {
     return body.json as RunsPage;
   }
 
-  /** The state graph of one run (its states and the edges between them). */
-  async runGraph(runId: string): Promise<Record<string, unknown>> {
-    const res = await this.conn.request("GET", `/states/run/${segment(runId)}/graph`);
+  /**
+   * The state graph of one run (its states and the edges between them); with `page`, only `limit` states
+   * after `cursor` (a previous answer's `next_cursor`), only those of node `identifier` when given.
+   */
+  async runGraph(
+    runId: string,
+    page: { identifier?: string; limit?: number; cursor?: string } = {},
+  ): Promise<Record<string, unknown>> {
+    const query = new URLSearchParams();
+    if (page.identifier !== undefined) query.set("identifier", page.identifier);
+    if (page.limit !== undefined) query.set("limit", String(page.limit));
+    if (page.cursor !== undefined) query.set("cursor", page.cursor);
+    const suffix = query.toString() === "" ? "" : `?${query}`;
+    const res = await this.conn.request("GET", `/states/run/${segment(runId)}/graph${suffix}`);
     const body = await readBody(res);
     if (res.status !== 200) throw new Error(`Failed to get run graph: ${res.status} ${body.text}`);
     return body.json as Record<string, unknown>;
