@@ -10,6 +10,16 @@ export default defineConfig({
         test: { name: "unit", include: ["test/unit/**/*.test.{ts,mjs}"], environment: "node" },
       },
       {
+        // The web page in headless Chromium and the CLI, against `wrangler dev` started by the test itself.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.mjs"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest({
             // The deployed Worker plus a runtime of test nodes on the same queue (see the file).

@@ -7,9 +7,6 @@ import { checkUri, connectionOptions, engineFetch, listNodes, RefusedError } fro
 import { loadTs } from "./lib/load-ts.mjs";
 import { jsonRange, rangeSum, watchSeedRun } from "./lib/seed-run.mjs";
 
-/** Beyond this many states, the demo does not fall back to listing the whole run graph. */
-const GRAPH_FALLBACK_MAX_STATES = 10_000;
-
 const { values, usage } = parseCli({
   name: "demo",
   command: "npm run demo",
@@ -105,9 +102,10 @@ await runMain("demo", async () => {
 });
 
 /**
- * The merger state's details. The merger is the last state the run creates, and state ids route
- * themselves (run key + sequence number), so its id is known without listing the run's states; listing
- * them is the fallback for small runs only.
+ * The merger state's details. When the run kept every state in its run actor, the merger is the last state
+ * it created, and state ids route themselves (run key + sequence number), so its id is known without
+ * asking; a run whose branches went to branch shards numbers states per actor, and then one page of the
+ * merger node's states names it. The run's states are never listed.
  */
 async function findMerger({ sm, graph, runId, row, stateId, runKey }) {
   const details = (id) =>
@@ -117,8 +115,7 @@ async function findMerger({ sm, graph, runId, row, stateId, runKey }) {
     });
   const last = await details(stateId(runKey(runId), row.total_count));
   if (last?.identifier === "merger") return last;
-  if (row.total_count > GRAPH_FALLBACK_MAX_STATES) return undefined;
-  const view = await sm.runGraph(runId);
-  const merger = view.nodes?.find((n) => n.identifier === "merger");
+  const page = await sm.runGraph(runId, { identifier: "merger", limit: 1 });
+  const merger = page.nodes?.[0];
   return merger ? await details(merger.id) : undefined;
 }

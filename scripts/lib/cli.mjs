@@ -10,15 +10,17 @@ export class ScriptError extends Error {
 }
 
 /**
- * Parses `argv` against `spec.options` ({ name: { type, short?, default?, value?, description } }), or
- * exits: 0 after printing the help (`-h`, `--help`), 2 after a one-line usage error and a hint.
- * Answers `{ values, usage }`; `usage(message)` reports a bad value the same way and exits 2.
+ * Parses `argv` against `spec.options` ({ name: { type, short?, default?, value?, multiple?, description } }),
+ * or exits: 0 after printing the help (`-h`, `--help`), 2 after a one-line usage error and a hint.
+ * With `spec.positionals` ([{ name, description }]), exactly those arguments are expected, in that order.
+ * Answers `{ values, positionals, usage }`; `usage(message)` reports a bad value the same way and exits 2.
  */
 export function parseCli(spec, argv = process.argv.slice(2)) {
   const options = { ...spec.options, help: { type: "boolean", short: "h", description: "show this help" } };
+  const helpCommand = spec.helpCommand ?? `${spec.command} -- --help`;
   const usage = (message) => {
     console.error(`${spec.name}: ${message}`);
-    console.error(`Run \`${spec.command} -- --help\` for the options.`);
+    console.error(`Run \`${helpCommand}\` for the options.`);
     process.exit(2);
   };
   // A lenient pass first, to find --help anywhere and to word every mistake as one short line.
@@ -27,8 +29,13 @@ export function parseCli(spec, argv = process.argv.slice(2)) {
     console.log(helpText(spec, options));
     process.exit(0);
   }
+  const expected = spec.positionals ?? [];
+  const positionals = [];
   for (const token of tokens) {
-    if (token.kind === "positional") usage(`unexpected argument '${token.value}'`);
+    if (token.kind === "positional") {
+      if (positionals.length >= expected.length) usage(`unexpected argument '${token.value}'`);
+      positionals.push(token.value);
+    }
     if (token.kind !== "option") continue;
     const option = options[token.name];
     if (option === undefined) usage(`unknown option '${token.rawName}'`);
@@ -42,8 +49,18 @@ export function parseCli(spec, argv = process.argv.slice(2)) {
       usage(`option '${token.rawName}' takes no value`);
     }
   }
+  if (positionals.length < expected.length) {
+    const missing = expected.slice(positionals.length).map((p) => `<${p.name}>`);
+    usage(`missing ${missing.join(" ")}`);
+  }
   try {
-    return { values: parseArgs({ args: argv, options: parserOptions(options), strict: true }).values, usage };
+    const parsed = parseArgs({
+      args: argv,
+      options: parserOptions(options),
+      strict: true,
+      allowPositionals: expected.length > 0,
+    });
+    return { values: parsed.values, positionals, usage };
   } catch (e) {
     // Not expected after the checks above; still a usage error, in parseArgs' words.
     return usage(oneLine(e instanceof Error ? e.message : String(e)));
@@ -57,6 +74,7 @@ function parserOptions(options) {
       {
         type: o.type,
         ...(o.short ? { short: o.short } : {}),
+        ...(o.multiple ? { multiple: true } : {}),
         ...(o.default !== undefined ? { default: o.default } : {}),
       },
     ]),
@@ -69,19 +87,26 @@ function helpText(spec, options) {
     const fallback = o.default !== undefined && o.type === "string" ? `default: ${o.default}` : "";
     return { flag, text: o.description, fallback };
   });
-  const width = Math.max(...rows.map((r) => r.flag.length)) + 2;
-  const lines = rows.flatMap(({ flag, text, fallback }) =>
-    wrap(fallback ? `${text} (${fallback})` : text, 100 - width - 2).map(
-      (part, i) => `  ${(i === 0 ? flag : "").padEnd(width)}${part}`,
-    ),
-  );
+  const args = (spec.positionals ?? []).map((p) => ({
+    flag: `<${p.name}>`,
+    text: p.description,
+    fallback: "",
+  }));
+  const width = Math.max(...[...rows, ...args].map((r) => r.flag.length)) + 2;
+  const table = (entries) =>
+    entries.flatMap(({ flag, text, fallback }) =>
+      wrap(fallback ? `${text} (${fallback})` : text, 100 - width - 2).map(
+        (part, i) => `  ${(i === 0 ? flag : "").padEnd(width)}${part}`,
+      ),
+    );
   return [
-    `Usage: ${spec.command} -- [options]`,
+    `Usage: ${spec.usage ?? `${spec.command} -- [options]`}`,
     "",
     spec.summary,
+    ...(args.length > 0 ? ["", "Arguments:", ...table(args)] : []),
     "",
     "Options:",
-    ...lines,
+    ...table(rows),
     ...(spec.epilog ? ["", spec.epilog] : []),
   ].join("\n");
 }

@@ -37,16 +37,16 @@ export function connectionOptions() {
   };
 }
 
-/** The --uri value as a base URL without a trailing slash, or a usage error. */
-export function checkUri(usage, uri) {
+/** The --uri (or `flag`) value as a base URL without a trailing slash, or a usage error. */
+export function checkUri(usage, uri, flag = "--uri") {
   let url;
   try {
     url = new URL(uri);
   } catch {
-    return usage(`--uri must be an http(s) URL such as ${LOCAL_URI}, not '${uri}'`);
+    return usage(`${flag} must be an http(s) URL such as ${LOCAL_URI}, not '${uri}'`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return usage(`--uri must be an http(s) URL such as ${LOCAL_URI}, not '${uri}'`);
+    return usage(`${flag} must be an http(s) URL such as ${LOCAL_URI}, not '${uri}'`);
   }
   return uri.replace(/\/+$/, "");
 }
@@ -55,11 +55,22 @@ export function checkUri(usage, uri) {
  * A fetch for the project's client (`new StateManager({ fetch })`, `new PullRuntime({ fetch })`).
  * Network failures, timeouts and 401 always become a ScriptError. With `refuseErrors`, so does every
  * other answer that is not 2xx, with its status and detail: for scripts whose every request must succeed.
+ * A request for an event stream (`accept: text/event-stream`) is timed until its answer starts, and its
+ * body is handed over as it streams.
  */
-export function engineFetch({ uri, refuseErrors = false, timeoutMs = REQUEST_TIMEOUT_MS }) {
+export function engineFetch({ uri, refuseErrors = false, timeoutMs = REQUEST_TIMEOUT_MS, flag = "--uri" }) {
   return async (request) => {
     const path = new URL(request.url).pathname;
     const what = `${request.method} ${path}`;
+    if (request.headers.get("accept") === "text/event-stream") {
+      const res = await streamingFetch(request, uri, what, timeoutMs, flag);
+      if (res.status === 401) {
+        await res.body?.cancel();
+        throw refusedKey(uri);
+      }
+      if (res.ok || !refuseErrors) return res;
+      throw new RefusedError(what, res.status, detailOf(await res.text()));
+    }
     let res;
     let body;
     try {
@@ -67,13 +78,9 @@ export function engineFetch({ uri, refuseErrors = false, timeoutMs = REQUEST_TIM
       // Read here, under the same timeout, so that a stalled body is reported like a stalled answer.
       body = await res.arrayBuffer();
     } catch (e) {
-      throw networkError(e, uri, what, timeoutMs);
+      throw networkError(e, uri, what, timeoutMs, flag);
     }
-    if (res.status === 401) {
-      throw new ScriptError(
-        `the engine at ${uri} refused the API key (401): pass the key that \`npm start\` prints with --key, or set EXOSPHERE_API_KEY`,
-      );
-    }
+    if (res.status === 401) throw refusedKey(uri);
     if (refuseErrors && (res.status < 200 || res.status > 299)) {
       throw new RefusedError(what, res.status, detailOf(new TextDecoder().decode(body)));
     }
@@ -84,6 +91,26 @@ export function engineFetch({ uri, refuseErrors = false, timeoutMs = REQUEST_TIM
       headers: res.headers,
     });
   };
+}
+
+const refusedKey = (uri) =>
+  new ScriptError(
+    `the engine at ${uri} refused the API key (401): pass the key that \`npm start\` prints with --key, or set EXOSPHERE_API_KEY`,
+  );
+
+/** fetch, aborted if the answer has not started within `timeoutMs` (or when the request's signal aborts). */
+async function streamingFetch(request, uri, what, timeoutMs, flag) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("no answer", "TimeoutError")), timeoutMs);
+  const signal = AbortSignal.any([controller.signal, request.signal]);
+  try {
+    return await fetch(request, { signal });
+  } catch (e) {
+    if (request.signal.aborted) throw e;
+    throw networkError(controller.signal.aborted ? controller.signal.reason : e, uri, what, timeoutMs, flag);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The nodes registered in `namespace` (`GET /v0/namespace/{ns}/nodes/`), for hints. */
@@ -104,7 +131,7 @@ export class RefusedError extends ScriptError {
   }
 }
 
-function networkError(e, uri, what, timeoutMs) {
+function networkError(e, uri, what, timeoutMs, flag = "--uri") {
   if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")) {
     return new ScriptError(
       `the engine at ${uri} did not answer ${what} within ${timeoutMs / 1000} s: look for errors where it runs (\`npm start\`), or retry when it is less busy`,
@@ -114,16 +141,16 @@ function networkError(e, uri, what, timeoutMs) {
   const code = cause?.code ?? cause?.errors?.[0]?.code;
   if (code === "ECONNREFUSED") {
     return new ScriptError(
-      `cannot reach the engine at ${uri} (connection refused): start it with \`npm start\` in another terminal, or pass its address with --uri`,
+      `cannot reach the engine at ${uri} (connection refused): start it with \`npm start\` in another terminal, or pass its address with ${flag}`,
     );
   }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new ScriptError(`cannot reach the engine at ${uri} (unknown host): check --uri`);
+    return new ScriptError(`cannot reach the engine at ${uri} (unknown host): check ${flag}`);
   }
   const reason =
     code ?? (cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e));
   return new ScriptError(
-    `cannot reach the engine at ${uri} (${reason}): check --uri and that the engine is running`,
+    `cannot reach the engine at ${uri} (${reason}): check ${flag} and that the engine is running`,
   );
 }
 

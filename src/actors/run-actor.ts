@@ -3,7 +3,7 @@
 // states out through its dispatch outbox.
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
-import type { PulledState, RunBootstrap, RunRuntimeRpc, RunSummary } from "../contracts";
+import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary } from "../contracts";
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
 import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
@@ -11,6 +11,7 @@ import type { StateStatus } from "../engine/model";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
+import type { NodeCounts } from "../engine/run/node-counts";
 import type {
   ParentLink,
   Report,
@@ -31,6 +32,7 @@ import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
+import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
 import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
 import { migrateRunSchema, runSchemaExists, SqlRunStore } from "./run-sql-store";
 
@@ -422,6 +424,27 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       state.inputs = head[state.exec_seq] ?? {};
     }
     return nodeDetails(meta.run_key, meta.run_id, meta.graph_name, state);
+  }
+
+  /** Per node, this actor's states by status; on a run actor, its shards' added (run-node-counts.ts). */
+  async nodeCounts(): Promise<NodeCounts> {
+    return countNodes(this.nodeCountsHost());
+  }
+
+  /** The live run view (summary + per-node counts), or null when this is no run of `namespace`. */
+  async nodesView(namespace: string): Promise<RunNodesView | null> {
+    const summary = await this.summary();
+    return summary ? runNodesView(this.nodeCountsHost(), namespace, summary) : null;
+  }
+
+  private nodeCountsHost(): NodeCountsHost {
+    return {
+      actor: this,
+      sql: this.ctx.storage.sql,
+      meta: this.meta,
+      shardsUsed: this.opened && this.store.usesShards(),
+      peer: (name) => this.env.RUN.getByName(name),
+    };
   }
 
   /** This actor's cost counters, with its shards' added up when it is a run actor that used them. */

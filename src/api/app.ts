@@ -11,8 +11,10 @@ import { graphsRoutes } from "./routes/graphs";
 import { healthRoutes } from "./routes/health";
 import { namespacesRoutes } from "./routes/namespaces";
 import { nodesRoutes } from "./routes/nodes";
+import { openApiRoutes } from "./routes/openapi";
 import { runCostsRoutes } from "./routes/run-costs";
 import { runInspectRoutes } from "./routes/run-inspect";
+import { runLiveRoutes } from "./routes/run-live";
 import { runsRoutes } from "./routes/runs";
 import { stateReportRoutes } from "./routes/state-reports";
 import { statesEnqueueRoutes } from "./routes/states-enqueue";
@@ -30,8 +32,11 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   // The pull-runtime protocol (spec §2.9–§2.15).
   statesEnqueueRoutes,
   stateReportRoutes,
-  // Our extension (not in Exosphere's API): a run's cost counters, for the benchmark.
+  // Our extensions (not in Exosphere's API): a run's cost counters, for the benchmark; a run per node,
+  // once or live; the OpenAPI document (no key, like /health).
   runCostsRoutes,
+  runLiveRoutes,
+  openApiRoutes,
 ];
 
 export const app = new Hono<AppEnv>();

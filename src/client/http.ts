@@ -21,6 +21,12 @@ function fromEnv(name: string): string | undefined {
   return value === "" ? undefined : value;
 }
 
+export interface RequestOptions {
+  /** The media type asked for (default JSON; `text/event-stream` for a live stream). */
+  accept?: string;
+  signal?: AbortSignal;
+}
+
 export class Connection {
   readonly base: string;
   private readonly key: string;
@@ -38,14 +44,18 @@ export class Connection {
   }
 
   /** One request under the namespace; `path` starts with "/". Network failures reject. */
-  request(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { "x-api-key": this.key, accept: "application/json" };
+  request(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = {
+      "x-api-key": this.key,
+      accept: options.accept ?? "application/json",
+    };
     if (body !== undefined) headers["content-type"] = "application/json";
     return this.doFetch(
       new Request(`${this.base}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        ...(options.signal ? { signal: options.signal } : {}),
       }),
     );
   }

@@ -1,8 +1,10 @@
 // The TypeScript counterpart of the Python SDK's `StateManager` (spec §5.3): trigger runs, upsert graph
 // templates (waiting for validation to leave PENDING) and read them back, with the same requests and the
-// same error messages, plus two read helpers for runs.
-import type { CronTrigger } from "../contracts";
+// same error messages; plus what the SDK lacks: reading runs (a page, a run's states, its nodes, live),
+// retrying a state and cancelling a run.
+import type { CronTrigger, RunNodesView } from "../contracts";
 import { Connection, type ConnectionOptions, readBody, segment } from "./http";
+import { readEvents } from "./sse";
 
 export interface UnitesModel {
   identifier: string;
@@ -150,12 +152,79 @@ export class StateManager {
     return body.json as RunsPage;
   }
 
-  /** The state graph of one run (its states and the edges between them). */
-  async runGraph(runId: string): Promise<Record<string, unknown>> {
-    const res = await this.conn.request("GET", `/states/run/${segment(runId)}/graph`);
+  /**
+   * The state graph of one run (its states and the edges between them); with `page`, only `limit` states
+   * after `cursor` (a previous answer's `next_cursor`), only those of node `identifier` when given.
+   */
+  async runGraph(
+    runId: string,
+    page: { identifier?: string; limit?: number; cursor?: string } = {},
+  ): Promise<Record<string, unknown>> {
+    const query = new URLSearchParams();
+    if (page.identifier !== undefined) query.set("identifier", page.identifier);
+    if (page.limit !== undefined) query.set("limit", String(page.limit));
+    if (page.cursor !== undefined) query.set("cursor", page.cursor);
+    const suffix = query.toString() === "" ? "" : `?${query}`;
+    const res = await this.conn.request("GET", `/states/run/${segment(runId)}/graph${suffix}`);
     const body = await readBody(res);
     if (res.status !== 200) throw new Error(`Failed to get run graph: ${res.status} ${body.text}`);
     return body.json as Record<string, unknown>;
+  }
+
+  /** A run's nodes, each with its states counted by status, and the run's counts (our extension). */
+  async runNodes(runId: string): Promise<RunNodesView> {
+    const res = await this.conn.request("GET", `/states/run/${segment(runId)}/nodes`);
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to get run nodes: ${res.status} ${body.text}`);
+    return body.json as RunNodesView;
+  }
+
+  /**
+   * The run's view each time it changes (the engine checks about once a second), until the run stops
+   * (its last view is the last one yielded). A stream the engine closes early is opened again after
+   * `reconnectMs`. Stop earlier by breaking out of the loop or with `signal`.
+   */
+  async *followRun(
+    runId: string,
+    opts: { signal?: AbortSignal; reconnectMs?: number } = {},
+  ): AsyncGenerator<RunNodesView> {
+    for (;;) {
+      const res = await this.conn.request("GET", `/states/run/${segment(runId)}/events`, undefined, {
+        accept: "text/event-stream",
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (res.status !== 200 || res.body === null) {
+        const body = await readBody(res);
+        throw new Error(`Failed to follow run: ${res.status} ${body.text}`);
+      }
+      for await (const event of readEvents(res.body)) {
+        if (event.event === "progress") yield JSON.parse(event.data) as RunNodesView;
+        else if (event.event === "end") return;
+        else if (event.event === "error") break;
+      }
+      await pause(opts.reconnectMs ?? 1_000, opts.signal);
+    }
+  }
+
+  /**
+   * Runs a failed (ERRORED, NEXT_CREATED_ERROR) or pruned state again, as a new state; answers its id.
+   * `fanoutId` names this retry (a fresh one by default).
+   */
+  async manualRetry(stateId: string, fanoutId: string = crypto.randomUUID()): Promise<{ id: string }> {
+    const res = await this.conn.request("POST", `/state/${segment(stateId)}/manual-retry`, {
+      fanout_id: fanoutId,
+    });
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to retry state: ${res.status} ${body.text}`);
+    return body.json as { id: string };
+  }
+
+  /** Cancels a run (`POST .../states/run/{id}/cancel`); answers the engine's `{run_id, status}`. */
+  async cancelRun(runId: string): Promise<{ run_id: string; status: string }> {
+    const res = await this.conn.request("POST", `/states/run/${segment(runId)}/cancel`);
+    const body = await readBody(res);
+    if (res.status !== 200) throw new Error(`Failed to cancel run: ${res.status} ${body.text}`);
+    return body.json as { run_id: string; status: string };
   }
 
   /** One state's details: inputs, outputs, error, parents (spec §2.18). */
@@ -188,4 +257,19 @@ export interface RunsPage {
   page: number;
   size: number;
   runs: RunListing[];
+}
+
+/** Waits `ms`, or less when `signal` aborts (then the caller's next request rejects with the abort). */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }

@@ -3,4 +3,5 @@
 // re-exports.
 export * from "./namespace";
 export * from "./run";
+export * from "./run-view";
 export * from "./runtime-env";

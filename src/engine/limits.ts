@@ -194,6 +194,20 @@ export const INLINE_INPUTS_BYTES = 16_000;
 /** A ref taken from a ready queue but never acked (the poller died in between) is handed out again after this. */
 export const RETAKE_AFTER_MS = 30_000;
 
+// ---- watching runs (the live run view) ----
+
+/** How often a live run stream (`states/run/{id}/events`) asks the run actor for its counts. */
+export const RUN_EVENTS_INTERVAL_MS = 1_000;
+
+/** A live run stream ends after this long; the client opens a new one (bounds a request's lifetime). */
+export const RUN_EVENTS_MAX_MS = 10 * 60_000;
+
+/** A stream sends a comment line after this long without news, so idle proxies keep it open. */
+export const RUN_EVENTS_KEEPALIVE_MS = 15_000;
+
+/** A run actor's per-node counts are reused for this long (one count per second, however many watch). */
+export const NODE_COUNTS_MAX_AGE_MS = 1_000;
+
 // ---- byte sizes ----
 
 const utf8 = new TextEncoder();

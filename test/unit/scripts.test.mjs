@@ -268,6 +268,49 @@ describe.concurrent("the demo at a million items", CHILD_PROCESSES, () => {
   });
 });
 
+describe.concurrent("the demo on a run with branch shards", CHILD_PROCESSES, () => {
+  it("finds the merger by one page of the merger's states when it is not the run's last seq", async () => {
+    const runId = "12345678-9abc-4def-8123-456789abcdef";
+    const mergerId = "123456789abc4def00000fa1";
+    const paths = [];
+    const uri = await stubEngine(
+      demoEngine({ status: 200, json: { status: "CREATED", run_id: runId } }, (req) => {
+        paths.push(req.url);
+        if (req.url?.includes("/runs/")) {
+          const row = {
+            run_id: runId,
+            success_count: 21,
+            pending_count: 0,
+            errored_count: 0,
+            retried_count: 0,
+          };
+          return { status: 200, json: { total: 1, runs: [{ ...row, total_count: 21, status: "SUCCESS" }] } };
+        }
+        if (req.url?.endsWith(`/node/${mergerId}`)) {
+          return {
+            status: 200,
+            json: { identifier: "merger", status: "SUCCESS", outputs: { merged: "55" } },
+          };
+        }
+        if (req.url?.includes("/graph?")) {
+          return {
+            status: 200,
+            json: { nodes: [{ id: mergerId, identifier: "merger", status: "SUCCESS" }] },
+          };
+        }
+        return { status: 404, json: { detail: "Node not found" } };
+      }),
+    );
+    const { code, stdout, stderr } = await run("scripts/demo.mjs", ["--uri", uri, "--items", "10"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain("merged: 55 (expected 55)");
+    expect(paths.filter((p) => p.includes("/states/run/"))).toEqual([
+      `/v0/namespace/examples/states/run/${runId}/graph?identifier=merger&limit=1`,
+    ]);
+  });
+});
+
 describe.concurrent("stack traces of bundled sources", CHILD_PROCESSES, () => {
   it("name the project's TypeScript files, not the temporary bundle", async () => {
     const script = `

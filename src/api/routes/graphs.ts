@@ -14,9 +14,14 @@ import { jsonBody } from "../middleware/json-body";
 const secretFlags = (names: string[]): Record<string, true> =>
   Object.fromEntries(names.map((n) => [n, true]));
 
-/** The shape of the upsert and GET responses: Exosphere's fields plus `trigger_schedule`. */
+/**
+ * The shape of the upsert and GET responses: Exosphere's fields plus `name` and `namespace` (Exosphere's
+ * dashboard shows them from this answer, which in Exosphere lacks them) and `trigger_schedule`.
+ */
 function templateView(t: GraphTemplateRecord) {
   return {
+    name: t.name,
+    namespace: t.namespace,
     nodes: t.nodes,
     secrets: secretFlags(t.secret_names),
     retry_policy: t.retry_policy,

@@ -1,46 +1,10 @@
-// Node registration and listing (spec §2.3, §2.4).
+// Node registration and listing (spec §2.3, §2.4). The body schema says what is accepted
+// (schemas/request-bodies.ts).
 import { Hono } from "hono";
-import { z } from "zod";
 import { namespaceStub } from "../../actors/namespace-actor";
-import {
-  exceedsBytes,
-  MAX_NODE_SCHEMA_BYTES,
-  MAX_NODES_PER_REGISTRATION,
-  MAX_SECRETS_PER_GRAPH,
-} from "../../engine/limits";
-import { Transport } from "../../engine/model";
-import { boundedName } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
-
-/** A registered JSON schema: stored in the node's row and listed with it, so bounded in size. */
-const jsonSchema = z
-  .record(z.string(), z.unknown())
-  .refine(
-    (schema) => !exceedsBytes(JSON.stringify(schema), MAX_NODE_SCHEMA_BYTES),
-    `Schema is larger than ${MAX_NODE_SCHEMA_BYTES} bytes of JSON`,
-  );
-
-/**
- * Unknown fields are dropped, as pydantic does: the Python SDK sends `runtime_namespace` and per-node
- * `namespace`. `transport` is our extension, accepted for the whole runtime and per node (a node's own
- * value wins); an HTTP-polling runtime omits it and is "pull".
- */
-export const registerNodesBodySchema = z.object({
-  runtime_name: boundedName(),
-  transport: Transport.optional(),
-  nodes: z
-    .array(
-      z.object({
-        name: boundedName(),
-        inputs_schema: jsonSchema,
-        outputs_schema: jsonSchema,
-        secrets: z.array(boundedName()).max(MAX_SECRETS_PER_GRAPH),
-        transport: Transport.optional(),
-      }),
-    )
-    .max(MAX_NODES_PER_REGISTRATION),
-});
+import { registerNodesBodySchema } from "../schemas/request-bodies";
 
 export const nodesRoutes = new Hono<AppEnv>()
   .put("/v0/namespace/:namespace/nodes/", jsonBody(registerNodesBodySchema), async (c) => {

@@ -5,7 +5,6 @@
 // that is no longer QUEUED is Exosphere's 400 and changes nothing, and requeueing a state that is not
 // QUEUED (finished, or CREATED and unclaimed) is 409.
 import { Hono } from "hono";
-import { z } from "zod";
 import { configOf } from "../../config";
 import {
   ConflictError,
@@ -15,34 +14,21 @@ import {
   ValidationError,
 } from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
-import { laxInt } from "../../engine/lax-integer";
-import { exceedsBytes, MAX_DELAY_MS, MAX_STATE_VALUE_BYTES, REPORT_PAGE_OUTPUTS } from "../../engine/limits";
+import { exceedsBytes, MAX_STATE_VALUE_BYTES, REPORT_PAGE_OUTPUTS } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
 import { secretsKeyFrom } from "../../engine/secrets";
-import { boundedName } from "../../engine/template/request-schema";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
+import {
+  erroredBodySchema,
+  executedBodySchema,
+  manualRetryBodySchema,
+  pruneBodySchema,
+  requeueBodySchema,
+} from "../schemas/request-bodies";
 
 const STATE_PATH = "/v0/namespace/:namespace/state/:state_id";
-
-const jsonObject = z.record(z.string(), z.unknown());
-
-/**
- * Exosphere's body, plus our optional `page` for a fan-out too long for one request: pages are sent in
- * order (`offset` = index of the page's first output), the last one with `more: false`.
- */
-export const executedBodySchema = z.object({
-  outputs: z.array(jsonObject),
-  page: z.object({ offset: z.int().min(0), more: z.boolean() }).optional(),
-});
-export const erroredBodySchema = z.object({ error: z.string() });
-export const pruneBodySchema = z.object({ data: jsonObject });
-/** A delay in ms; Exosphere refuses 0 and negatives (gt=0). */
-export const requeueBodySchema = z.object({
-  enqueue_after: laxInt(z.int().gt(0).max(MAX_DELAY_MS)),
-});
-export const manualRetryBodySchema = z.object({ fanout_id: boundedName() });
 
 /** Statuses in which Exosphere's errored route says "State is already executed". */
 const EXECUTED_ALREADY: ReadonlySet<StateStatus> = new Set<StateStatus>([

@@ -3,25 +3,14 @@
 // claimed (CREATED → QUEUED, with a lease) by their run actors, one RPC per run, and the refs are acked.
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
-import { z } from "zod";
 import { namespaceStub } from "../../actors/namespace-actor";
 import { readyQueueName } from "../../actors/ready-queue-actor";
 import type { PulledState } from "../../contracts";
 import { parseStateId } from "../../engine/ids";
-import { laxInt } from "../../engine/lax-integer";
-import { MAX_ENQUEUE_BATCH, MAX_ENQUEUE_NODES, MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
-import { boundedName } from "../../engine/template/request-schema";
+import { MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
-
-/**
- * A batch_size ≤ 0 is valid and claims nothing, as in Exosphere; above the bound it is refused. So is a
- * list of more than MAX_ENQUEUE_NODES names: each one names a ready-queue actor the poll may wake.
- */
-export const enqueueBodySchema = z.object({
-  nodes: z.array(boundedName()).max(MAX_ENQUEUE_NODES),
-  batch_size: laxInt(z.int().max(MAX_ENQUEUE_BATCH)),
-});
+import { enqueueBodySchema } from "../schemas/request-bodies";
 
 /**
  * Registered node names per namespace, as this isolate has seen them. Registrations are never deleted,
