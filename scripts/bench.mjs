@@ -161,7 +161,10 @@ async function buildWorker(configPath, outDir, dir = root) {
   });
   const bundle = readdirSync(outDir).find((f) => f.endsWith(".js"));
   if (!bundle) throw new Error(`no bundle in ${outDir}`);
-  const config = readFileSync(join(dir, configPath), "utf8").replace(/^main\s*=.*$/m, `main = "${bundle}"`);
+  const config = readFileSync(join(dir, configPath), "utf8")
+    .replace(/^main\s*=.*$/m, `main = "${bundle}"`)
+    // Static assets stay where they are (the copy holds only the bundle and its config).
+    .replace(/^directory\s*=\s*"(.*)"\s*$/m, (_, d) => `directory = ${JSON.stringify(resolve(dir, d))}`);
   writeFileSync(join(outDir, "wrangler.toml"), config);
   console.log(`bench: built ${configPath} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   return join(outDir, "wrangler.toml");

@@ -7,7 +7,7 @@
 // executions becomes a delta that the shard sends with its transaction (design §6).
 import { shardOfSeq } from "../ids";
 import type { GraphIndex } from "./graph-index";
-import type { Barrier, ParentLink, RunStore, StateRow } from "./types";
+import type { Barrier, BarrierDelta, ParentLink, RunStore, StateRow } from "./types";
 
 export const FAILED_SAMPLE = 5;
 export type BarrierKey = readonly [unite: string, execSeq: number];
@@ -128,14 +128,7 @@ export class BarrierBook {
   }
 
   /** Applies a change a shard made to one of this actor's barriers (see SettleDelta). */
-  applyDelta(delta: {
-    unite: string;
-    exec_seq: number;
-    pending: number;
-    failed: number;
-    failed_add: number[];
-    failed_remove: number[];
-  }): void {
+  applyDelta(delta: BarrierDelta): void {
     const barrier = this.get(delta.unite, delta.exec_seq);
     if (!barrier || barrier.fired) return;
     barrier.pending += delta.pending;
