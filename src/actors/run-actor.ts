@@ -33,8 +33,9 @@ import { isoNaive } from "../engine/time";
 import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
+import { migrateRunSchema, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
-import { migrateRunSchema, runSchemaExists, SqlRunStore } from "./run-sql-store";
+import { SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
 

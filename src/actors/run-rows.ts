@@ -1,0 +1,154 @@
+// The run actor's RunStore over Durable Object SQLite. Every statement binds its parameters; the
+// caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
+
+import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
+import type { StateStatus } from "../engine/model";
+import type { ParentLink, StateRow } from "../engine/run/types";
+
+/** What a JSON column holds when its value is stored in chunks (stored JSON always starts with `{`). */
+export const CHUNKED = "@chunks";
+export type JsonColumn = "inputs" | "outputs" | "data";
+
+export interface StateRecord extends Record<string, SqlStorageValue> {
+  seq: number;
+  identifier: string;
+  node_name: string;
+  namespace: string;
+  status: string;
+  inputs: string | null;
+  outputs: string;
+  error: string | null;
+  data: string;
+  parents: string;
+  exec_seq: number;
+  fanout_index: number;
+  lineage: string;
+  retry_count: number;
+  fanout_id: string;
+  manual_retry_fanout_id: string;
+  does_unites: number;
+  never_ran: number;
+  reported_outputs: number;
+  enqueue_after: number;
+  created_at: number;
+  updated_at: number;
+  offered: number;
+  lease_expires: number | null;
+}
+
+/** Parses a JSON column; `chunked` reads a value that was too large for the row. */
+export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string): StateRow {
+  const json = <T>(col: JsonColumn, text: string): T =>
+    JSON.parse(text === CHUNKED ? chunked(col) : text) as T;
+  return {
+    seq: r.seq,
+    identifier: r.identifier,
+    node_name: r.node_name,
+    namespace: r.namespace,
+    status: r.status as StateStatus,
+    // A clone's inputs live on its head (see getState); views that list states never show inputs.
+    inputs: r.inputs === null ? {} : json("inputs", r.inputs),
+    outputs: json("outputs", r.outputs),
+    error: r.error,
+    data: json("data", r.data),
+    parents: JSON.parse(r.parents) as ParentLink[],
+    exec_seq: r.exec_seq,
+    fanout_index: r.fanout_index,
+    lineage: r.lineage,
+    retry_count: r.retry_count,
+    fanout_id: r.fanout_id,
+    manual_retry_fanout_id: r.manual_retry_fanout_id,
+    does_unites: r.does_unites === 1,
+    never_ran: r.never_ran === 1,
+    reported_outputs: r.reported_outputs,
+    enqueue_after: r.enqueue_after,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+/** Cost counters, counted where the work happens (reported by the benchmark). */
+export interface RunCostCounters {
+  rowsWritten: number;
+}
+
+/**
+ * A run actor's state rows as the engine sees them: parsed, with values too large for a row read from
+ * (and written to) their chunks.
+ */
+export abstract class SqlRows {
+  readonly cost: RunCostCounters = { rowsWritten: 0 };
+
+  constructor(protected readonly sql: SqlStorage) {}
+
+  getState(seq: number): StateRow | undefined {
+    const r = this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
+    if (!r) return undefined;
+    const state = this.toRow(r);
+    if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);
+    return state;
+  }
+
+  /** A row read with `SELECT *`, its large values read from their chunks. */
+  toRow(r: StateRecord): StateRow {
+    return toStateRow(r, (col) => this.readChunks(r.seq, col));
+  }
+
+  outputsOf(seq: number): Record<string, unknown> | undefined {
+    const r = this.sql
+      .exec<{ outputs: string }>("SELECT outputs FROM states WHERE seq = ?", seq)
+      .toArray()[0];
+    return r ? this.parse(seq, "outputs", r.outputs) : undefined;
+  }
+
+  protected headInputs(execSeq: number): Record<string, string> {
+    const head = this.sql
+      .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
+      .toArray()[0];
+    return head?.inputs ? this.parse(execSeq, "inputs", head.inputs) : {};
+  }
+
+  protected parse<T>(seq: number, col: JsonColumn, text: string): T {
+    return JSON.parse(text === CHUNKED ? this.readChunks(seq, col) : text) as T;
+  }
+
+  protected readChunks(seq: number, col: JsonColumn): string {
+    let text = "";
+    for (const r of this.sql.exec<{ text: string }>(
+      "SELECT text FROM chunks WHERE seq = ? AND col = ? ORDER BY part",
+      seq,
+      col,
+    )) {
+      text += r.text;
+    }
+    return text;
+  }
+
+  /**
+   * The text to put in a JSON column: the JSON itself, or the CHUNKED marker once its chunks are written
+   * (a row holds at most 2 MB). Replaces any earlier chunks of that column. MUST run inside the caller's
+   * transaction, with the row write.
+   */
+  protected column(seq: number, col: JsonColumn, value: unknown, replacing: boolean): string {
+    const json = JSON.stringify(value);
+    if (replacing) this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = ?", seq, col);
+    if (!exceedsBytes(json, ROW_VALUE_BYTES)) return json;
+    let part = 0;
+    for (let at = 0; at < json.length; part++) {
+      let to = Math.min(json.length, at + VALUE_CHUNK_CHARS);
+      // Never split a surrogate pair: each chunk must be valid text on its own.
+      const code = json.charCodeAt(to - 1);
+      if (to < json.length && code >= 0xd800 && code <= 0xdbff) to -= 1;
+      this.sql.exec(
+        "INSERT INTO chunks (seq, col, part, text) VALUES (?, ?, ?, ?)",
+        seq,
+        col,
+        part,
+        json.slice(at, to),
+      );
+      this.cost.rowsWritten += 1;
+      at = to;
+    }
+    return CHUNKED;
+  }
+}

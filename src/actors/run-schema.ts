@@ -1,0 +1,99 @@
+// The run actor's SQLite schema, created (or upgraded) idempotently in one place.
+import { STATE_STATUSES } from "../engine/model";
+
+const SCHEMA_VERSION = 2;
+
+/** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
+export function runSchemaExists(sql: SqlStorage): boolean {
+  return (
+    sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'states'").toArray().length > 0
+  );
+}
+
+export function migrateRunSchema(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  const version = sql
+    .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+    .toArray()[0];
+  if (version && Number(version.value) >= SCHEMA_VERSION) return;
+  if (version && Number(version.value) === 1) {
+    // v2: paged fan-out reports, the never-ran discriminant, chunked values, leases on EXECUTED heads.
+    sql.exec("ALTER TABLE states ADD COLUMN never_ran INTEGER NOT NULL DEFAULT 0");
+    sql.exec("ALTER TABLE states ADD COLUMN reported_outputs INTEGER NOT NULL DEFAULT 0");
+    sql.exec("DROP INDEX IF EXISTS states_leased");
+  }
+  const statuses = STATE_STATUSES.map((s) => `'${s}'`).join(",");
+  sql.exec(`CREATE TABLE IF NOT EXISTS states (
+    seq INTEGER PRIMARY KEY,
+    identifier TEXT NOT NULL,
+    node_name TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN (${statuses})),
+    inputs TEXT, -- NULL for a fan-out clone: its inputs are its execution head's
+    outputs TEXT NOT NULL,
+    error TEXT,
+    data TEXT NOT NULL,
+    parents TEXT NOT NULL,
+    exec_seq INTEGER NOT NULL,
+    fanout_index INTEGER NOT NULL,
+    lineage TEXT NOT NULL,
+    retry_count INTEGER NOT NULL,
+    fanout_id TEXT NOT NULL,
+    manual_retry_fanout_id TEXT NOT NULL,
+    does_unites INTEGER NOT NULL,
+    never_ran INTEGER NOT NULL DEFAULT 0,
+    reported_outputs INTEGER NOT NULL DEFAULT 0,
+    enqueue_after INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue, and the lease
+    -- of a QUEUED state.
+    offered INTEGER NOT NULL DEFAULT 0,
+    lease_expires INTEGER)`);
+  // The states table is the dispatch outbox: a CREATED state not yet handed out is ready once due. A
+  // state written as ready is therefore sent even across a crash, with no outbox row to write or delete.
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_ready ON states (enqueue_after) WHERE status = 'CREATED' AND offered = 0",
+  );
+  // A QUEUED state, or an EXECUTED head whose runtime is still sending pages of its outputs, is leased.
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_leased ON states (lease_expires) WHERE status IN ('QUEUED', 'EXECUTED')",
+  );
+  // Values too large for a row, in order: (state, column, part).
+  sql.exec(`CREATE TABLE IF NOT EXISTS chunks (
+    seq INTEGER NOT NULL, col TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (seq, col, part)) WITHOUT ROWID`);
+  // Only a firing unite reads a subtree: successful states of one node under a lineage prefix.
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",
+  );
+  sql.exec(`CREATE TABLE IF NOT EXISTS barriers (
+    unite TEXT NOT NULL, exec_seq INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL,
+    failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, PRIMARY KEY (unite, exec_seq)) WITHOUT ROWID`);
+  sql.exec("CREATE TABLE IF NOT EXISTS counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
+  sql.exec("CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
+  // One row per dispatch round whose send is not confirmed yet: the states it handed out, so a round
+  // interrupted by a crash or a failed send is sent again (one row per round, not per state).
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS dispatch_rounds (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, seqs TEXT NOT NULL)",
+  );
+  // Branch shards (design §6). Ids are AUTOINCREMENT: an id is never reused once its row is deleted, so
+  // the receiver's dedupe by id stays right. The run actor's batches of branches not yet confirmed by their shard; a
+  // shard's settle deltas not yet confirmed by the run actor (sent in id order); which shard's deltas the
+  // run actor has applied up to which id; which batches a shard has written; unites gathering inputs.
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS spawn_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, shard INTEGER NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL)",
+  );
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS settle_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL)",
+  );
+  sql.exec(
+    "CREATE TABLE IF NOT EXISTS settled_from (shard INTEGER PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID",
+  );
+  sql.exec("CREATE TABLE IF NOT EXISTS adopted (id INTEGER PRIMARY KEY)");
+  sql.exec("CREATE TABLE IF NOT EXISTS gathers (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
+  sql.exec(
+    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    String(SCHEMA_VERSION),
+  );
+}

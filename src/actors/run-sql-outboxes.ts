@@ -1,0 +1,220 @@
+import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
+import { SqlRows, type StateRecord } from "./run-rows";
+
+/**
+ * What the run actor does besides the engine's port: its dispatch bookkeeping (ready states, rounds,
+ * leases) and the shard protocol's outboxes (spawn batches, settle deltas, gathers). The flags tell the
+ * actor, after a commit, what to send or which alarm to arm.
+ */
+export abstract class SqlOutboxes extends SqlRows {
+  protected readyTouched = false;
+  /** Set when a transaction wrote to an outbox of the shard protocol (the actor then flushes it). */
+  protected linkTouched = false;
+  protected gatherTouched = false;
+
+  /** True once since the last call if a state became ready (the actor then ensures its alarm). */
+  takeReadyTouched(): boolean {
+    const touched = this.readyTouched;
+    this.readyTouched = false;
+    return touched;
+  }
+
+  /** True once since the last call if a transaction queued a gather (the actor then runs its alarm). */
+  takeGatherTouched(): boolean {
+    const touched = this.gatherTouched;
+    this.gatherTouched = false;
+    return touched;
+  }
+
+  /** True once since the last call if a transaction wrote to the shard protocol's outboxes. */
+  takeLinkTouched(): boolean {
+    const touched = this.linkTouched;
+    this.linkTouched = false;
+    return touched;
+  }
+
+  /** Batches of branches not yet confirmed by their shard, oldest first. */
+  pendingSpawns(limit: number): { id: number; shard: number; batch: SpawnBatch }[] {
+    return this.sql
+      .exec<{ id: number; shard: number; body: string }>(
+        "SELECT id, shard, body FROM spawn_outbox ORDER BY id LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, shard: r.shard, batch: JSON.parse(r.body) as SpawnBatch }));
+  }
+
+  spawnConfirmed(id: number): void {
+    this.sql.exec("DELETE FROM spawn_outbox WHERE id = ?", id);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** Whether batch `id` of the run actor was written here already; records it if not. */
+  adoptOnce(id: number): boolean {
+    if (this.sql.exec("SELECT 1 FROM adopted WHERE id = ?", id).toArray().length > 0) return false;
+    this.sql.exec("INSERT INTO adopted (id) VALUES (?)", id);
+    this.cost.rowsWritten += 1;
+    return true;
+  }
+
+  /** Settle deltas not yet confirmed by the run actor, in id order. */
+  pendingSettles(limit: number): { id: number; delta: SettleDelta }[] {
+    return this.sql
+      .exec<{ id: number; body: string }>("SELECT id, body FROM settle_outbox ORDER BY id LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ id: r.id, delta: JSON.parse(r.body) as SettleDelta }));
+  }
+
+  settlesConfirmed(lastId: number): void {
+    this.sql.exec("DELETE FROM settle_outbox WHERE id <= ?", lastId);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** The last settle id applied from shard `from` (0: none). */
+  settledFrom(from: number): number {
+    return (
+      this.sql
+        .exec<{ last_id: number }>("SELECT last_id FROM settled_from WHERE shard = ?", from)
+        .toArray()[0]?.last_id ?? 0
+    );
+  }
+
+  setSettledFrom(from: number, lastId: number): void {
+    this.sql.exec(
+      "INSERT INTO settled_from (shard, last_id) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET last_id = excluded.last_id",
+      from,
+      lastId,
+    );
+    this.cost.rowsWritten += 1;
+  }
+
+  pendingGathers(): number[] {
+    return this.sql
+      .exec<{ seq: number }>("SELECT seq FROM gathers ORDER BY seq")
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  gatherDone(seq: number): void {
+    this.sql.exec("DELETE FROM gathers WHERE seq = ?", seq);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** One page of `subtreeValues`, after the (lineage, seq) position `after`, for a unite's gather. */
+  subtreePage(
+    identifier: string,
+    prefix: string,
+    field: string,
+    after: { lineage: string; seq: number } | null,
+    limit: number,
+  ): { lineage: string; seq: number; has: boolean; value: unknown }[] {
+    const from = after ?? { lineage: prefix, seq: -1 };
+    return this.sql
+      .exec<{ seq: number; lineage: string; outputs: string }>(
+        `SELECT seq, lineage, outputs FROM states WHERE identifier = ? AND status = 'SUCCESS'
+           AND (lineage > ? OR (lineage = ? AND seq > ?)) AND lineage < ?
+         ORDER BY lineage, seq LIMIT ?`,
+        identifier,
+        from.lineage,
+        from.lineage,
+        from.seq,
+        `${prefix}g`,
+        limit,
+      )
+      .toArray()
+      .map((r) => {
+        const outputs = this.parse<Record<string, unknown>>(r.seq, "outputs", r.outputs);
+        // `has` false: the state has no such output (an execution with no outputs); it adds no value.
+        return { lineage: r.lineage, seq: r.seq, has: field in outputs, value: outputs[field] };
+      });
+  }
+
+  /** Due CREATED states not yet handed out, oldest due first, through the `states_ready` index. */
+  readyStates(now: number, limit: number): StateRow[] {
+    return this.sql
+      .exec<StateRecord>(
+        "SELECT * FROM states WHERE status = 'CREATED' AND offered = 0 AND enqueue_after <= ? ORDER BY enqueue_after LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray()
+      .map((r) => this.toRow(r));
+  }
+
+  /**
+   * Marks pull states as offered to their ready queue (they stay CREATED until a runtime claims them), or
+   * as to be offered again.
+   */
+  markOffered(seqs: readonly number[], offered: boolean): void {
+    // Ready again: the actor must make sure its alarm will dispatch them.
+    if (!offered && seqs.length > 0) this.readyTouched = true;
+    for (const seq of seqs) {
+      this.sql.exec(
+        "UPDATE states SET offered = ? WHERE seq = ? AND status = 'CREATED'",
+        offered ? 1 : 0,
+        seq,
+      );
+      this.cost.rowsWritten += 1;
+    }
+  }
+
+  /** Leased states (QUEUED, or EXECUTED while pages of outputs arrive) whose lease expired by `now`. */
+  expiredLeases(now: number, limit: number): number[] {
+    return this.sql
+      .exec<{ seq: number }>(
+        "SELECT seq FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND lease_expires <= ? ORDER BY lease_expires LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  openRound(seqs: readonly number[], now: number): number {
+    const id = this.sql
+      .exec<{ id: number }>(
+        "INSERT INTO dispatch_rounds (at, seqs) VALUES (?, ?) RETURNING id",
+        now,
+        JSON.stringify(seqs),
+      )
+      .one().id;
+    this.cost.rowsWritten += 1;
+    return id;
+  }
+
+  closeRound(id: number): void {
+    this.sql.exec("DELETE FROM dispatch_rounds WHERE id = ?", id);
+    this.cost.rowsWritten += 1;
+  }
+
+  /** Rounds opened at or before `before` and never confirmed, oldest first. */
+  unconfirmedRounds(before: number, limit: number): { id: number; seqs: number[] }[] {
+    return this.sql
+      .exec<{ id: number; seqs: string }>(
+        "SELECT id, seqs FROM dispatch_rounds WHERE at <= ? ORDER BY id LIMIT ?",
+        before,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id, seqs: JSON.parse(r.seqs) as number[] }));
+  }
+
+  /** The earliest moment something needs the alarm: a due state, an expiring lease, an unconfirmed round. */
+  nextWake(resendAfterMs: number): number | null {
+    // Separate queries: a Durable Object's SQLite allows only a few terms in one compound SELECT.
+    const times = [
+      "SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0",
+      "SELECT min(lease_expires) AS t FROM states WHERE status IN ('QUEUED', 'EXECUTED')",
+      "SELECT min(at) + ? AS t FROM dispatch_rounds",
+      "SELECT min(at) + ? AS t FROM spawn_outbox",
+      "SELECT min(at) + ? AS t FROM settle_outbox",
+      "SELECT min(at) + ? AS t FROM gathers",
+    ].map((query, i) =>
+      i < 2
+        ? this.sql.exec<{ t: number | null }>(query).one().t
+        : this.sql.exec<{ t: number | null }>(query, resendAfterMs).one().t,
+    );
+    const due = times.filter((t): t is number => t !== null);
+    return due.length > 0 ? Math.min(...due) : null;
+  }
+}

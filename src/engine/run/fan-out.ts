@@ -1,0 +1,206 @@
+import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
+import type { NodeTemplate } from "../model";
+import { childLineage, MAX_FANOUT } from "./lineage";
+import { RenderError, renderInputs } from "./render";
+import type { OutputPage, ReportOutcome, SpawnBatch, StatePatch, StateRow } from "./types";
+import { UniteEngine } from "./unites";
+
+export abstract class FanOutEngine extends UniteEngine {
+  /**
+   * Applies one page of an execution's outputs (the whole list when it is not paged). The state keeps
+   * output 0 and clones carry the others; each member spawns its children. A paged execution stays
+   * EXECUTED, holding one reservation in its own barriers, until its last page: no unite over it can
+   * fire before every branch exists. Pages apply in order and at most once.
+   */
+  protected executed(state: StateRow, outputs: Record<string, unknown>[], page: OutputPage): ReportOutcome {
+    const opening = state.status === "QUEUED";
+    const received = opening ? 0 : state.reported_outputs;
+    if (page.offset > received) return { applied: false, reason: "page_gap", status: state.status };
+    const fresh = outputs.slice(received - page.offset);
+    const end = received + fresh.length;
+    if (!opening && fresh.length === 0 && page.more) {
+      return { applied: false, reason: "duplicate_page", status: state.status };
+    }
+    // A bad page fails the attempt (through the retry policy) while nothing of it exists yet; once
+    // branches exist it ends the execution. Either way the other reports of the batch still apply.
+    const fail = (error: string) => (opening ? this.errored(state, error) : this.abandon(state, error));
+    // Output indices below MAX_FANOUT keep lineage keys fixed-width (the last slot sorts a unite last).
+    if (end > MAX_FANOUT) return fail(`A state may fan out to at most ${MAX_FANOUT} outputs`);
+    const big = fresh.findIndex((o) => exceedsBytes(JSON.stringify(o), MAX_STATE_VALUE_BYTES));
+    if (big >= 0) return fail(`Output ${received + big} is larger than ${MAX_STATE_VALUE_BYTES} bytes`);
+
+    const node = this.graph.node(state.identifier);
+    const spawn = (node.next_nodes ?? []).map((id) => this.graph.node(id)).filter((n) => !n.unites);
+    const member = (index: number, memberOutputs: Record<string, unknown>): StateRow => ({
+      ...state,
+      outputs: memberOutputs,
+      fanout_index: index,
+      exec_seq: state.seq,
+    });
+    // FIX (design §6): an execution with no outputs has zero width. Children that read its outputs are
+    // not created; the others are, once; unites over it fire with empty arrays.
+    const last = !page.more;
+    const members: [StateRow, NodeTemplate[]][] = fresh.map((o, j) => [member(received + j, o), spawn]);
+    if (last && end === 0) {
+      members.push([member(0, {}), spawn.filter((n) => !this.graph.readsOutputsOf(n, state.identifier))]);
+    }
+
+    // Pass 1: check that every child can be rendered, so a failure creates nothing of this page.
+    try {
+      for (const [m, children] of members) {
+        for (const next of children) renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
+      }
+    } catch (e) {
+      if (!(e instanceof RenderError)) throw e;
+      return this.nextCreatedError(state, received, fresh, e.message, opening);
+    }
+
+    if (opening) {
+      // Barriers for unites waiting on this execution exist before any child is counted in them.
+      this.barriers.open(state);
+      if (!last) this.barriers.adjust(this.barriers.ownKeys(state), 1);
+    }
+    const batches = new Map<number, SpawnBatch>();
+    for (let [m, children] of members) {
+      const shard = this.shardOf(m.fanout_index);
+      if (shard !== 0) {
+        this.forwardMember(batches, shard, state, m, children);
+        continue;
+      }
+      if (m.fanout_index > 0) {
+        m = {
+          ...m,
+          seq: this.nextSeq(),
+          fanout_id: this.env.newFanoutId(),
+          retry_count: 0,
+          does_unites: false,
+          reported_outputs: 0,
+        };
+        // A clone is born executed and settles below in the same transaction, so it is never pending.
+        this.store.insertState({ ...m, status: "SUCCESS", created_at: this.now, updated_at: this.now });
+        this.store.count("SUCCESS", 1);
+      }
+      for (const next of children) {
+        const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
+        this.insert(
+          this.newState({
+            seq: this.nextSeq(),
+            identifier: next.identifier,
+            node_name: next.node_name,
+            namespace: next.namespace,
+            inputs,
+            parents: [...m.parents, [m.identifier, m.seq, m.exec_seq]],
+            lineage: childLineage(m),
+            enqueue_after: this.now,
+          }),
+        );
+      }
+    }
+    for (const [shard, batch] of batches) this.store.forward(shard, batch);
+    // One write for the head per page: its output 0 (children never read it back from the store), how far
+    // the execution got, and its end with the last page.
+    const patch: StatePatch = { reported_outputs: end };
+    if (opening) Object.assign(patch, { outputs: fresh[0] ?? {}, fanout_index: 0 });
+    if (last) {
+      if (!opening) this.barriers.adjust(this.barriers.ownKeys(state), -1); // release the reservation
+      this.setStatus(state, "SUCCESS", patch);
+    } else if (opening) {
+      this.setStatus(state, "EXECUTED", patch);
+    } else {
+      this.store.updateState(state.seq, patch, this.now);
+    }
+    return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
+  }
+
+  /** The shard member `index` of a fan-out goes to: 0 (stays here) unless this is the run actor. */
+  protected shardOf(index: number): number {
+    const plan = this.env.shards;
+    if ((this.env.shard ?? 0) !== 0 || !plan || plan.count < 1 || index < Math.max(1, plan.from)) return 0;
+    return 1 + (index % plan.count);
+  }
+
+  /**
+   * Hands one member and its children to a shard. They are counted here, now (the clone SUCCESS, each
+   * child CREATED and pending in its barriers), so that neither the run's counts nor a barrier can look
+   * finished while the batch is on its way; the shard only writes their rows.
+   */
+  protected forwardMember(
+    batches: Map<number, SpawnBatch>,
+    shard: number,
+    head: StateRow,
+    m: StateRow,
+    children: NodeTemplate[],
+  ): void {
+    let batch = batches.get(shard);
+    if (!batch) {
+      const { seq, identifier, node_name, namespace, parents, lineage } = head;
+      batch = { head: { seq, identifier, node_name, namespace, parents, lineage }, members: [] };
+      batches.set(shard, batch);
+    }
+    const keys = this.barriers.keys([...m.parents, [m.identifier, 0, m.exec_seq]], undefined);
+    batch.members.push({
+      fanout_index: m.fanout_index,
+      fanout_id: this.env.newFanoutId(),
+      outputs: m.outputs,
+      children: children.map((next) => {
+        this.store.count("CREATED", 1);
+        this.barriers.adjust(keys, 1);
+        return {
+          identifier: next.identifier,
+          node_name: next.node_name,
+          namespace: next.namespace,
+          inputs: renderInputs(this.graph, next, this.resolverFor(m, next.identifier)),
+          fanout_id: this.env.newFanoutId(),
+        };
+      }),
+    });
+    this.store.count("SUCCESS", 1);
+  }
+
+  /**
+   * Ends a paged execution that will send no more pages (its runtime reported an error, or its lease
+   * expired). Its branches exist already, so it is not retried: it ends ERRORED, counted as a failure in
+   * its own barriers and the ones around it, and its unites fire (ALL_DONE) or fail (ALL_SUCCESS).
+   */
+  protected abandon(state: StateRow, error: string): ReportOutcome {
+    this.barriers.adjust(this.barriers.ownKeys(state), -1, state.seq);
+    const message = `${error} (after ${state.reported_outputs} of its outputs were reported)`;
+    this.setStatus(state, "ERRORED", { error: message });
+    return { applied: true, status: "ERRORED", retryCreated: false, enqueueAfter: state.enqueue_after };
+  }
+
+  protected nextCreatedError(
+    state: StateRow,
+    received: number,
+    fresh: Record<string, unknown>[],
+    error: string,
+    opening: boolean,
+  ): ReportOutcome {
+    // Branches of earlier pages exist: the execution's own barriers count it as failed and are released.
+    if (!opening) this.barriers.adjust(this.barriers.ownKeys(state), -1, state.seq);
+    this.setStatus(state, "NEXT_CREATED_ERROR", opening ? { outputs: fresh[0] ?? {}, error } : { error });
+    for (let j = 0; j < fresh.length; j++) {
+      const index = received + j;
+      if (index === 0) continue;
+      const clone: StateRow = {
+        ...state,
+        seq: this.nextSeq(),
+        status: "NEXT_CREATED_ERROR",
+        outputs: fresh[j] ?? {},
+        error,
+        exec_seq: state.seq,
+        fanout_index: index,
+        fanout_id: this.env.newFanoutId(),
+        retry_count: 0,
+        does_unites: false,
+        reported_outputs: 0,
+        created_at: this.now,
+        updated_at: this.now,
+      };
+      this.store.insertState(clone);
+      this.store.count("NEXT_CREATED_ERROR", 1);
+      this.countFailure(clone);
+    }
+    return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
+  }
+}

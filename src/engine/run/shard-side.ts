@@ -1,0 +1,62 @@
+import type { StateStatus } from "../model";
+import { FanOutEngine } from "./fan-out";
+import { childLineage } from "./lineage";
+import type { SettleDelta, SpawnBatch, StateRow } from "./types";
+
+export abstract class ShardEngine extends FanOutEngine {
+  /**
+   * Writes the branches the run actor handed to this shard (already counted there). MUST be called inside
+   * one transaction, at most once per batch.
+   */
+  adopt(batch: SpawnBatch, now: number): void {
+    this.begin(now);
+    const { head } = batch;
+    for (const member of batch.members) {
+      const clone: StateRow = {
+        ...this.newState({
+          seq: this.nextSeq(),
+          identifier: head.identifier,
+          node_name: head.node_name,
+          namespace: head.namespace,
+          inputs: {},
+          parents: head.parents,
+          lineage: head.lineage,
+          enqueue_after: now,
+        }),
+        status: "SUCCESS",
+        outputs: member.outputs,
+        exec_seq: head.seq,
+        fanout_index: member.fanout_index,
+        fanout_id: member.fanout_id,
+      };
+      this.store.insertState(clone);
+      for (const child of member.children) {
+        const row = this.newState({
+          seq: this.nextSeq(),
+          identifier: child.identifier,
+          node_name: child.node_name,
+          namespace: child.namespace,
+          inputs: child.inputs,
+          parents: [...head.parents, [head.identifier, clone.seq, head.seq]],
+          lineage: childLineage(clone),
+          enqueue_after: now,
+        });
+        row.fanout_id = child.fanout_id;
+        this.store.insertState(row);
+        this.store.ready(row.seq, now);
+      }
+    }
+    this.end();
+  }
+
+  /** Applies what a shard's transactions changed in the run's counts and barriers. MUST be in a transaction. */
+  applySettle(delta: SettleDelta, now: number): void {
+    this.begin(now);
+    for (const [status, n] of Object.entries(delta.counts)) {
+      if (n) this.store.count(status as StateStatus, n);
+    }
+    for (const barrier of delta.barriers) this.barriers.applyDelta(barrier);
+    this.settleBarriers();
+    this.end();
+  }
+}
