@@ -5,14 +5,14 @@
 // ends SUCCESS with exact counts (no state lost, none duplicated) and the right merged total.
 //
 //   npm run fault                            # 2,000 branches, 3 kills
-//   npm run fault -- --branches 300 --kills 2  # CI's size
+//   npm run fault -- --branches 2000 --kills 3  # what CI runs
 //
 // It stops only what it started (the process groups of the wranglers it spawned) and removes its
 // temporary directory on exit, error or interrupt.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   freePort,
@@ -111,10 +111,10 @@ async function bundleEngine() {
   }
   const bundle = readdirSync(outDir).find((f) => f.endsWith(".js"));
   if (!bundle) throw new ScriptError(`bundling the engine left no bundle in ${outDir}`);
-  const config = readFileSync(join(root, "wrangler.toml"), "utf8").replace(
-    /^main\s*=.*$/m,
-    `main = "${bundle}"`,
-  );
+  const config = readFileSync(join(root, "wrangler.toml"), "utf8")
+    .replace(/^main\s*=.*$/m, `main = "${bundle}"`)
+    // Static assets stay where they are (the copy holds only the bundle and its config).
+    .replace(/^directory\s*=\s*"(.*)"\s*$/m, (_, d) => `directory = ${JSON.stringify(resolve(root, d))}`);
   writeFileSync(join(outDir, "wrangler.toml"), config);
   return join(outDir, "wrangler.toml");
 }
