@@ -31,6 +31,7 @@ import {
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import { Dispatcher } from "./run-dispatch";
+import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
@@ -39,18 +40,6 @@ import { SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
 
-export interface RunCosts {
-  reportRpcs: number;
-  /** States whose inputs a consumer fetched because they were too large to travel in the message. */
-  inputsByReference: number;
-  rowsWritten: number;
-  queueMessages: number;
-  sendBatchCalls: number;
-  readyQueueOffers: number;
-  /** Batches of branches the run actor sent to its shards, and settle RPCs the shards sent back. */
-  spawnRpcs: number;
-  settleRpcs: number;
-}
 
 export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPeer {
   // Set by `open`; every method below reads them only once `meta` (a started run) exists.
@@ -59,6 +48,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private engine: RunEngine | null = null;
   private dispatcher!: Dispatcher;
   private link!: ShardLink;
+  private costBook!: CostBook;
   private opened = false;
   private reportRpcs = 0;
   /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
@@ -85,6 +75,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.meta = readRunMeta(ctx.storage.sql);
     this.engine = null;
     this.store = new SqlRunStore(ctx.storage.sql, this.meta?.shard ?? 0);
+    this.costBook = new CostBook(ctx.storage.sql);
+    this.reportRpcs = 0;
+    this.inputsByReference = 0;
     this.link = new ShardLink({
       store: this.store,
       meta: () => this.meta,
@@ -450,13 +443,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
 
   /** This actor's cost counters, with its shards' added up when it is a run actor that used them. */
   async costs(): Promise<RunCosts> {
-    const own: RunCosts = {
-      reportRpcs: this.reportRpcs,
-      inputsByReference: this.inputsByReference,
-      rowsWritten: this.opened ? this.store.cost.rowsWritten : 0,
-      ...(this.opened ? this.dispatcher.cost : { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0 }),
-      ...(this.opened ? this.link.cost : { spawnRpcs: 0, settleRpcs: 0 }),
-    };
+    let own = this.opened ? this.costBook.total(this.liveCosts()) : noCosts();
     const meta = this.meta;
     if (meta?.shard !== 0 || !this.store.usesShards()) return own;
     const shards = await Promise.all(
@@ -464,9 +451,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
         this.env.RUN.getByName(actorName(meta.run_key, i + 1)).costs(),
       ),
     );
-    for (const shard of shards) {
-      for (const key of Object.keys(own) as (keyof RunCosts)[]) own[key] += shard[key];
-    }
+    for (const shard of shards) own = addCosts(own, shard);
     return own;
   }
 
@@ -479,6 +464,17 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       console.error("expiring leases failed", e instanceof Error ? e.message : e);
     }
     if (this.meta) await Promise.all([this.dispatcher.flush(), this.link.send(), this.link.gatherAll()]);
+  }
+
+  /** What this instance counted since it opened the run (the cost book adds what was saved before). */
+  private liveCosts(): RunCosts {
+    return {
+      reportRpcs: this.reportRpcs,
+      inputsByReference: this.inputsByReference,
+      rowsWritten: this.store.cost.rowsWritten,
+      ...this.dispatcher.cost,
+      ...this.link.cost,
+    };
   }
 
   /** After a commit: dispatch what became ready, and send batches to shards or deltas to the run actor. */
@@ -510,6 +506,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       result = this.ctx.storage.transactionSync(() => {
         const value = fn();
         this.store.flush();
+        this.costBook.save(this.liveCosts());
         return value;
       });
     } catch (e) {

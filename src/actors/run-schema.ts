@@ -1,7 +1,7 @@
 // The run actor's SQLite schema, created (or upgraded) idempotently in one place.
 import { STATE_STATUSES } from "../engine/model";
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
@@ -91,6 +91,8 @@ export function migrateRunSchema(sql: SqlStorage): void {
     "CREATE TABLE IF NOT EXISTS settled_from (shard INTEGER PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID",
   );
   sql.exec("CREATE TABLE IF NOT EXISTS adopted (id INTEGER PRIMARY KEY)");
+  // v3: the run's cost counters, so they survive a restart of the actor.
+  sql.exec("CREATE TABLE IF NOT EXISTS costs (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
   sql.exec("CREATE TABLE IF NOT EXISTS gathers (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -3,7 +3,7 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { splitProcessMergeGraph } from "../../src/examples/graphs";
-import { fresh, json, runRow } from "./helpers/http";
+import { fresh, json, runRow, settled, triggerRun, upsertValid } from "./helpers/http";
 
 describe("restarts", () => {
   it("finishes a fan-out with exact counts after every actor is aborted mid-run", async () => {
@@ -49,5 +49,21 @@ describe("restarts", () => {
       `/v0/namespace/examples/graph/${graph}/run/${runId}/node/${mergers[0]?.id}`,
     );
     expect(merger.body.outputs.merged).toBe(String((n * (n + 1)) / 2));
+  });
+
+  it("keeps a run's cost counters across a restart of its actors", async () => {
+    const graph = fresh("costs");
+    await upsertValid("examples", graph, splitProcessMergeGraph);
+    const n = 50;
+    const runId = await triggerRun("examples", graph, {
+      inputs: { data: JSON.stringify(Array.from({ length: n }, (_, i) => i + 1)), chunk_size: "1" },
+    });
+    expect((await settled("examples", runId))?.status).toBe("SUCCESS");
+    const costsPath = `/v0/namespace/examples/states/run/${runId}/costs`;
+    const before = (await json<Record<string, number>>("GET", costsPath)).body;
+    expect(before.rowsWritten).toBeGreaterThan(4 * n);
+    expect(before.reportRpcs).toBeGreaterThan(0);
+    await abortAllDurableObjects();
+    expect((await json<Record<string, number>>("GET", costsPath)).body).toEqual(before);
   });
 });
