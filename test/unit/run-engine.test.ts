@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MAX_STATE_VALUE_BYTES } from "../../src/engine/limits";
+import { MAX_FANOUT } from "../../src/engine/run/lineage";
 import type { StateRow } from "../../src/engine/run/types";
 import { type Behaviour, makeRun, node, sum } from "./run-harness";
 
@@ -346,6 +347,21 @@ describe("manual retry", () => {
 });
 
 describe("bounds on stored values", () => {
+  it("fails an attempt that fans out wider than a lineage key can order, creating nothing", () => {
+    const run = makeRun([node("a", {}, ["b"]), node("b", { v: "${{ a.outputs.v }}" })]);
+    run.start();
+    const [a] = run.claimDue();
+    const one = { v: "x" };
+    const [outcome] = run.engine.apply(
+      [{ type: "executed", seq: a?.seq ?? 0, outputs: new Array(MAX_FANOUT + 1).fill(one) }],
+      run.now,
+    );
+    expect(outcome).toMatchObject({ applied: true, status: "ERRORED" });
+    expect(run.states("a")[0]?.error).toBe(`A state may fan out to at most ${MAX_FANOUT} outputs`);
+    expect(run.states("a")).toHaveLength(1);
+    expect(run.states("b")).toHaveLength(0);
+  });
+
   it("fails an attempt whose output is too large to store, and keeps the rest of the batch", () => {
     const run = makeRun([node("a", {})]);
     run.start();
