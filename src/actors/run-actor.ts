@@ -30,8 +30,8 @@ import {
 } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
-import { Dispatcher } from "./run-dispatch";
 import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
+import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
@@ -39,7 +39,6 @@ import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";
-
 
 export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPeer {
   // Set by `open`; every method below reads them only once `meta` (a started run) exists.
