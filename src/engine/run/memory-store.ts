@@ -33,7 +33,12 @@ export class MemoryRunStore implements RunStore {
 
   getState(seq: number): StateRow | undefined {
     const row = this.states.get(seq);
-    return row ? structuredClone(row) : undefined;
+    if (!row) return undefined;
+    const state = structuredClone(row);
+    // A fan-out clone's inputs are its execution head's (the SQLite store keeps none of its own).
+    if (state.exec_seq !== state.seq)
+      state.inputs = structuredClone(this.states.get(state.exec_seq)?.inputs ?? {});
+    return state;
   }
 
   outputsOf(seq: number): Record<string, unknown> | undefined {
