@@ -1,6 +1,6 @@
 // The run actor: one Durable Object per run. It owns the run's states in SQLite, applies every
 // transition through the platform-free engine inside one storage transaction per RPC, and sends ready
-// states out through its dispatch outbox.
+// states out as they become ready (a ready state is a row of its states table).
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary } from "../contracts";

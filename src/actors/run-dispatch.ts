@@ -1,5 +1,5 @@
-// The run actor's dispatch. A ready state is a CREATED row not yet handed out (the states table is the
-// outbox, written in the same transaction that makes the state ready). Each round claims a bounded batch of
+// The run actor's dispatch. A ready state is a CREATED row not yet handed out, written in the same
+// transaction that makes the state ready. Each round claims a bounded batch of
 // due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
 // `dispatch_rounds` row, sends them, and deletes the row once the send succeeded. A round whose send
 // failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a

@@ -50,8 +50,8 @@ export function migrateRunSchema(sql: SqlStorage): void {
     -- of a QUEUED state.
     offered INTEGER NOT NULL DEFAULT 0,
     lease_expires INTEGER)`);
-  // The states table is the dispatch outbox: a CREATED state not yet handed out is ready once due. A
-  // state written as ready is therefore sent even across a crash, with no outbox row to write or delete.
+  // Ready states are rows of the states table: a CREATED state not yet handed out is ready once due. A
+  // state written as ready is therefore sent even across a crash, with no separate row to write or delete.
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_ready ON states (enqueue_after) WHERE status = 'CREATED' AND offered = 0",
   );

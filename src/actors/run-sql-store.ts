@@ -178,7 +178,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   ready(_seq: number, _due: number): void {
-    // The CREATED row is its own outbox entry; the actor only needs to know to (re)arm its alarm.
+    // The CREATED row is the ready state itself; the actor only needs to know to (re)arm its alarm.
     this.readyTouched = true;
   }
 

@@ -131,7 +131,7 @@ describe("unites", () => {
       ?.seq.toString(16)
       .padStart(8, "0")}`;
     expect(merger[0]?.error).toContain(failedId);
-    expect(run.store.outbox.has(merger[0]?.seq ?? -1)).toBe(false);
+    expect(run.store.readyAt.has(merger[0]?.seq ?? -1)).toBe(false);
     expect(run.status()).toBe("FAILED");
   });
 
@@ -387,7 +387,7 @@ describe("bounds on stored values", () => {
     expect(merger[0]?.error).toMatch(
       /^Unite inputs could not be built: Inputs of 'merger' would be larger than/,
     );
-    expect(run.store.outbox.has(merger[0]?.seq ?? -1)).toBe(false);
+    expect(run.store.readyAt.has(merger[0]?.seq ?? -1)).toBe(false);
   });
 
   it("refuses to retry a unite that failed at its barrier", () => {

@@ -63,8 +63,8 @@ export function makeRun(
     },
     /** Claims every due ready state (CREATED → QUEUED). */
     claimDue(): StateRow[] {
-      const due = [...store.outbox.entries()].filter(([, t]) => t <= now).map(([s]) => s);
-      for (const s of due) store.outbox.delete(s);
+      const due = [...store.readyAt.entries()].filter(([, t]) => t <= now).map(([s]) => s);
+      for (const s of due) store.readyAt.delete(s);
       return engine.claim(due, now);
     },
     /** Runs rounds until nothing is ready: claim all, execute with `behaviour`, apply as one batch. */

@@ -125,11 +125,11 @@ function simulate(seed: number, shards: number, from: number, width: number) {
   const step = (): boolean => {
     const moves: (() => void)[] = [];
     for (const a of actors) {
-      const due = [...a.store.outbox].filter(([, t]) => t <= now).map(([s]) => s);
+      const due = [...a.store.readyAt].filter(([, t]) => t <= now).map(([s]) => s);
       if (due.length > 0) {
         moves.push(() => {
           const seq = pick(due);
-          a.store.outbox.delete(seq);
+          a.store.readyAt.delete(seq);
           for (const state of a.engine.claim([seq], now)) {
             reporting.set(`${a.shard}:${state.seq}`, {
               a,

@@ -9,7 +9,7 @@ runStoreContract("memory", async (shard, values, test) => {
     commit: () => {},
     counts: () => Object.fromEntries([...store.counts].filter(([, n]) => n !== 0)),
     dueAt: (now) =>
-      [...store.outbox]
+      [...store.readyAt]
         .filter(([seq, due]) => due <= now && store.states.get(seq)?.status === "CREATED")
         .map(([seq]) => seq),
     takeRemoteDeltas: () => store.remoteDeltas.splice(0),

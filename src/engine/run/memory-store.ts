@@ -9,7 +9,7 @@ export class MemoryRunStore implements RunStore {
   readonly barriers = new Map<string, Barrier>();
   readonly counts = new Map<StateStatus, number>();
   /** seq → due time of states waiting to be dispatched */
-  readonly outbox = new Map<number, number>();
+  readonly readyAt = new Map<number, number>();
   /** Batches of branches handed to shards, not yet delivered. */
   readonly forwarded: { shard: number; batch: SpawnBatch }[] = [];
   /** Changes to other actors' barriers, not yet delivered. */
@@ -96,7 +96,7 @@ export class MemoryRunStore implements RunStore {
   }
 
   ready(seq: number, due: number): void {
-    this.outbox.set(seq, due);
+    this.readyAt.set(seq, due);
   }
 
   forward(shard: number, batch: SpawnBatch): void {
