@@ -7,19 +7,11 @@ import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
 import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
-import type { StateStatus } from "../engine/model";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
 import type { NodeCounts } from "../engine/run/node-counts";
-import type {
-  ParentLink,
-  Report,
-  ReportOutcome,
-  SettleDelta,
-  SpawnBatch,
-  StateRow,
-} from "../engine/run/types";
+import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
 import {
   emptyGraphStructure,
   type GraphStructureView,
@@ -34,6 +26,7 @@ import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
+import { parseParents, parseStatus } from "./run-parse";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
@@ -380,8 +373,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     const more = rows.length > limit;
     const page = rows.slice(0, limit).map((r) => ({
       ...r,
-      status: r.status as StateStatus,
-      parents: JSON.parse(r.parents) as ParentLink[],
+      status: parseStatus(r.status),
+      parents: parseParents(r.parents),
     }));
     // A parent listed on an earlier page: in the namespace and at or before the cursor.
     const earlier = new Map<number, boolean>();

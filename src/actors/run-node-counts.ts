@@ -6,12 +6,13 @@
 // nothing). The run actor therefore answers from a cache at most NODE_COUNTS_MAX_AGE_MS old, so any number
 // of watchers of a run cost at most one count per second; a run that has just stopped (or started again,
 // after a manual retry) is always counted afresh, so its final view is exact.
+
 import type { RunNodesView, RunSummary } from "../contracts";
 import { actorName } from "../engine/ids";
 import { NODE_COUNTS_MAX_AGE_MS } from "../engine/limits";
-import type { StateStatus } from "../engine/model";
 import { addNodeCounts, type NodeCounts, nodeProgress } from "../engine/run/node-counts";
 import type { RunMeta } from "./run-meta";
+import { parseStatus } from "./run-parse";
 
 /** What a run actor asks of its shards. */
 export interface NodeCountsPeer {
@@ -37,7 +38,7 @@ export function localNodeCounts(sql: SqlStorage): NodeCounts {
     "SELECT identifier, status, count(*) AS n FROM states GROUP BY identifier, status",
   );
   for (const row of rows) {
-    counts[row.identifier] = { ...counts[row.identifier], [row.status as StateStatus]: row.n };
+    counts[row.identifier] = { ...counts[row.identifier], [parseStatus(row.status, "node counts")]: row.n };
   }
   return counts;
 }

@@ -2,8 +2,8 @@
 // caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
 
 import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
-import type { StateStatus } from "../engine/model";
-import type { ParentLink, StateRow } from "../engine/run/types";
+import type { StateRow } from "../engine/run/types";
+import { parseInputs, parseObject, parseParents, parseStatus } from "./run-parse";
 
 /** What a JSON column holds when its value is stored in chunks (stored JSON always starts with `{`). */
 export const CHUNKED = "@chunks";
@@ -38,20 +38,20 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
 
 /** Parses a JSON column; `chunked` reads a value that was too large for the row. */
 export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string): StateRow {
-  const json = <T>(col: JsonColumn, text: string): T =>
-    JSON.parse(text === CHUNKED ? chunked(col) : text) as T;
+  const value = (col: JsonColumn, text: string) => (text === CHUNKED ? chunked(col) : text);
+  const what = (col: JsonColumn) => `${col} of state ${r.seq}`;
   return {
     seq: r.seq,
     identifier: r.identifier,
     node_name: r.node_name,
     namespace: r.namespace,
-    status: r.status as StateStatus,
+    status: parseStatus(r.status),
     // A clone's inputs live on its head (see getState); views that list states never show inputs.
-    inputs: r.inputs === null ? {} : json("inputs", r.inputs),
-    outputs: json("outputs", r.outputs),
+    inputs: r.inputs === null ? {} : parseInputs(value("inputs", r.inputs), what("inputs")),
+    outputs: parseObject(value("outputs", r.outputs), what("outputs")),
     error: r.error,
-    data: json("data", r.data),
-    parents: JSON.parse(r.parents) as ParentLink[],
+    data: parseObject(value("data", r.data), what("data")),
+    parents: parseParents(r.parents),
     exec_seq: r.exec_seq,
     fanout_index: r.fanout_index,
     lineage: r.lineage,
@@ -105,11 +105,17 @@ export abstract class SqlRows {
     const head = this.sql
       .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
       .toArray()[0];
-    return head?.inputs ? this.parse(execSeq, "inputs", head.inputs) : {};
+    if (!head?.inputs) return {};
+    return parseInputs(this.text(execSeq, "inputs", head.inputs), `inputs of state ${execSeq}`);
   }
 
-  protected parse<T>(seq: number, col: JsonColumn, text: string): T {
-    return JSON.parse(text === CHUNKED ? this.readChunks(seq, col) : text) as T;
+  /** A JSON object column, its chunks read when it was too large for the row. */
+  protected parse(seq: number, col: JsonColumn, text: string): Record<string, unknown> {
+    return parseObject(this.text(seq, col, text), `${col} of state ${seq}`);
+  }
+
+  private text(seq: number, col: JsonColumn, text: string): string {
+    return text === CHUNKED ? this.readChunks(seq, col) : text;
   }
 
   protected readChunks(seq: number, col: JsonColumn): string {

@@ -1,4 +1,5 @@
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
+import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
 import { SqlRows, type StateRecord } from "./run-rows";
 
 /**
@@ -41,7 +42,7 @@ export abstract class SqlOutboxes extends SqlRows {
         limit,
       )
       .toArray()
-      .map((r) => ({ id: r.id, shard: r.shard, batch: JSON.parse(r.body) as SpawnBatch }));
+      .map((r) => ({ id: r.id, shard: r.shard, batch: parseSpawnBatch(r.body) }));
   }
 
   spawnConfirmed(id: number): void {
@@ -62,7 +63,7 @@ export abstract class SqlOutboxes extends SqlRows {
     return this.sql
       .exec<{ id: number; body: string }>("SELECT id, body FROM settle_outbox ORDER BY id LIMIT ?", limit)
       .toArray()
-      .map((r) => ({ id: r.id, delta: JSON.parse(r.body) as SettleDelta }));
+      .map((r) => ({ id: r.id, delta: parseSettleDelta(r.body) }));
   }
 
   settlesConfirmed(lastId: number): void {
@@ -123,7 +124,7 @@ export abstract class SqlOutboxes extends SqlRows {
       )
       .toArray()
       .map((r) => {
-        const outputs = this.parse<Record<string, unknown>>(r.seq, "outputs", r.outputs);
+        const outputs = this.parse(r.seq, "outputs", r.outputs);
         // `has` false: the state has no such output (an execution with no outputs); it adds no value.
         return { lineage: r.lineage, seq: r.seq, has: field in outputs, value: outputs[field] };
       });
@@ -196,7 +197,7 @@ export abstract class SqlOutboxes extends SqlRows {
         limit,
       )
       .toArray()
-      .map((r) => ({ id: r.id, seqs: JSON.parse(r.seqs) as number[] }));
+      .map((r) => ({ id: r.id, seqs: parseSeqs(r.seqs, `dispatch round ${r.id}`) }));
   }
 
   /** The earliest moment something needs the alarm: a due state, an expiring lease, an unconfirmed round. */

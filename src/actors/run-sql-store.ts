@@ -12,6 +12,7 @@ import type {
   StatePatch,
   StateRow,
 } from "../engine/run/types";
+import { parseSeqs, parseStatus } from "./run-parse";
 import { SqlOutboxes } from "./run-sql-outboxes";
 
 /** The engine's RunStore over the run actor's SQLite (see SqlRows and SqlOutboxes for the rest). */
@@ -111,7 +112,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       exec_seq: execSeq,
       pending: r.pending,
       failed: r.failed,
-      failed_sample: JSON.parse(r.failed_sample),
+      failed_sample: parseSeqs(r.failed_sample, `barrier ${unite}/${execSeq}`),
       fired: r.fired === 1,
     };
   }
@@ -145,7 +146,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       `${prefix}g`,
     );
     for (const row of cursor) {
-      const outputs = this.parse<Record<string, unknown>>(row.seq, "outputs", row.outputs);
+      const outputs = this.parse(row.seq, "outputs", row.outputs);
       // A state without the field (of an execution with no outputs) adds no value.
       if (field in outputs) yield outputs[field];
     }
@@ -266,7 +267,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   counts(): Partial<Record<StateStatus, number>> {
     const out: Partial<Record<StateStatus, number>> = {};
     for (const r of this.sql.exec<{ status: string; n: number }>("SELECT status, n FROM counts")) {
-      out[r.status as StateStatus] = r.n;
+      out[parseStatus(r.status, "counts")] = r.n;
     }
     return out;
   }
