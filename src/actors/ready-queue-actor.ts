@@ -3,16 +3,9 @@
 // batches; a poller takes some, the run actor claims them (CREATED → QUEUED), and the poller acks them.
 // A ref taken but never acked (the poller crashed in between) is handed out again after RETAKE_AFTER_MS.
 import { DurableObject } from "cloudflare:workers";
+import type { ReadyRef } from "../dispatch/ready-refs";
 import { RETAKE_AFTER_MS } from "../engine/limits";
 import { StoredDataError } from "./stored";
-
-export interface ReadyRef {
-  id: string;
-  /** epoch ms before which the state must not be handed out (enqueue_after) */
-  due: number;
-}
-
-export const readyQueueName = (namespace: string, node: string): string => `${namespace}\u0000${node}`;
 
 export class ReadyQueueActor extends DurableObject<Env> {
   /**

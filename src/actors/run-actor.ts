@@ -4,6 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary } from "../contracts";
+import { Dispatcher } from "../dispatch/dispatcher";
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
 import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
@@ -23,7 +24,6 @@ import {
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
-import { Dispatcher } from "./run-dispatch";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
 import { parseParents, parseStatus } from "./run-parse";
@@ -79,7 +79,6 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       dispatch: () => this.dispatcher.flush(),
     });
     this.dispatcher = new Dispatcher({
-      ctx,
       env,
       store: this.store,
       runKey: () => this.meta?.run_key ?? null,

@@ -3,8 +3,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { readyQueueName } from "../../src/actors/ready-queue-actor";
 import { app } from "../../src/api/app";
+import { readyQueueName } from "../../src/dispatch/ready-refs";
 import { parseStateId } from "../../src/engine/ids";
 import { MAX_ENQUEUE_NODES } from "../../src/engine/limits";
 import { call, fresh, json, KEY, runStub } from "./helpers/http";

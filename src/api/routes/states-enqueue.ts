@@ -4,8 +4,8 @@
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
 import { namespaceStub } from "../../actors/namespace-actor";
-import { readyQueueName } from "../../actors/ready-queue-actor";
 import type { PulledState } from "../../contracts";
+import { readyQueueName } from "../../dispatch/ready-refs";
 import { parseStateId } from "../../engine/ids";
 import { MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
 import type { AppEnv } from "../env";

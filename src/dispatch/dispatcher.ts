@@ -1,4 +1,5 @@
-// The run actor's dispatch. A ready state is a CREATED row not yet handed out, written in the same
+// Dispatch, the run actor's side (the wire is messages.ts and pack.ts; the push consumer is the SDK's
+// runtime.ts; pull runtimes take ready states through the states/enqueue route). A ready state is a CREATED row not yet handed out, written in the same
 // transaction that makes the state ready. Each round claims a bounded batch of
 // due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
 // `dispatch_rounds` row, sends them, and deletes the row once the send succeeded. A round whose send
@@ -6,8 +7,6 @@
 // QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
 // state is eventually dispatched.
 import { configOf } from "../config";
-import type { DispatchedState } from "../dispatch/messages";
-import { byteLength, packMessages } from "../dispatch/pack";
 import { stateIdOf } from "../engine/ids";
 import {
   DISPATCH_ROUND_STATES,
@@ -19,13 +18,28 @@ import {
 import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
-import { type ReadyRef, readyQueueName } from "./ready-queue-actor";
-import type { SqlRunStore } from "./run-sql-store";
+import type { DispatchedState } from "./messages";
+import { byteLength, packMessages } from "./pack";
+import { type ReadyRef, readyQueueName } from "./ready-refs";
+
+/** What dispatch needs of a run actor's storage (the run actor's SqlRunStore implements it). */
+export interface DispatchStore {
+  getState(seq: number): StateRow | undefined;
+  /** Due CREATED states not yet handed out, oldest due first. */
+  readyStates(now: number, limit: number): StateRow[];
+  /** Marks pull states as offered to their ready queue, or as to be offered again. */
+  markOffered(seqs: readonly number[], offered: boolean): void;
+  openRound(seqs: readonly number[], now: number): number;
+  closeRound(id: number): void;
+  /** Rounds opened at or before `before` and never confirmed, oldest first. */
+  unconfirmedRounds(before: number, limit: number): { id: number; seqs: number[] }[];
+  /** The earliest moment something needs the alarm, or null. */
+  nextWake(resendAfterMs: number): number | null;
+}
 
 export interface DispatchHost {
-  ctx: DurableObjectState;
   env: Env;
-  store: SqlRunStore;
+  store: DispatchStore;
   runKey(): string | null;
   /** This actor's name (the run key, or the run key and shard): queue messages carry it for the reports. */
   actorName(): string | null;
