@@ -13,20 +13,13 @@ import { RunEngine } from "../engine/run/engine";
 import { GraphIndex } from "../engine/run/graph-index";
 import type { NodeCounts } from "../engine/run/node-counts";
 import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
-import {
-  emptyGraphStructure,
-  type GraphStructureView,
-  graphStructure,
-  mergeGraphViews,
-  type NodeDetailsView,
-  nodeDetails,
-} from "../engine/run/views";
+import { type GraphStructureView, type NodeDetailsView, nodeDetails } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
+import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
-import { parseParents, parseStatus } from "./run-parse";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
@@ -303,8 +296,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
 
   /**
    * The run-graph view of the states that live in `namespace` (spec §2.17): at most `limit` of them, those
-   * after state `afterSeq` in seq order, only those of node `identifier` when given. `next_cursor` is set
-   * when more follow.
+   * after state `afterSeq` in seq order, only those of node `identifier` when given (run-graph-view.ts).
    */
   async graphView(
     namespace: string,
@@ -312,89 +304,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     limit = MAX_GRAPH_PAGE_STATES,
     identifier: string | null = null,
   ): Promise<GraphStructureView> {
-    const meta = this.meta;
-    if (!meta) return emptyGraphStructure();
-    if (meta.shard !== 0 || !this.store.usesShards()) {
-      return this.localGraphView(meta, namespace, afterSeq, limit, identifier);
-    }
-    // A sharded run: the run actor's states, then each shard's, in that order (seqs sort the same way).
-    const views: GraphStructureView[] = [];
-    let remaining = limit;
-    const from = shardOfSeq(afterSeq);
-    let shard = from;
-    for (; shard <= meta.shards.count && remaining > 0; shard++) {
-      const after = shard === from ? afterSeq : 0;
-      const view =
-        shard === 0
-          ? this.localGraphView(meta, namespace, after, remaining, identifier)
-          : await this.env.RUN.getByName(actorName(meta.run_key, shard)).graphView(
-              namespace,
-              after,
-              remaining,
-              identifier,
-            );
-      views.push(view);
-      remaining -= view.node_count;
-      if (view.next_cursor) break;
-    }
-    const merged = mergeGraphViews(meta.graph_name, views);
-    const last = merged.nodes[merged.nodes.length - 1];
-    // A full page with shards still to read: more may follow.
-    if (!merged.next_cursor && remaining === 0 && shard <= meta.shards.count && last)
-      merged.next_cursor = last.id;
-    return merged;
-  }
-
-  private localGraphView(
-    meta: RunMeta,
-    namespace: string,
-    afterSeq: number,
-    limit: number,
-    identifier: string | null,
-  ): GraphStructureView {
-    const sql = this.ctx.storage.sql;
-    const rows = sql
-      .exec<{
-        seq: number;
-        node_name: string;
-        identifier: string;
-        status: string;
-        error: string | null;
-        parents: string;
-      }>(
-        `SELECT seq, node_name, identifier, status, error, parents FROM states
-         WHERE namespace = ? AND seq > ? ${identifier === null ? "" : "AND identifier = ?"} ORDER BY seq LIMIT ?`,
-        ...(identifier === null
-          ? [namespace, afterSeq, limit + 1]
-          : [namespace, afterSeq, identifier, limit + 1]),
-      )
-      .toArray();
-    const more = rows.length > limit;
-    const page = rows.slice(0, limit).map((r) => ({
-      ...r,
-      status: parseStatus(r.status),
-      parents: parseParents(r.parents),
-    }));
-    // A parent listed on an earlier page: in the namespace and at or before the cursor.
-    const earlier = new Map<number, boolean>();
-    const listedBefore = (seq: number) => {
-      // A parent in another actor of the run (a shard's clone's parent is in the run actor): listed by an
-      // earlier actor's pages.
-      if (shardOfSeq(seq) !== meta.shard) return shardOfSeq(seq) < meta.shard;
-      if (seq > afterSeq) return false;
-      let listed = earlier.get(seq);
-      if (listed === undefined) {
-        listed =
-          sql.exec("SELECT 1 FROM states WHERE seq = ? AND namespace = ?", seq, namespace).toArray().length >
-          0;
-        earlier.set(seq, listed);
-      }
-      return listed;
-    };
-    const view = graphStructure(meta.run_key, meta.graph_name, page, listedBefore);
-    const last = page[page.length - 1];
-    if (more && last) view.next_cursor = stateIdOf(meta.run_key, last.seq);
-    return view;
+    return runGraphView(
+      {
+        sql: this.ctx.storage.sql,
+        meta: this.meta,
+        shardsUsed: this.meta !== null && this.store.usesShards(),
+        peer: (name) => this.env.RUN.getByName(name),
+      },
+      { namespace, afterSeq, limit, identifier },
+    );
   }
 
   /** One state's details, if it belongs to this run, graph and namespace (spec §2.18). */
