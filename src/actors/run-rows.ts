@@ -1,5 +1,5 @@
-// The run actor's RunStore over Durable Object SQLite. Every statement binds its parameters; the
-// caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
+// The run actor's state rows as the engine sees them: parsed from their columns, with values too large
+// for a row kept in a `chunks` table beside it. Every statement binds its parameters.
 
 import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
 import type { StateRow } from "../engine/run/types";

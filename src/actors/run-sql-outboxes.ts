@@ -1,3 +1,5 @@
+// The run actor's storage beside the engine's port: dispatch bookkeeping (ready states, rounds, leases)
+// and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
 import { SqlRows, type StateRecord } from "./run-rows";

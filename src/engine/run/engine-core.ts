@@ -1,3 +1,8 @@
+// The run engine's shared state and bookkeeping (design §4): seqs, new states, status changes with their
+// counts and barrier adjustments, placeholder resolution, and the per-call caches. The layers above it,
+// one concern per file, add the transitions: unites.ts (firing barriers, gathered inputs), fan-out.ts
+// (executed reports in pages, branches handed to shards), shard-side.ts (what a shard receives and the
+// run actor applies), engine.ts (the RunEngine the actors call).
 import { shardOfSeq } from "../ids";
 import { MAX_ERROR_CHARS } from "../limits";
 import type { RetryPolicy, StateStatus } from "../model";

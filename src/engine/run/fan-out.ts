@@ -1,3 +1,5 @@
+// Executed reports (design §4, §6): fan-out in pages, zero-width executions, branches handed to shards, and
+// the ends of an execution that failed to render its children or stopped sending pages.
 import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { NodeTemplate } from "../model";
 import { childLineage, MAX_FANOUT } from "./lineage";

@@ -1,3 +1,5 @@
+// The shard side of the branch-shard protocol (design §6): a shard writes the branches the run actor
+// handed it; the run actor applies what a shard's transactions changed.
 import type { StateStatus } from "../model";
 import { FanOutEngine } from "./fan-out";
 import { childLineage } from "./lineage";

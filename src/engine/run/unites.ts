@@ -1,3 +1,6 @@
+// Unite barriers firing (design §4): a due barrier creates its unite state once, failed (ALL_SUCCESS over
+// failed branches) or with inputs rendered from its subtree; over branch shards the inputs are gathered
+// first (completeGather).
 import { stateIdOf } from "../ids";
 import { MAX_DELAY_MS } from "../limits";
 import { refKey } from "../template/placeholders";
