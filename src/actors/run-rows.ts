@@ -7,7 +7,8 @@ import { parseInputs, parseObject, parseParents, parseStatus } from "./run-parse
 
 /** What a JSON column holds when its value is stored in chunks (stored JSON always starts with `{`). */
 export const CHUNKED = "@chunks";
-export type JsonColumn = "inputs" | "outputs" | "data";
+/** A state's JSON columns; "spawn" is a batch of branches in the spawn outbox (keyed by minus its id). */
+export type JsonColumn = "inputs" | "outputs" | "data" | "spawn";
 
 export interface StateRecord extends Record<string, SqlStorageValue> {
   seq: number;

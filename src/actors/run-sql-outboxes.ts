@@ -2,7 +2,7 @@
 // and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
-import { SqlRows, type StateRecord } from "./run-rows";
+import { CHUNKED, SqlRows, type StateRecord } from "./run-rows";
 
 /**
  * What the run actor does besides the engine's port: its dispatch bookkeeping (ready states, rounds,
@@ -44,11 +44,16 @@ export abstract class SqlOutboxes extends SqlRows {
         limit,
       )
       .toArray()
-      .map((r) => ({ id: r.id, shard: r.shard, batch: parseSpawnBatch(r.body) }));
+      .map((r) => ({
+        id: r.id,
+        shard: r.shard,
+        batch: parseSpawnBatch(r.body === CHUNKED ? this.readChunks(-r.id, "spawn") : r.body),
+      }));
   }
 
   spawnConfirmed(id: number): void {
     this.sql.exec("DELETE FROM spawn_outbox WHERE id = ?", id);
+    this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = 'spawn'", -id);
     this.cost.rowsWritten += 1;
   }
 

@@ -2,6 +2,7 @@
 // caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
 
 import { firstSeqOf } from "../engine/ids";
+import { exceedsBytes, ROW_VALUE_BYTES } from "../engine/limits";
 import type { StateStatus } from "../engine/model";
 import type {
   Barrier,
@@ -188,12 +189,24 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('shards_used', '1')");
       this.shardsUsed = true;
     }
-    this.sql.exec(
-      "INSERT INTO spawn_outbox (shard, at, body) VALUES (?, ?, ?)",
-      shard,
-      Date.now(),
-      JSON.stringify(batch),
-    );
+    const body = JSON.stringify(batch);
+    if (!exceedsBytes(body, ROW_VALUE_BYTES)) {
+      this.sql.exec("INSERT INTO spawn_outbox (shard, at, body) VALUES (?, ?, ?)", shard, Date.now(), body);
+    } else {
+      // One branch heavier than a row (a large output): the batch goes to chunks, keyed by minus its id.
+      const id = this.sql
+        .exec<{ id: number }>(
+          "INSERT INTO spawn_outbox (shard, at, body) VALUES (?, ?, '') RETURNING id",
+          shard,
+          Date.now(),
+        )
+        .one().id;
+      this.sql.exec(
+        "UPDATE spawn_outbox SET body = ? WHERE id = ?",
+        this.column(-id, "spawn", batch, false),
+        id,
+      );
+    }
     this.cost.rowsWritten += 1;
     this.linkTouched = true;
   }

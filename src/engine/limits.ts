@@ -126,6 +126,12 @@ export const ROW_VALUE_BYTES = 512_000;
 /** Characters per stored chunk of a large value (at most 3 bytes each in UTF-8: under 1 MB a chunk). */
 export const VALUE_CHUNK_CHARS = 300_000;
 
+/**
+ * Characters of JSON one batch of branches handed to a shard may hold (one outbox row, one RPC); a page
+ * whose branches weigh more is handed over in several batches.
+ */
+export const SPAWN_BATCH_CHARS = 400_000;
+
 /** Default branch shards of a run (`BRANCH_SHARDS`), and the most a run may have. */
 export const DEFAULT_BRANCH_SHARDS = 8;
 export const MAX_BRANCH_SHARDS = 64;

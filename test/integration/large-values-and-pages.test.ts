@@ -78,6 +78,24 @@ describe("large values", () => {
   });
 });
 
+describe("large values across shards", () => {
+  it("hands branches heavier than a row to the shards, one batch each, and their children read them whole", async () => {
+    const ns = fresh("bigshard");
+    await pullGraph(ns, [
+      node(ns, "P", "p", { v: "x" }, ["q"]),
+      node(ns, "Q", "q", { v: "${{ p.outputs.v }}" }),
+    ]);
+    const runId = await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    // Outputs 2 and 3 go to shards (the tests' SHARD_FROM_OUTPUT is 2), each heavier than a whole SQLite row.
+    const outputs = [0, 1, 2, 3].map((i) => ({ v: bigText(2_200_000, `o${i}`) }));
+    expect((await report(ns, p?.state_id ?? "", "executed", { outputs })).status).toBe(200);
+    const qs = await enqueue(ns, ["Q"], 10);
+    expect(qs.map((q) => q.inputs.v).sort()).toEqual(outputs.map((o) => o.v).sort());
+    expect((await runStub(runId).costs()).spawnRpcs).toBe(2);
+  });
+});
+
 describe("fan-out reports in pages", () => {
   it("keeps the unite closed until the last page, applies a page once, and refuses a gap", async () => {
     const ns = fresh("pages");

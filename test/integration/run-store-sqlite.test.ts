@@ -1,8 +1,10 @@
 // The RunStore contract against the run actor's SQLite store, in a fresh Durable Object's storage.
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
 import { migrateRunSchema } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
+import { ROW_VALUE_BYTES } from "../../src/engine/limits";
 import { runStoreContract } from "../contract/run-store-contract";
 
 runStoreContract("sqlite", (shard, values, test) =>
@@ -27,3 +29,24 @@ runStoreContract("sqlite", (shard, values, test) =>
     });
   }),
 );
+
+describe("the run actor's spawn outbox", () => {
+  it("keeps a batch heavier than a row in chunks, reads it back whole, and drops the chunks once confirmed", () =>
+    runInDurableObject(env.RUN.getByName(`contract-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const store = new SqlRunStore(sql, 0);
+      const batch = {
+        head: { seq: 1, identifier: "p", node_name: "P", namespace: "t", parents: [], lineage: "" },
+        members: [{ fanout_index: 1, fanout_id: "f", outputs: { v: "é".repeat(1_500_000) }, children: [] }],
+      };
+      store.forward(2, batch);
+      const longest = sql.exec<{ n: number }>("SELECT max(length(body)) AS n FROM spawn_outbox").one().n;
+      expect(longest).toBeLessThanOrEqual(ROW_VALUE_BYTES);
+      const [pending] = store.pendingSpawns(10);
+      expect(pending).toMatchObject({ shard: 2, batch });
+      store.spawnConfirmed(pending?.id ?? 0);
+      expect(sql.exec("SELECT 1 FROM chunks").toArray()).toEqual([]);
+      expect(store.pendingSpawns(10)).toEqual([]);
+    }));
+});

@@ -4,6 +4,7 @@
 // pages after a simulated crash. Randomized over seeds, shard counts and page sizes; every run must end
 // exactly as it would on one actor.
 import { describe, expect, it } from "vitest";
+import { SPAWN_BATCH_CHARS } from "../../src/engine/limits";
 import { DEFAULT_RETRY_POLICY, type NodeTemplate } from "../../src/engine/model";
 import { runCounts, runStatus } from "../../src/engine/run/counts";
 import { RunEngine } from "../../src/engine/run/engine";
@@ -264,4 +265,32 @@ describe("paged fan-out over branch shards (randomized)", () => {
       expect(rs).toHaveLength(widths.reduce((x, y) => x + y, 0));
     },
   );
+});
+
+describe("batches of branches handed to shards", () => {
+  it("splits a page's branches for one shard into batches bounded in size", () => {
+    const snap = snapshot();
+    const store = new MemoryRunStore({}, 0);
+    let fanout = 0;
+    const engine = new RunEngine(store, new GraphIndex(snap), {
+      runKey: "0123456789abcdef",
+      namespace: "t",
+      graphName: "g",
+      retryPolicy: snap.retry_policy,
+      newFanoutId: () => `f${++fanout}`,
+      shards: { count: 1, from: 1 },
+    });
+    engine.start({ n: "x" }, 0, 1);
+    const [p] = engine.claim([...store.readyAt.keys()], 1);
+    const heavy = "x".repeat(100_000);
+    const outputs = Array.from({ length: 20 }, (_, i) => ({ v: `${i}${heavy}` }));
+    engine.apply([{ type: "executed", seq: p?.seq ?? 0, outputs }], 1);
+    const batches = store.forwarded.map((f) => f.batch);
+    for (const batch of batches)
+      expect(JSON.stringify(batch).length).toBeLessThan(SPAWN_BATCH_CHARS + 250_000);
+    expect(batches.length).toBeGreaterThanOrEqual(Math.ceil((19 * 200_000) / SPAWN_BATCH_CHARS));
+    expect(batches.flatMap((b) => b.members.map((m) => m.fanout_index))).toEqual(
+      Array.from({ length: 19 }, (_, i) => i + 1),
+    );
+  });
 });

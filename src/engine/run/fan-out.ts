@@ -1,13 +1,16 @@
 // Executed reports (design §4, §6): fan-out in pages, zero-width executions, branches handed to shards, and
 // the ends of an execution that failed to render its children or stopped sending pages.
-import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
+import { exceedsBytes, MAX_STATE_VALUE_BYTES, SPAWN_BATCH_CHARS } from "../limits";
 import type { NodeTemplate } from "../model";
 import { childLineage, MAX_FANOUT } from "./lineage";
 import { RenderError, renderInputs } from "./render";
-import type { OutputPage, ReportOutcome, SpawnBatch, StatePatch, StateRow } from "./types";
+import type { OutputPage, ReportOutcome, SpawnBatch, SpawnedMember, StatePatch, StateRow } from "./types";
 import { UniteEngine } from "./unites";
 
 export abstract class FanOutEngine extends UniteEngine {
+  /** Characters of JSON in each spawn batch being filled (a batch's outbox row is bounded). */
+  private readonly batchChars = new WeakMap<SpawnBatch, number>();
+
   /**
    * Applies one page of an execution's outputs (the whole list when it is not paged). The state keeps
    * output 0 and clones carry the others; each member spawns its children. A paged execution stays
@@ -133,14 +136,8 @@ export abstract class FanOutEngine extends UniteEngine {
     m: StateRow,
     children: NodeTemplate[],
   ): void {
-    let batch = batches.get(shard);
-    if (!batch) {
-      const { seq, identifier, node_name, namespace, parents, lineage } = head;
-      batch = { head: { seq, identifier, node_name, namespace, parents, lineage }, members: [] };
-      batches.set(shard, batch);
-    }
     const keys = this.barriers.keys([...m.parents, [m.identifier, 0, m.exec_seq]], undefined);
-    batch.members.push({
+    const spawned: SpawnedMember = {
       fanout_index: m.fanout_index,
       fanout_id: this.env.newFanoutId(),
       outputs: m.outputs,
@@ -155,7 +152,22 @@ export abstract class FanOutEngine extends UniteEngine {
           fanout_id: this.env.newFanoutId(),
         };
       }),
-    });
+    };
+    const chars = JSON.stringify(spawned).length;
+    let batch = batches.get(shard);
+    // A batch is one outbox row and one RPC: bounded in size, whatever the outputs weigh.
+    if (batch && (this.batchChars.get(batch) ?? 0) + chars > SPAWN_BATCH_CHARS) {
+      this.store.forward(shard, batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      const { seq, identifier, node_name, namespace, parents, lineage } = head;
+      batch = { head: { seq, identifier, node_name, namespace, parents, lineage }, members: [] };
+      batches.set(shard, batch);
+      this.batchChars.set(batch, 0);
+    }
+    batch.members.push(spawned);
+    this.batchChars.set(batch, (this.batchChars.get(batch) ?? 0) + chars);
     this.store.count("SUCCESS", 1);
   }
 
