@@ -142,7 +142,7 @@ export const DEFAULT_SHARD_FROM_OUTPUT = 1_000;
  * Outputs per page when a runtime reports a fan-out: each page is one RPC and one transaction in the run
  * actor, so neither grows with the width of the fan-out.
  */
-export const REPORT_PAGE_OUTPUTS = 5_000;
+export const REPORT_PAGE_OUTPUTS = 25_000;
 
 /** Longest error message kept on a state (characters); longer ones are cut. */
 export const MAX_ERROR_CHARS = 10_000;

@@ -1,5 +1,6 @@
 // Large values (stored in chunks beside their row) and fan-out reports in pages, through the real routes.
 import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { fresh, json, runStub } from "./helpers/http";
 import {
@@ -155,17 +156,26 @@ describe("fan-out reports in pages", () => {
     await pullGraph(ns, fanGraph(ns));
     const runId = await trigger(ns, "g");
     const [p] = await enqueue(ns, ["P"], 1);
-    const values = Array.from({ length: 12_000 }, (_, i) => `v${i}`);
+    const perPage = Number(env.REPORT_PAGE_OUTPUTS);
+    const values = Array.from({ length: 5 * perPage + 3 }, (_, i) => `v${i}`);
     const res = await report(ns, p?.state_id ?? "", "executed", { outputs: values.map((v) => ({ v })) });
     expect(res.status).toBe(200);
     const costs = await runStub(runId).costs();
-    // 12,000 outputs arrive in three RPCs of at most 5,000 (plus the trigger's start).
-    expect(costs.reportRpcs).toBe(3);
-    const qs = await json<{ nodes: { identifier: string }[] }>(
+    // The list arrives in six RPCs of at most REPORT_PAGE_OUTPUTS outputs.
+    expect(costs.reportRpcs).toBe(6);
+    const qs = await json<{ nodes: { id: string; identifier: string }[]; next_cursor?: string }>(
       "GET",
-      `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=q&limit=10000`,
+      `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=q&limit=${values.length - 1}`,
     );
-    expect(qs.body.nodes).toHaveLength(10_000);
+    // One page of the q states, and a cursor that leads to the last one.
+    expect(qs.body.nodes).toHaveLength(values.length - 1);
+    const rest = await json<{ nodes: { id: string; identifier: string }[]; next_cursor?: string }>(
+      "GET",
+      `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=q&cursor=${qs.body.next_cursor}`,
+    );
+    expect(rest.body.nodes).toHaveLength(1);
+    expect(rest.body.next_cursor).toBeUndefined();
+    expect(new Set([...qs.body.nodes, ...rest.body.nodes].map((n) => n.id)).size).toBe(values.length);
     expect(new Set(qs.body.nodes.map((n) => n.identifier))).toEqual(new Set(["q"]));
   });
 

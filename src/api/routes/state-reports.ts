@@ -14,7 +14,7 @@ import {
   ValidationError,
 } from "../../engine/errors";
 import { parseStateId } from "../../engine/ids";
-import { exceedsBytes, MAX_STATE_VALUE_BYTES, REPORT_PAGE_OUTPUTS } from "../../engine/limits";
+import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../../engine/limits";
 import type { StateStatus } from "../../engine/model";
 import type { Report, ReportOutcome } from "../../engine/run/types";
 import { secretsKeyFrom } from "../../engine/secrets";
@@ -72,16 +72,17 @@ export const stateReportRoutes = new Hono<AppEnv>()
     }
     const namespace = c.req.param("namespace");
     const stateId = c.req.param("state_id");
-    // One RPC (and one transaction) per REPORT_PAGE_OUTPUTS outputs, in order: the run actor never holds
+    // One RPC (and one transaction) per page of REPORT_PAGE_OUTPUTS outputs, in order: the run actor never holds
     // a whole wide fan-out at once. A client that retries after a failure here resends the request: the
     // pages already applied change nothing.
     const first = page?.offset ?? 0;
     const more = page?.more ?? false;
     let outcome: ReportOutcome | undefined;
-    for (let at = 0; at === 0 || at < outputs.length; at += REPORT_PAGE_OUTPUTS) {
-      const slice = outputs.slice(at, at + REPORT_PAGE_OUTPUTS);
-      const pageMore = more || at + REPORT_PAGE_OUTPUTS < outputs.length;
-      const paged = page !== undefined || outputs.length > REPORT_PAGE_OUTPUTS;
+    const perPage = configOf(c.env).reportPageOutputs;
+    for (let at = 0; at === 0 || at < outputs.length; at += perPage) {
+      const slice = outputs.slice(at, at + perPage);
+      const pageMore = more || at + perPage < outputs.length;
+      const paged = page !== undefined || outputs.length > perPage;
       outcome = await report(c.env, namespace, stateId, (seq) => ({
         type: "executed",
         seq,
