@@ -10,6 +10,7 @@ import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
 import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
+import type { SubtreeItem } from "../engine/run/gather";
 import { GraphIndex } from "../engine/run/graph-index";
 import type { NodeCounts } from "../engine/run/node-counts";
 import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
@@ -21,7 +22,7 @@ import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
-import { type RunPeer, ShardLink, type SubtreeItem } from "./run-shards";
+import { type RunPeer, ShardLink } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
 
 export const LEASE_EXPIRED = "lease expired";

@@ -13,6 +13,7 @@
 // gather run) again within seconds. Duplicates are harmless by construction.
 import { actorName } from "../engine/ids";
 import type { RunEngine } from "../engine/run/engine";
+import { gatherArray, type SubtreeItem, type SubtreeReader } from "../engine/run/gather";
 import { subtreePrefix } from "../engine/run/lineage";
 import { mergeSettles } from "../engine/run/settle";
 import type { SettleDelta, SpawnBatch } from "../engine/run/types";
@@ -26,15 +27,6 @@ const SETTLES_PER_RPC = 500;
 const SPAWN_CONCURRENCY = 8;
 /** Values one page of a gather reads from one actor. */
 export const GATHER_PAGE = 5_000;
-
-/** What a gather reads from one actor: subtree values after a (lineage, seq) position, in that order. */
-export interface SubtreeItem {
-  lineage: string;
-  seq: number;
-  /** Whether the state has the field at all (a state of an execution with no outputs has none). */
-  has: boolean;
-  value: unknown;
-}
 
 /** The run actor's RPC surface that the protocol uses between the run's actors. */
 export interface RunPeer {
@@ -186,51 +178,16 @@ export class ShardLink {
   }
 
   /** `field` of every SUCCESS state of `identifier` under `prefix`, over all actors, in fan-out order. */
-  private async gatherArray(
-    meta: RunMeta,
-    identifier: string,
-    prefix: string,
-    field: string,
-  ): Promise<string> {
-    const sources = [0, ...Array.from({ length: meta.shards.count }, (_, i) => i + 1)].map((shard) => ({
-      read: (after: { lineage: string; seq: number } | null) =>
-        shard === meta.shard
-          ? Promise.resolve(this.host.store.subtreePage(identifier, prefix, field, after, GATHER_PAGE))
-          : this.host
-              .peer(actorName(meta.run_key, shard))
-              .subtreePage(identifier, prefix, field, after, GATHER_PAGE),
-      items: [] as SubtreeItem[],
-      at: 0,
-      done: false,
-    }));
-    let text = "[";
-    let count = 0;
-    for (;;) {
-      await Promise.all(
-        sources.map(async (s) => {
-          if (s.at < s.items.length || s.done) return;
-          const last = s.items[s.items.length - 1];
-          s.items = await s.read(last ? { lineage: last.lineage, seq: last.seq } : null);
-          s.at = 0;
-          if (s.items.length < GATHER_PAGE) s.done = true;
-        }),
-      );
-      // The next value in fan-out order: the smallest (lineage, seq) at the head of any source.
-      let next: (typeof sources)[number] | undefined;
-      for (const s of sources) {
-        const item = s.items[s.at];
-        if (!item) continue;
-        const best = next?.items[next.at];
-        if (!best || item.lineage < best.lineage || (item.lineage === best.lineage && item.seq < best.seq))
-          next = s;
-      }
-      const item = next?.items[next.at];
-      if (!next || !item) break;
-      next.at += 1;
-      if (!item.has) continue;
-      text += `${count > 0 ? "," : ""}${JSON.stringify(item.value) ?? "null"}`;
-      count += 1;
-    }
-    return `${text}]`;
+  private gatherArray(meta: RunMeta, identifier: string, prefix: string, field: string): Promise<string> {
+    const readers = [0, ...Array.from({ length: meta.shards.count }, (_, i) => i + 1)].map(
+      (shard): SubtreeReader =>
+        (after) =>
+          shard === meta.shard
+            ? Promise.resolve(this.host.store.subtreePage(identifier, prefix, field, after, GATHER_PAGE))
+            : this.host
+                .peer(actorName(meta.run_key, shard))
+                .subtreePage(identifier, prefix, field, after, GATHER_PAGE),
+    );
+    return gatherArray(readers, GATHER_PAGE);
   }
 }

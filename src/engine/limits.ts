@@ -136,7 +136,7 @@ export const SPAWN_BATCH_CHARS = 400_000;
 export const DEFAULT_BRANCH_SHARDS = 8;
 export const MAX_BRANCH_SHARDS = 64;
 /** Default output of a fan-out from which its branches go to the shards (`SHARD_FROM_OUTPUT`). */
-export const DEFAULT_SHARD_FROM_OUTPUT = 1_000;
+export const DEFAULT_SHARD_FROM_OUTPUT = 100_000;
 
 /**
  * Outputs per page when a runtime reports a fan-out: each page is one RPC and one transaction in the run

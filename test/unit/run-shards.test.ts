@@ -74,22 +74,28 @@ function outputsOf(state: StateRow, width: number): Record<string, unknown>[] {
   }
 }
 
+/** One actor's engine over a memory store, with the run's shard plan. */
+function actorEngine(shard: number, shards: { count: number; from: number }, newFanoutId: () => string) {
+  const snap = snapshot();
+  const store = new MemoryRunStore({}, shard);
+  const engine = new RunEngine(store, new GraphIndex(snap), {
+    runKey: "0123456789abcdef",
+    namespace: "t",
+    graphName: "g",
+    retryPolicy: snap.retry_policy,
+    newFanoutId,
+    shard,
+    shards,
+  });
+  return { store, engine };
+}
+
 function simulate(seed: number, shards: number, from: number, width: number) {
   const random = rng(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
-  const snap = snapshot();
   let fanout = 0;
   const actors = Array.from({ length: shards + 1 }, (_, shard) => {
-    const store = new MemoryRunStore({}, shard);
-    const engine = new RunEngine(store, new GraphIndex(snap), {
-      runKey: "0123456789abcdef",
-      namespace: "t",
-      graphName: "g",
-      retryPolicy: snap.retry_policy,
-      newFanoutId: () => `f${++fanout}`,
-      shard,
-      shards: { count: shards, from },
-    });
+    const { store, engine } = actorEngine(shard, { count: shards, from }, () => `f${++fanout}`);
     return { shard, store, engine, adopted: new Set<number>(), settled: 0 };
   });
   const run = actors[0];
@@ -269,17 +275,8 @@ describe("paged fan-out over branch shards (randomized)", () => {
 
 describe("batches of branches handed to shards", () => {
   it("splits a page's branches for one shard into batches bounded in size", () => {
-    const snap = snapshot();
-    const store = new MemoryRunStore({}, 0);
     let fanout = 0;
-    const engine = new RunEngine(store, new GraphIndex(snap), {
-      runKey: "0123456789abcdef",
-      namespace: "t",
-      graphName: "g",
-      retryPolicy: snap.retry_policy,
-      newFanoutId: () => `f${++fanout}`,
-      shards: { count: 1, from: 1 },
-    });
+    const { store, engine } = actorEngine(0, { count: 1, from: 1 }, () => `f${++fanout}`);
     engine.start({ n: "x" }, 0, 1);
     const [p] = engine.claim([...store.readyAt.keys()], 1);
     const heavy = "x".repeat(100_000);

@@ -1,0 +1,39 @@
+// A unite's array gathered from several actors, page by page, in fan-out order.
+import { describe, expect, it } from "vitest";
+import { gatherArray, type SubtreeItem, type SubtreeReader } from "../../src/engine/run/gather";
+
+/** A reader over a sorted list, answering at most `page` items after a position, counting its reads. */
+function reader(items: SubtreeItem[], page: number, reads: number[]): SubtreeReader {
+  return async (after) => {
+    reads.push(1);
+    const from = after
+      ? items.findIndex(
+          (i) => i.lineage > after.lineage || (i.lineage === after.lineage && i.seq > after.seq),
+        )
+      : 0;
+    return from < 0 ? [] : items.slice(from, from + page);
+  };
+}
+const item = (lineage: string, seq: number, value: unknown, has = true): SubtreeItem => ({
+  lineage,
+  seq,
+  has,
+  value,
+});
+
+describe("gatherArray", () => {
+  it("merges the actors' pages into fan-out order, ties by seq, leaving out states without the field", async () => {
+    const reads: number[] = [];
+    const a = [item("a1", 1, "1"), item("a4", 2, "4"), item("a7", 3, "7"), item("a9", 4, "9")];
+    const b = [item("a2", 20, "2"), item("a4", 21, "4b"), item("a5", 22, null, false), item("a8", 23, "8")];
+    const c = [item("a3", 40, { x: 3 }), item("a6", 41, "6")];
+    const text = await gatherArray([reader(a, 2, reads), reader(b, 2, reads), reader(c, 2, reads)], 2);
+    expect(JSON.parse(text)).toEqual(["1", "2", { x: 3 }, "4", "4b", "6", "7", "8", "9"]);
+    // Pages, not one read per value.
+    expect(reads.length).toBeLessThan(10);
+  });
+
+  it("answers an empty array when no actor has a value", async () => {
+    expect(await gatherArray([reader([], 5, []), reader([], 5, [])], 5)).toBe("[]");
+  });
+});
