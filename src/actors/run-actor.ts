@@ -5,9 +5,15 @@ import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary } from "../contracts";
 import { Dispatcher } from "../dispatch/dispatcher";
-import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
+import { ConflictError, failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
-import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import {
+  DISPATCH_SAFETY_MS,
+  MAX_GRAPH_PAGE_STATES,
+  MAX_LEASE_EXPIRIES_PER_ALARM,
+  RESEND_AFTER_MS,
+} from "../engine/limits";
+import { executionLeaseMs, leaseExpiryError } from "../engine/run/control";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import type { SubtreeItem } from "../engine/run/gather";
@@ -21,6 +27,7 @@ import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
+import { ShardCancels } from "./run-cancel";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
@@ -34,6 +41,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private engine: RunEngine | null = null;
   private dispatcher!: Dispatcher;
   private link!: ShardLink;
+  private shardCancels!: ShardCancels;
   private costBook!: CostBook;
   private opened = false;
   private reportRpcs = 0;
@@ -71,6 +79,13 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       peer: (name) => this.env.RUN.getByName(name),
       transact: (fn) => this.transact(fn),
       dispatch: () => this.dispatcher.flush(),
+    });
+    this.shardCancels = new ShardCancels({
+      sql: ctx.storage.sql,
+      meta: () => this.meta,
+      peer: (name) => this.env.RUN.getByName(name),
+      transact: (fn) => this.transact(fn),
+      retryAt: (at) => this.scheduleAlarm(at),
     });
     this.dispatcher = new Dispatcher({
       env,
@@ -173,8 +188,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     const meta = this.meta;
     if (!meta) return [];
     const now = Date.now();
-    const lease = now + configOf(this.env).pullLeaseMs;
+    const pullLeaseMs = configOf(this.env).pullLeaseMs;
+    let firstLease = Number.POSITIVE_INFINITY;
     const claimed = this.transact(() => {
+      const engine = this.runEngine();
       const due: StateRow[] = [];
       const early: number[] = [];
       for (const seq of seqs) {
@@ -186,8 +203,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       // Handed out before it was due (the ready queue's clock ran ahead): its ref is acked by the
       // route, so it must be offered again when due rather than wait for a ref that no longer exists.
       this.store.markOffered(early, false);
-      return this.runEngine()
-        .claim(due, now, lease)
+      // The lease is the node's timeout_seconds when it has one (run control): its expiry is the timeout.
+      const byLease = new Map<number, StateRow[]>();
+      for (const state of due) {
+        const lease = now + executionLeaseMs(engine.graph.node(state.identifier), pullLeaseMs);
+        byLease.set(lease, [...(byLease.get(lease) ?? []), state]);
+        firstLease = Math.min(firstLease, lease);
+      }
+      return [...byLease]
+        .flatMap(([lease, states]) => engine.claim(states, now, lease))
         .map((state) => ({
           state_id: stateIdOf(meta.run_key, state.seq),
           node_name: state.node_name,
@@ -199,7 +223,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     // The lease must be able to expire even if nothing else is scheduled on this run.
     await this.afterCommit();
     if (claimed.length > 0) {
-      this.scheduleAlarm(lease);
+      this.scheduleAlarm(firstLease);
       await this.alarmWrite;
     }
     return claimed;
@@ -223,6 +247,46 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     return ok({ id: stateIdOf(meta.run_key, result.value.seq) });
   }
 
+  /**
+   * Cancels the run (run control): its states and its shards' states that are CREATED, QUEUED or
+   * EXECUTED become CANCELLED. Idempotent; a finished run is refused (409), an unknown one is not found.
+   */
+  async cancel(runId: string, namespace: string): Promise<Result<{ run_id: string; status: "CANCELLED" }>> {
+    const meta = this.meta;
+    // The actor is named by the id's first 16 hex digits: it is this run only if the whole id matches.
+    if (meta?.shard !== 0 || meta.run_id !== runId || meta.namespace !== namespace) {
+      return failed(new NotFoundError(`Run ${runId} not found`));
+    }
+    const result = await toResult(() => {
+      const told = this.transact(() => {
+        if (this.store.isCancelled()) return false;
+        const status = runStatus(runCounts(this.store.counts()), { tolerated: this.store.tolerated() });
+        if (status !== "PENDING") throw new ConflictError(`Run is already finished (${status})`);
+        this.runEngine().cancel(Date.now());
+        // Every shard of the plan is told, durably: the alarm tells again those that did not confirm.
+        if (!this.store.usesShards()) return false;
+        this.shardCancels.record(meta.shards.count);
+        return true;
+      });
+      // Armed in the commit's turn: a crash before the shards are told still leaves an alarm to tell them.
+      if (told) this.scheduleAlarm(Date.now() + RESEND_AFTER_MS);
+    });
+    if (!result.ok) return result;
+    await Promise.all([this.shardCancels.send(), this.afterCommit()]);
+    return ok({ run_id: meta.run_id, status: "CANCELLED" });
+  }
+
+  /** A branch shard's part of a cancel: started with the run's meta if no batch reached it yet. */
+  async cancelShard(meta: RunMeta): Promise<void> {
+    if (!this.meta) {
+      if (!this.opened) this.open();
+      this.transact(() => writeRunMeta(this.ctx.storage.sql, meta));
+      this.open();
+    }
+    this.transact(() => this.runEngine().cancel(Date.now()));
+    await this.afterCommit();
+  }
+
   /** Treats every expired lease as an errored report ("lease expired"), through the retry policy. */
   async expireLeases(now: number = Date.now()): Promise<number> {
     if (!this.meta) return 0;
@@ -231,8 +295,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       if (seqs.length === 0) return 0;
       // `now` only decides which leases count as expired; the transition happens at the real time, so a
       // retry's backoff is measured from the moment the expiry is handled.
-      const outcomes = this.runEngine().apply(
-        seqs.map((seq) => ({ type: "errored", seq, error: LEASE_EXPIRED })),
+      const engine = this.runEngine();
+      const errorOf = (seq: number): string => {
+        const state = this.store.getState(seq);
+        if (!state) return LEASE_EXPIRED;
+        const node = engine.graph.node(state.identifier);
+        return leaseExpiryError(node, engine.graph.info(node)?.transport, LEASE_EXPIRED);
+      };
+      const outcomes = engine.apply(
+        seqs.map((seq) => ({ type: "errored", seq, error: errorOf(seq) })),
         Date.now(),
       );
       return outcomes.filter((o) => o.applied).length;
@@ -289,7 +360,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       run_id: this.meta.run_id,
       graph_name: this.meta.graph_name,
       ...counts,
-      status: runStatus(counts),
+      status: runStatus(counts, { cancelled: this.store.isCancelled(), tolerated: this.store.tolerated() }),
       created_at: this.meta.created_at,
       ...(this.meta.warnings ? { warnings: this.meta.warnings } : {}),
     };
@@ -373,7 +444,14 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       // Dispatch must go on even if expiring leases failed; the next alarm tries the expiry again.
       console.error("expiring leases failed", e instanceof Error ? e.message : e);
     }
-    if (this.meta) await Promise.all([this.dispatcher.flush(), this.link.send(), this.link.gatherAll()]);
+    if (this.meta) {
+      await Promise.all([
+        this.dispatcher.flush(),
+        this.link.send(),
+        this.link.gatherAll(),
+        this.shardCancels.send(),
+      ]);
+    }
   }
 
   /** What this instance counted since it opened the run (the cost book adds what was saved before). */

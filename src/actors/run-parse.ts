@@ -105,6 +105,7 @@ const SettleDeltaSchema = z.object({
       failed_remove: z.array(z.number()),
     }),
   ),
+  tolerated: z.number().optional(),
 });
 
 function parseWith<T>(schema: z.ZodType<T>, text: string, what: string): T {

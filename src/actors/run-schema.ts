@@ -1,7 +1,7 @@
 // The run actor's SQLite schema, created (or upgraded) idempotently in one place.
 import { STATE_STATUSES } from "../engine/model";
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
@@ -21,6 +21,11 @@ export function migrateRunSchema(sql: SqlStorage): void {
     sql.exec("ALTER TABLE states ADD COLUMN never_ran INTEGER NOT NULL DEFAULT 0");
     sql.exec("ALTER TABLE states ADD COLUMN reported_outputs INTEGER NOT NULL DEFAULT 0");
     sql.exec("DROP INDEX IF EXISTS states_leased");
+  }
+  if (version && Number(version.value) < 4) {
+    // v4: the CANCELLED status (run control) widens the status CHECK, which SQLite cannot alter: the
+    // table is rebuilt once, under the same name, and its indexes are created again below.
+    sql.exec("ALTER TABLE states RENAME TO states_v3");
   }
   const statuses = STATE_STATUSES.map((s) => `'${s}'`).join(",");
   sql.exec(`CREATE TABLE IF NOT EXISTS states (
@@ -46,10 +51,17 @@ export function migrateRunSchema(sql: SqlStorage): void {
     enqueue_after INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue, and the lease
-    -- of a QUEUED state.
+    -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue (1), or one
+    -- parked until a slot of its node's max_concurrency frees (2); and the lease of a QUEUED state.
     offered INTEGER NOT NULL DEFAULT 0,
     lease_expires INTEGER)`);
+  if (version && Number(version.value) < 4) {
+    const columns = `seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents, exec_seq,
+      fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites, never_ran,
+      reported_outputs, enqueue_after, created_at, updated_at, offered, lease_expires`;
+    sql.exec(`INSERT INTO states (${columns}) SELECT ${columns} FROM states_v3`);
+    sql.exec("DROP TABLE states_v3");
+  }
   // Ready states are rows of the states table: a CREATED state not yet handed out is ready once due. A
   // state written as ready is therefore sent even across a crash, with no separate row to write or delete.
   sql.exec(
@@ -58,6 +70,15 @@ export function migrateRunSchema(sql: SqlStorage): void {
   // A QUEUED state, or an EXECUTED head whose runtime is still sending pages of its outputs, is leased.
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_leased ON states (lease_expires) WHERE status IN ('QUEUED', 'EXECUTED')",
+  );
+  // Run control: the states of a node that hold one of its `max_concurrency` slots (running, offered to a
+  // pull runtime, or ready to be dispatched), counted per node; and the states parked (offered = 2)
+  // until a slot frees, in the order they became ready.
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_held ON states (identifier) WHERE status IN ('QUEUED', 'EXECUTED') OR (status = 'CREATED' AND offered < 2)",
+  );
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS states_parked ON states (identifier, enqueue_after, seq) WHERE status = 'CREATED' AND offered = 2",
   );
   // Values too large for a row, in order: (state, column, part).
   sql.exec(`CREATE TABLE IF NOT EXISTS chunks (

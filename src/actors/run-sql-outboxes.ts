@@ -166,6 +166,40 @@ export abstract class SqlOutboxes extends SqlRows {
     }
   }
 
+  /**
+   * Keeps at most `limit` states of node `identifier` holding a slot (run control, `max_concurrency`):
+   * running (QUEUED, EXECUTED), offered to a pull runtime, or ready. Parks the newest ready ones beyond
+   * the limit (offered = 2: out of the ready index, so dispatch skips them) and unparks the oldest parked
+   * ones while slots are free. Dispatch takes only ready states, so no more than `limit` ever run.
+   * O(limit + newly ready) per call, through the `states_held` and `states_parked` indexes.
+   */
+  balanceSlots(identifier: string, limit: number): void {
+    const held = this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM states WHERE identifier = ? AND (status IN ('QUEUED', 'EXECUTED') OR (status = 'CREATED' AND offered < 2))",
+        identifier,
+      )
+      .one().n;
+    if (held > limit) {
+      this.sql.exec(
+        `UPDATE states SET offered = 2 WHERE seq IN (SELECT seq FROM states WHERE identifier = ? AND status = 'CREATED'
+           AND offered = 0 ORDER BY enqueue_after DESC, seq DESC LIMIT ?)`,
+        identifier,
+        held - limit,
+      );
+      this.cost.rowsWritten += held - limit;
+    } else if (held < limit) {
+      const unparked = this.sql.exec(
+        `UPDATE states SET offered = 0 WHERE seq IN (SELECT seq FROM states WHERE identifier = ? AND status = 'CREATED'
+           AND offered = 2 ORDER BY enqueue_after, seq LIMIT ?)`,
+        identifier,
+        limit - held,
+      ).rowsWritten;
+      this.cost.rowsWritten += unparked;
+      if (unparked > 0) this.readyTouched = true;
+    }
+  }
+
   /** Leased states (QUEUED, or EXECUTED while pages of outputs arrive) whose lease expired by `now`. */
   expiredLeases(now: number, limit: number): number[] {
     return this.sql

@@ -22,6 +22,8 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   private readonly countDeltas = new Map<StateStatus, number>();
   private readonly remote = new Map<string, BarrierDelta>();
   private shardsUsed: boolean;
+  private cancelled: boolean;
+  private toleratedDelta = 0;
 
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
@@ -35,6 +37,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     this.shardsUsed =
       sql.exec("SELECT 1 FROM meta WHERE key = 'shards_used'").toArray().length > 0 ||
       sql.exec("SELECT 1 FROM spawn_outbox LIMIT 1").toArray().length > 0;
+    this.cancelled = sql.exec("SELECT 1 FROM meta WHERE key = 'cancelled'").toArray().length > 0;
   }
 
   nextSeq(): number {
@@ -238,19 +241,54 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     return this.shardsUsed;
   }
 
+  isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  cancelPending(error: string, now: number): Partial<Record<StateStatus, number>> {
+    const moved: Partial<Record<StateStatus, number>> = {};
+    for (const r of this.sql.exec<{ status: string; n: number }>(
+      "SELECT status, count(*) AS n FROM states WHERE status IN ('CREATED', 'QUEUED', 'EXECUTED') GROUP BY status",
+    )) {
+      moved[parseStatus(r.status, "cancelled states")] = r.n;
+    }
+    this.sql.exec(
+      `UPDATE states SET status = 'CANCELLED', error = ?, updated_at = ?, offered = 0, lease_expires = NULL
+       WHERE status IN ('CREATED', 'QUEUED', 'EXECUTED')`,
+      error,
+      now,
+    );
+    this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('cancelled', ?)", String(now));
+    this.cancelled = true;
+    this.cost.rowsWritten += Object.values(moved).reduce((a, n) => a + (n ?? 0), 0);
+    return moved;
+  }
+
+  tolerate(n: number): void {
+    this.toleratedDelta += n;
+  }
+
+  /** Errored states the run's unites tolerated (run actor: with its shards' added). */
+  tolerated(): number {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'tolerated'").toArray()[0];
+    return row ? Number(row.value) : 0;
+  }
+
   /** Writes the counters changed by this transaction. MUST be called inside the same transaction. */
   flush(): void {
     if (this.shard !== 0) {
       // A shard's counts and its changes to the run actor's barriers go to the run actor, in order.
       const counts = Object.fromEntries([...this.countDeltas].filter(([, n]) => n !== 0));
       const barriers = [...this.remote.values()];
+      const tolerated = this.toleratedDelta;
       this.countDeltas.clear();
       this.remote.clear();
-      if (Object.keys(counts).length === 0 && barriers.length === 0) return;
+      this.toleratedDelta = 0;
+      if (Object.keys(counts).length === 0 && barriers.length === 0 && tolerated === 0) return;
       this.sql.exec(
         "INSERT INTO settle_outbox (at, body) VALUES (?, ?)",
         Date.now(),
-        JSON.stringify({ counts, barriers } satisfies SettleDelta),
+        JSON.stringify({ counts, barriers, ...(tolerated > 0 ? { tolerated } : {}) } satisfies SettleDelta),
       );
       this.cost.rowsWritten += 1;
       this.linkTouched = true;
@@ -266,11 +304,20 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       this.cost.rowsWritten += 1;
     }
     this.countDeltas.clear();
+    if (this.toleratedDelta !== 0) {
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('tolerated', ?) ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT)",
+        String(this.toleratedDelta),
+      );
+      this.toleratedDelta = 0;
+    }
   }
 
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
     this.countDeltas.clear();
+    this.toleratedDelta = 0;
+    this.cancelled = this.sql.exec("SELECT 1 FROM meta WHERE key = 'cancelled'").toArray().length > 0;
     this.remote.clear();
     this.readyTouched = false;
     this.linkTouched = false;

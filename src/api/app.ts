@@ -12,6 +12,7 @@ import { healthRoutes } from "./routes/health";
 import { namespacesRoutes } from "./routes/namespaces";
 import { nodesRoutes } from "./routes/nodes";
 import { openApiRoutes } from "./routes/openapi";
+import { runCancelRoutes } from "./routes/run-cancel";
 import { runCostsRoutes } from "./routes/run-costs";
 import { runInspectRoutes } from "./routes/run-inspect";
 import { runLiveRoutes } from "./routes/run-live";
@@ -29,6 +30,7 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   triggerRoutes,
   runsRoutes,
   runInspectRoutes,
+  runCancelRoutes,
   // The pull-runtime protocol (spec §2.9–§2.15).
   statesEnqueueRoutes,
   stateReportRoutes,

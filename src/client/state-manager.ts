@@ -220,11 +220,12 @@ export class StateManager {
   }
 
   /** Cancels a run (`POST .../states/run/{id}/cancel`); answers the engine's `{run_id, status}`. */
-  async cancelRun(runId: string): Promise<{ run_id: string; status: string }> {
+  async cancelRun(runId: string): Promise<{ run_id: string; status: "CANCELLED" }> {
     const res = await this.conn.request("POST", `/states/run/${segment(runId)}/cancel`);
     const body = await readBody(res);
+    // 404: no such run in this namespace; 409: it finished before it could be cancelled.
     if (res.status !== 200) throw new Error(`Failed to cancel run: ${res.status} ${body.text}`);
-    return body.json as { run_id: string; status: string };
+    return body.json as { run_id: string; status: "CANCELLED" };
   }
 
   /** One state's details: inputs, outputs, error, parents (spec §2.18). */

@@ -27,6 +27,8 @@ export interface DispatchStore {
   getState(seq: number): StateRow | undefined;
   /** Due CREATED states not yet handed out, oldest due first. */
   readyStates(now: number, limit: number): StateRow[];
+  /** Parks and unparks ready states of a node so at most `limit` hold a slot (run control). */
+  balanceSlots(identifier: string, limit: number): void;
   /** Marks pull states as offered to their ready queue, or as to be offered again. */
   markOffered(seqs: readonly number[], offered: boolean): void;
   openRound(seqs: readonly number[], now: number): number;
@@ -127,6 +129,10 @@ export class Dispatcher {
         }
         store.closeRound(round.id);
       }
+      // Concurrency limits (run control): only states holding a slot of their node stay ready.
+      for (const [identifier, limit] of this.host.graph()?.concurrencyLimits ?? []) {
+        store.balanceSlots(identifier, limit);
+      }
       const fresh = store.readyStates(
         now,
         Math.max(0, DISPATCH_ROUND_STATES - queued.length - pulled.length),
@@ -181,6 +187,8 @@ export class Dispatcher {
       };
       if (byteLength(s.inputs) <= INLINE_INPUTS_BYTES) d.inputs = s.inputs;
       if (info && info.secrets.length > 0) d.secrets = true;
+      const timeout = graph.node(s.identifier).timeout_seconds;
+      if (timeout !== undefined) d.timeout = timeout;
       return d;
     });
     const batches = packMessages(this.host.actorName() ?? runKey, dispatched, {

@@ -12,6 +12,8 @@ export const DispatchedState = z.object({
   inputs: z.record(z.string(), z.string()).optional(),
   /** The node declared secrets: fetch them from the run actor (never carried in a message). */
   secrets: z.boolean().optional(),
+  /** The node's `timeout_seconds` (run control): the consumer stops waiting for it after that long. */
+  timeout: z.number().positive().optional(),
 });
 export type DispatchedState = z.infer<typeof DispatchedState>;
 

@@ -71,6 +71,8 @@ export const START_REPAIR_AFTER_MS = 5_000;
  * far beyond any polling interval, and small enough that `now + delay` stays a valid alarm time.
  */
 export const MAX_DELAY_MS = 10 * 365 * 24 * 3_600_000;
+/** A node's `timeout_seconds` is at most a week (a lease longer than that protects nothing). */
+export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3_600;
 
 // ---- graphs and states ----
 

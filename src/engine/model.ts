@@ -11,6 +11,8 @@ export const StateStatus = z.enum([
   "SUCCESS",
   "PRUNED",
   "RETRY_CREATED",
+  // Our extension (run control): a state that was waiting or running when its run was cancelled.
+  "CANCELLED",
 ]);
 export type StateStatus = z.infer<typeof StateStatus>;
 export const STATE_STATUSES = StateStatus.options;
@@ -34,7 +36,7 @@ export type RetryStrategy = z.infer<typeof RetryStrategy>;
 export const ValidationStatus = z.enum(["VALID", "INVALID", "PENDING", "ONGOING"]);
 export type ValidationStatus = z.infer<typeof ValidationStatus>;
 
-export const RunStatus = z.enum(["SUCCESS", "PENDING", "FAILED"]);
+export const RunStatus = z.enum(["SUCCESS", "PENDING", "FAILED", "CANCELLED"]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 /** How ready states of a node reach its runtime. */
@@ -45,7 +47,14 @@ export type Transport = z.infer<typeof Transport>;
 // request schemas in template/request-schema.ts). Defined as schemas so that data read back from storage
 // is parsed against the same definition its type comes from.
 
-export const Unites = z.object({ identifier: z.string(), strategy: UnitesStrategy });
+export const Unites = z.object({
+  identifier: z.string(),
+  strategy: UnitesStrategy,
+  /** Our extension (run control): errored subtree states an ALL_SUCCESS barrier tolerates. */
+  tolerated_failure_count: z.number().optional(),
+  /** Our extension: the same, as a percentage (0–100) of the target execution's outputs. */
+  tolerated_failure_percentage: z.number().optional(),
+});
 export type Unites = z.infer<typeof Unites>;
 
 export const NodeTemplate = z.object({
@@ -55,6 +64,10 @@ export const NodeTemplate = z.object({
   inputs: z.record(z.string(), z.unknown()),
   next_nodes: z.array(z.string()).nullable(),
   unites: Unites.nullable(),
+  /** Our extension (run control): at most this many states of the node QUEUED at once, per run. */
+  max_concurrency: z.number().optional(),
+  /** Our extension (run control): a state of the node running longer than this is errored. */
+  timeout_seconds: z.number().optional(),
 });
 export type NodeTemplate = z.infer<typeof NodeTemplate>;
 

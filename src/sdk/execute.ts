@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { MAX_JSON_DEPTH, valueNestsDeeperThan } from "../engine/limits";
+import { timeoutError } from "../engine/run/control";
 import { type AnyNode, nodeDefinitionProblems, nodeNameOf } from "./base-node";
 import { isSignal } from "./signals";
 
@@ -13,6 +14,12 @@ export type ExecuteOutcome =
 export interface ExecuteContext {
   stateId: string;
   runId?: string;
+  /**
+   * The node's `timeout_seconds` in ms (run control): past it the state is reported errored with a
+   * timeout reason. JavaScript cannot stop a running promise: the node's work may go on in the
+   * background, but its result is ignored.
+   */
+  timeoutMs?: number;
 }
 
 const REDACTED = "[redacted]";
@@ -34,10 +41,19 @@ export async function executeNode(
   ctx: ExecuteContext,
 ): Promise<ExecuteOutcome> {
   const secretValues = Object.values(rawSecrets ?? {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await run(node, rawInputs, rawSecrets ?? {}, ctx);
+    const running = run(node, rawInputs, rawSecrets ?? {}, ctx);
+    if (ctx.timeoutMs === undefined) return await running;
+    const ms = ctx.timeoutMs;
+    const timedOut = new Promise<ExecuteOutcome>((resolve) => {
+      timer = setTimeout(() => resolve({ type: "errored", error: timeoutError(ms / 1000) }), ms);
+    });
+    return await Promise.race([running, timedOut]);
   } catch (thrown) {
     return { type: "errored", error: redact(messageOf(thrown), secretValues) };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

@@ -137,7 +137,10 @@ async function runOne(
     const seq = seqOf(s.id);
     const node = nodeFor(s.ns, s.node);
     const outcome: ExecuteOutcome = node
-      ? await executeNode(node, s.inputs ?? refInputs[seq] ?? {}, secrets[seq] ?? {}, { stateId: s.id })
+      ? await executeNode(node, s.inputs ?? refInputs[seq] ?? {}, secrets[seq] ?? {}, {
+          stateId: s.id,
+          ...(s.timeout === undefined ? {} : { timeoutMs: s.timeout * 1000 }),
+        })
       : {
           type: "errored",
           error: `Node ${s.node} in namespace ${s.ns} is not served by this runtime Worker`,

@@ -71,6 +71,7 @@ export const components: Record<string, z.ZodType> = {
   PruneResult: r.PruneResult,
   ReEnqueueAfterResult: r.RequeueResult,
   ManualRetryResult: r.ManualRetryResult,
+  CancelRunResult: r.CancelRunResult,
   SecretsResult: r.SecretsResult,
   RunsPage: r.RunsPage,
   RunGraph: r.RunGraph,
@@ -211,6 +212,22 @@ export const operations: OperationSpec[] = [
       identifier: { type: "string", description: "only the states of this node" },
     },
     responses: { 200: { description: "the states", schema: r.RunGraph }, 404: notFound("run") },
+  },
+  {
+    method: "post",
+    path: `${RUN}/cancel`,
+    operationId: "cancelRun",
+    tag: "runs",
+    extension: true,
+    summary: "Cancel a run",
+    description:
+      "Its CREATED, QUEUED and EXECUTED states (its branch shards' too) become CANCELLED: nothing more is " +
+      "dispatched or claimed, late reports are refused, no unite fires. Cancelling again answers the same.",
+    responses: {
+      200: { description: "the run is cancelled", schema: r.CancelRunResult },
+      404: notFound("run"),
+      409: refused("the run has already finished"),
+    },
   },
   {
     method: "get",

@@ -33,6 +33,7 @@ async function runView(env: Env, entry: RunIndexEntry) {
     errored_count: summary?.errored_count ?? 0,
     retried_count: summary?.retried_count ?? 0,
     total_count: summary?.total_count ?? 0,
+    ...(summary?.cancelled_count ? { cancelled_count: summary.cancelled_count } : {}),
     status: summary?.status ?? (entry.starting ? "PENDING" : "FAILED"),
     created_at: entry.created_at,
   };

@@ -127,6 +127,7 @@ export const PruneResult = z.object({ enqueue_after: z.number(), status: z.liter
 export const RequeueResult = z.object({ enqueue_after: z.number(), status: z.literal("CREATED") });
 export const ManualRetryResult = z.object({ id: stateId, status: z.literal("CREATED") });
 export const SecretsResult = z.object({ secrets: z.record(z.string(), z.string()) });
+export const CancelRunResult = z.object({ run_id: z.string(), status: z.literal("CANCELLED") });
 
 const runCounts = {
   success_count: z.int().describe("SUCCESS and PRUNED states"),
@@ -134,6 +135,10 @@ const runCounts = {
   errored_count: z.int().describe("ERRORED and NEXT_CREATED_ERROR states"),
   retried_count: z.int().describe("RETRY_CREATED states"),
   total_count: z.int().describe("every state: attempts, fan-out clones and retries"),
+  cancelled_count: z
+    .int()
+    .optional()
+    .describe("our extension: CANCELLED states, present only when the run has some"),
 };
 export const RunListItem = z.object({
   run_id: z.string(),

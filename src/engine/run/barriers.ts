@@ -6,6 +6,7 @@
 // A barrier lives with its execution's head: in a branch shard, a change to a barrier of the run actor's
 // executions becomes a delta that the shard sends with its transaction (design §6).
 import { shardOfSeq } from "../ids";
+import { exceedsTolerance, hasTolerance } from "./control";
 import type { GraphIndex } from "./graph-index";
 import type { Barrier, BarrierDelta, ParentLink, RunStore, StateRow } from "./types";
 
@@ -46,6 +47,26 @@ export class BarrierBook {
       state.parents,
       state.does_unites ? this.graph.uniteTargetOf(state.identifier) : undefined,
     );
+  }
+
+  /**
+   * The barriers a failure of `state` counts in (run control): those of `keysOf`, from the innermost
+   * ancestor outwards, up to the first ancestor that a unite with a tolerance waits on. That unite takes
+   * charge of its subtree's failures: they reach outer barriers only through it (an exceeded tolerance
+   * records its unite ERRORED, which counts as one failure outside). Without tolerances: `keysOf`.
+   */
+  failureKeysOf(state: StateRow): BarrierKey[] {
+    if (this.graph.absorbingTargets.size === 0) return this.keysOf(state);
+    const ownTarget = state.does_unites ? this.graph.uniteTargetOf(state.identifier) : undefined;
+    const keys: BarrierKey[] = [];
+    for (let i = state.parents.length - 1; i >= 0; i--) {
+      const [identifier, , execSeq] = state.parents[i] as (typeof state.parents)[number];
+      if (identifier === ownTarget) continue;
+      for (const unite of this.graph.unitesByTarget.get(identifier) ?? [])
+        keys.push([unite.identifier, execSeq]);
+      if (this.graph.absorbingTargets.has(identifier)) break;
+    }
+    return keys;
   }
 
   /** Adds `pending` to each open barrier, and counts a failure of `failedSeq` when given. */
@@ -141,14 +162,28 @@ export class BarrierBook {
     this.mark(delta.unite, delta.exec_seq, true);
   }
 
-  /** The next touched barrier that is due to fire (open, nothing pending), or undefined. */
+  /**
+   * The next touched barrier that is due to fire (open, nothing pending), or undefined. A barrier whose
+   * unite carries a tolerance is also due as soon as its failures exceed it: it fails at once.
+   */
   nextDue(): Barrier | undefined {
     for (const key of this.touched) {
       this.touched.delete(key);
       const barrier = this.cache.get(key);
-      if (barrier && !barrier.fired && barrier.pending === 0) return barrier;
+      if (barrier && !barrier.fired && (barrier.pending === 0 || this.exceeded(barrier))) return barrier;
     }
     return undefined;
+  }
+
+  /** Whether an open barrier's failures already exceed its unite's tolerance (never without one). */
+  private exceeded(barrier: Barrier): boolean {
+    if (barrier.failed === 0) return false;
+    const unites = this.graph.byId.get(barrier.unite)?.unites;
+    if (!unites || !hasTolerance(unites)) return false;
+    const head = this.store.getState(barrier.exec_seq);
+    if (!head) return false;
+    // While pages of the execution's outputs arrive its width still grows: a percentage waits.
+    return exceedsTolerance(unites, barrier.failed, head.reported_outputs, head.status !== "EXECUTED");
   }
 
   markFired(barrier: Barrier): void {

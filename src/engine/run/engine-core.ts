@@ -112,11 +112,13 @@ export abstract class EngineCore {
   }
 
   protected countFailure(state: StateRow): void {
-    this.barriers.adjust(this.barriers.keysOf(state), 0, state.seq);
+    this.barriers.adjust(this.barriers.failureKeysOf(state), 0, state.seq);
   }
 
   /** Fires every barrier that became due in this call; firing may make outer barriers due. */
   protected settleBarriers(): void {
+    // A cancelled run fires no unite (run control).
+    if (this.store.isCancelled()) return;
     for (let due = this.barriers.nextDue(); due; due = this.barriers.nextDue()) this.fire(due);
   }
 
@@ -166,7 +168,8 @@ export abstract class EngineCore {
     this.store.count(from, -1);
     this.store.count(status, 1);
     if (!TERMINAL.has(from) && TERMINAL.has(status)) {
-      this.barriers.adjust(this.barriers.keysOf(state), -1, FAILED.has(status) ? state.seq : undefined);
+      this.barriers.adjust(this.barriers.keysOf(state), -1);
+      if (FAILED.has(status)) this.countFailure(state);
     }
     state.status = status;
   }

@@ -9,6 +9,7 @@ import { stateIdOf } from "../ids";
 import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { StateStatus } from "../model";
 import { FAILED, TERMINAL } from "./counts";
+import { CANCELLED_ERROR } from "./control";
 import { clip } from "./engine-core";
 import { ShardEngine } from "./shard-side";
 import type { OutputPage, Report, ReportOutcome, StateRow } from "./types";
@@ -83,6 +84,7 @@ export class RunEngine extends ShardEngine {
     this.begin(now);
     const state = this.store.getState(seq);
     if (!state) throw new NotFoundError("State not found");
+    if (this.store.isCancelled()) throw new ConflictError("The run was cancelled: its states cannot be retried");
     if (!MANUALLY_RETRYABLE.has(state.status)) {
       throw new ConflictError(
         `State is ${state.status}: only ERRORED, NEXT_CREATED_ERROR or PRUNED states can be retried manually`,
@@ -124,11 +126,30 @@ export class RunEngine extends ShardEngine {
       this.store.updateState(superseded.seq, { status: "RETRY_CREATED" }, now);
       this.store.count(from, -1);
       this.store.count("RETRY_CREATED", 1);
-      if (FAILED.has(from)) this.barriers.withdrawFailure(this.barriers.keysOf(superseded), superseded.seq);
+      if (FAILED.has(from))
+        this.barriers.withdrawFailure(this.barriers.failureKeysOf(superseded), superseded.seq);
     }
     this.settleBarriers();
     this.end();
     return retry;
+  }
+
+  /**
+   * Cancels this actor's part of the run (run control): every CREATED, QUEUED or EXECUTED state becomes
+   * CANCELLED, so nothing more is dispatched or claimed, late reports are refused (they find no QUEUED
+   * state) and no unite fires. False when it was cancelled already. MUST be called inside a transaction.
+   */
+  cancel(now: number): boolean {
+    if (this.store.isCancelled()) return false;
+    this.begin(now);
+    const moved = this.store.cancelPending(CANCELLED_ERROR, now);
+    for (const [status, n] of Object.entries(moved) as [StateStatus, number][]) {
+      if (!n) continue;
+      this.store.count(status, -n);
+      this.store.count("CANCELLED", n);
+    }
+    this.end();
+    return true;
   }
 
   protected applyOne(report: Report, namespace: string | undefined): ReportOutcome {

@@ -67,7 +67,7 @@ export abstract class FanOutEngine extends UniteEngine {
     }
     const batches = new Map<number, SpawnBatch>();
     for (let [m, children] of members) {
-      const shard = this.shardOf(m.fanout_index);
+      const shard = this.shardOf(m.fanout_index, state.identifier);
       if (shard !== 0) {
         this.forwardMember(batches, shard, state, m, children);
         continue;
@@ -117,10 +117,14 @@ export abstract class FanOutEngine extends UniteEngine {
     return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
   }
 
-  /** The shard member `index` of a fan-out goes to: 0 (stays here) unless this is the run actor. */
-  protected shardOf(index: number): number {
+  /**
+   * The shard member `index` of a fan-out of `identifier` goes to: 0 (stays here) unless this is the run
+   * actor and the node's branches may be sharded (not when a concurrency-limited node runs downstream).
+   */
+  protected shardOf(index: number, identifier: string): number {
     const plan = this.env.shards;
     if ((this.env.shard ?? 0) !== 0 || !plan || plan.count < 1 || index < Math.max(1, plan.from)) return 0;
+    if (!this.graph.shardable(identifier)) return 0;
     return 1 + (index % plan.count);
   }
 

@@ -1,6 +1,7 @@
 // Lookups over a run's graph snapshot, built once per actor instance.
 import type { NodeTemplate } from "../model";
 import { type ParsedTemplate, parseTemplate } from "../template/placeholders";
+import { hasTolerance } from "./control";
 import { unitedSubtree } from "../template/united-subtree";
 import { type NodeInfo, nodeKey, type RunTemplateSnapshot } from "./snapshot";
 
@@ -11,6 +12,15 @@ export class GraphIndex {
   readonly unitesByTarget = new Map<string, NodeTemplate[]>();
   /** unite identifier → identifiers inside its united subtree (their outputs render as JSON arrays) */
   readonly subtreeOf = new Map<string, Set<string>>();
+  /** identifier → its `max_concurrency`, for the nodes that have one (run control). */
+  readonly concurrencyLimits = new Map<string, number>();
+  /**
+   * Targets whose unites include one with a tolerated failure count or percentage: their subtrees'
+   * failures reach outer barriers only through those unites (see BarrierBook.failureKeys).
+   */
+  readonly absorbingTargets = new Set<string>();
+  /** Nodes whose fan-outs stay in the run actor: a concurrency-limited node runs downstream of them. */
+  private readonly unshardable = new Set<string>();
   private readonly parsed = new Map<string, ParsedTemplate>();
 
   constructor(readonly snapshot: RunTemplateSnapshot) {
@@ -32,7 +42,47 @@ export class GraphIndex {
     this.root = root;
     for (const node of snapshot.nodes) {
       if (node.unites) this.subtreeOf.set(node.identifier, unitedSubtree(snapshot.nodes, node));
+      if (node.max_concurrency !== undefined) this.concurrencyLimits.set(node.identifier, node.max_concurrency);
+      if (node.unites && hasTolerance(node.unites)) this.absorbingTargets.add(node.unites.identifier);
     }
+    if (this.concurrencyLimits.size > 0) {
+      for (const node of snapshot.nodes) {
+        if ([...this.downstreamOf(node.identifier)].some((id) => this.concurrencyLimits.has(id)))
+          this.unshardable.add(node.identifier);
+      }
+    }
+  }
+
+  /**
+   * Whether the branches of an execution of `identifier` may go to branch shards. A per-run concurrency
+   * limit is counted by one actor, so a fan-out with a concurrency-limited node anywhere downstream keeps
+   * all its branches in the run actor (design §6; docs/control-features.md).
+   */
+  shardable(identifier: string): boolean {
+    return !this.unshardable.has(identifier);
+  }
+
+  /**
+   * The first of `target`'s unites that carries a tolerance: the one whose tolerated failures the run's
+   * status discounts (once per execution, however many tolerant unites the target has).
+   */
+  countingUnite(target: string): string | undefined {
+    return this.unitesByTarget.get(target)?.find((u) => hasTolerance(u.unites))?.identifier;
+  }
+
+  /** Every node a state of `identifier` can lead to: next nodes, and unites of what it leads to. */
+  private downstreamOf(identifier: string): Set<string> {
+    const seen = new Set<string>();
+    // The execution's own unites are not counted: they fire with its head, in the run actor.
+    const stack = [...(this.byId.get(identifier)?.next_nodes ?? [])];
+    while (stack.length > 0) {
+      const id = stack.pop() as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...(this.byId.get(id)?.next_nodes ?? []));
+      for (const unite of this.unitesByTarget.get(id) ?? []) stack.push(unite.identifier);
+    }
+    return seen;
   }
 
   node(identifier: string): NodeTemplate {

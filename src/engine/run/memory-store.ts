@@ -17,6 +17,9 @@ export class MemoryRunStore implements RunStore {
   /** Unite states waiting for their gathered inputs. */
   readonly gathers = new Set<number>();
   private shardsUsed = false;
+  private cancelled = false;
+  /** Errored states tolerated by unites (run control). */
+  tolerated = 0;
   private seq: number;
 
   constructor(
@@ -114,6 +117,26 @@ export class MemoryRunStore implements RunStore {
 
   usesShards(): boolean {
     return this.shardsUsed;
+  }
+
+  isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  cancelPending(error: string, now: number): Partial<Record<StateStatus, number>> {
+    this.cancelled = true;
+    const moved: Partial<Record<StateStatus, number>> = {};
+    for (const row of this.states.values()) {
+      if (row.status !== "CREATED" && row.status !== "QUEUED" && row.status !== "EXECUTED") continue;
+      moved[row.status] = (moved[row.status] ?? 0) + 1;
+      Object.assign(row, { status: "CANCELLED", error, updated_at: now });
+      this.readyAt.delete(row.seq);
+    }
+    return moved;
+  }
+
+  tolerate(n: number): void {
+    this.tolerated += n;
   }
 
   byIdentifier(identifier: string): StateRow[] {

@@ -7,7 +7,9 @@ import type { BarrierDelta, SettleDelta } from "./types";
 export function mergeSettles(deltas: SettleDelta[]): SettleDelta {
   const counts: SettleDelta["counts"] = {};
   const barriers = new Map<string, BarrierDelta>();
+  let tolerated = 0;
   for (const delta of deltas) {
+    tolerated += delta.tolerated ?? 0;
     for (const [status, n] of Object.entries(delta.counts)) {
       const key = status as keyof SettleDelta["counts"];
       counts[key] = (counts[key] ?? 0) + (n ?? 0);
@@ -27,5 +29,5 @@ export function mergeSettles(deltas: SettleDelta[]): SettleDelta {
       barriers.set(key, sum);
     }
   }
-  return { counts, barriers: [...barriers.values()] };
+  return { counts, barriers: [...barriers.values()], ...(tolerated > 0 ? { tolerated } : {}) };
 }

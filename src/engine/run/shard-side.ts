@@ -1,6 +1,7 @@
 // The shard side of the branch-shard protocol (design §6): a shard writes the branches the run actor
 // handed it; the run actor applies what a shard's transactions changed.
 import type { StateStatus } from "../model";
+import { CANCELLED_ERROR } from "./control";
 import { FanOutEngine } from "./fan-out";
 import { childLineage } from "./lineage";
 import type { SettleDelta, SpawnBatch, StateRow } from "./types";
@@ -13,6 +14,7 @@ export abstract class ShardEngine extends FanOutEngine {
   adopt(batch: SpawnBatch, now: number): void {
     this.begin(now);
     const { head } = batch;
+    const cancelled = this.store.isCancelled();
     for (const member of batch.members) {
       const clone: StateRow = {
         ...this.newState({
@@ -44,6 +46,14 @@ export abstract class ShardEngine extends FanOutEngine {
           enqueue_after: now,
         });
         row.fanout_id = child.fanout_id;
+        if (cancelled) {
+          // The run was cancelled while this batch was on its way: its children never run. The run
+          // actor counted them CREATED; this shard's settle delta moves them.
+          this.store.insertState({ ...row, status: "CANCELLED", error: CANCELLED_ERROR });
+          this.store.count("CREATED", -1);
+          this.store.count("CANCELLED", 1);
+          continue;
+        }
         this.store.insertState(row);
         this.store.ready(row.seq, now);
       }
@@ -58,6 +68,7 @@ export abstract class ShardEngine extends FanOutEngine {
       if (n) this.store.count(status as StateStatus, n);
     }
     for (const barrier of delta.barriers) this.barriers.applyDelta(barrier);
+    if (delta.tolerated) this.store.tolerate(delta.tolerated);
     this.settleBarriers();
     this.end();
   }

@@ -125,6 +125,8 @@ export interface BarrierDelta {
 export interface SettleDelta {
   counts: Partial<Record<StateStatus, number>>;
   barriers: BarrierDelta[];
+  /** Errored states a barrier in the shard tolerated (absent: none). */
+  tolerated?: number;
 }
 
 export interface RunStore {
@@ -163,6 +165,16 @@ export interface RunStore {
   gather(seq: number): void;
   /** Whether any branch of this run was handed to a shard (then unites gather from the shards). */
   usesShards(): boolean;
+  /** Whether this actor's part of the run was cancelled (run control). */
+  isCancelled(): boolean;
+  /**
+   * Marks this actor's part of the run cancelled and moves every CREATED, QUEUED or EXECUTED state to
+   * CANCELLED with `error`, in bulk (one statement, not one engine step per state); answers how many
+   * states left each status. It changes no counter: the engine counts the moves.
+   */
+  cancelPending(error: string, now: number): Partial<Record<StateStatus, number>>;
+  /** Adds `n` errored states that a unite's barrier tolerated (the run does not fail for them). */
+  tolerate(n: number): void;
 }
 
 /**

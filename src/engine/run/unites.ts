@@ -3,6 +3,7 @@
 // first (completeGather).
 import { stateIdOf } from "../ids";
 import { MAX_DELAY_MS } from "../limits";
+import { exceedsTolerance } from "./control";
 import { refKey } from "../template/placeholders";
 import { EngineCore } from "./engine-core";
 import { subtreePrefix, uniteLineage } from "./lineage";
@@ -31,7 +32,11 @@ export abstract class UniteEngine extends EngineCore {
     });
     base.does_unites = true;
     const strategy = unite.unites?.strategy ?? "ALL_SUCCESS";
-    if (strategy === "ALL_SUCCESS" && barrier.failed > 0) {
+    if (
+      strategy === "ALL_SUCCESS" &&
+      unite.unites &&
+      exceedsTolerance(unite.unites, barrier.failed, head.reported_outputs)
+    ) {
       const ids = barrier.failed_sample.map((s) => stateIdOf(this.env.runKey, s)).join(", ");
       const more = barrier.failed > barrier.failed_sample.length ? ", …" : "";
       this.insertFailedUnite(
@@ -39,6 +44,11 @@ export abstract class UniteEngine extends EngineCore {
         `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
       );
       return;
+    }
+    // Failures within a tolerance (run control): the unite runs over the successful branches, and the
+    // run's status discounts them, once per execution (by the first tolerant unite of the target).
+    if (barrier.failed > 0 && strategy === "ALL_SUCCESS" && this.graph.countingUnite(target) === unite.identifier) {
+      this.store.tolerate(barrier.failed);
     }
     if (this.store.usesShards() && this.gatherRefs(unite.identifier).length > 0) {
       // Its subtree's outputs live in the shards too: read them page by page, outside this transaction,

@@ -10,6 +10,7 @@ import {
   MAX_NAME_CHARS,
   MAX_NODES_PER_GRAPH,
   MAX_STORE_VALUE_BYTES,
+  MAX_TIMEOUT_SECONDS,
 } from "../limits";
 import { CronTrigger, DEFAULT_RETRY_POLICY, RetryStrategy, UnitesStrategy } from "../model";
 
@@ -53,24 +54,52 @@ const nextNodes = z
   });
 
 const unites = z
-  .object({ identifier: boundedName(), strategy: UnitesStrategy.default("ALL_SUCCESS") })
+  .object({
+    identifier: boundedName(),
+    strategy: UnitesStrategy.default("ALL_SUCCESS"),
+    // Our extensions (run control, Step Functions' names): failures an ALL_SUCCESS barrier tolerates.
+    tolerated_failure_count: laxInt(z.int().min(0)).nullish(),
+    tolerated_failure_percentage: z.number().min(0).max(100).nullish(),
+  })
   .nullable()
   .default(null)
   .transform((u, ctx) => {
     if (u === null) return null;
     const identifier = u.identifier.trim();
     if (identifier === "") return fail(ctx, u, ["Unites identifier cannot be empty"]);
-    return { identifier, strategy: u.strategy };
+    const count = u.tolerated_failure_count ?? undefined;
+    const percentage = u.tolerated_failure_percentage ?? undefined;
+    if ((count !== undefined || percentage !== undefined) && u.strategy !== "ALL_SUCCESS") {
+      return fail(ctx, u, [
+        "tolerated_failure_count and tolerated_failure_percentage apply only to the ALL_SUCCESS strategy",
+      ]);
+    }
+    return {
+      identifier,
+      strategy: u.strategy,
+      ...(count !== undefined ? { tolerated_failure_count: count } : {}),
+      ...(percentage !== undefined ? { tolerated_failure_percentage: percentage } : {}),
+    };
   });
 
-export const nodeTemplateSchema = z.object({
-  node_name: nodeName,
-  namespace: boundedName(),
-  identifier: nodeIdentifier,
-  inputs: z.record(boundedName(), z.unknown()),
-  next_nodes: nextNodes,
-  unites,
-});
+export const nodeTemplateSchema = z
+  .object({
+    node_name: nodeName,
+    namespace: boundedName(),
+    identifier: nodeIdentifier,
+    inputs: z.record(boundedName(), z.unknown()),
+    next_nodes: nextNodes,
+    unites,
+    // Our extensions (run control): absent (or null) means no limit.
+    max_concurrency: laxInt(z.int().min(1)).nullish(),
+    timeout_seconds: laxInt(z.int().min(1).max(MAX_TIMEOUT_SECONDS)).nullish(),
+  })
+  .transform(({ max_concurrency, timeout_seconds, ...node }) => ({
+    ...node,
+    // Stored and shown only when set, so a graph without them keeps Exosphere's shape.
+    ...(max_concurrency != null ? { max_concurrency } : {}),
+    ...(timeout_seconds != null ? { timeout_seconds } : {}),
+  }));
 
 /** Exosphere's store key rule: trimmed, non-empty, no '.', unique after trimming. */
 function storeKeyErrors(keys: string[]): { errors: string[]; accepted: Set<string> } {
