@@ -187,5 +187,25 @@ export function runStoreContract(name: string, withStore: WithStore): void {
         expect(sum).toEqual({ pending: 0, failed: 1 });
         expect(sent.flatMap((d) => d.failed_add)).toEqual([firstSeqOf(1)]);
       }));
+
+    it("cancels every waiting and running state in bulk, answers the moves, and stays cancelled", () =>
+      withStore(0, {}, (s) => {
+        s.store.insertState(row(1, { status: "CREATED" }));
+        s.store.insertState(row(2, { status: "QUEUED" }));
+        s.store.insertState(row(3, { status: "EXECUTED" }));
+        s.store.insertState(row(4, { status: "SUCCESS" }));
+        s.store.insertState(row(5, { status: "CREATED" }));
+        s.store.ready(1, 0);
+        s.store.ready(5, 0);
+        s.commit();
+        expect(s.store.isCancelled()).toBe(false);
+        expect(s.store.cancelPending("cancelled", 7)).toEqual({ CREATED: 2, QUEUED: 1, EXECUTED: 1 });
+        s.commit();
+        expect(s.store.isCancelled()).toBe(true);
+        expect([1, 2, 3, 5].map((seq) => s.store.getState(seq)?.status)).toEqual(Array(4).fill("CANCELLED"));
+        expect(s.store.getState(2)).toMatchObject({ error: "cancelled", updated_at: 7 });
+        expect(s.store.getState(4)?.status).toBe("SUCCESS");
+        expect(s.dueAt(10)).toEqual([]);
+      }));
   });
 }

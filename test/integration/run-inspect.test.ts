@@ -85,6 +85,7 @@ describe("GET /v0/namespace/{ns}/states/run/{run_id}/graph", () => {
       SUCCESS: 6,
       PRUNED: 0,
       RETRY_CREATED: 0,
+      CANCELLED: 0,
     });
   });
 

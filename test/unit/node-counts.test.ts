@@ -37,6 +37,7 @@ describe("addNodeCounts and nodeProgress", () => {
       SUCCESS: 4,
       PRUNED: 0,
       RETRY_CREATED: 0,
+      CANCELLED: 0,
     });
   });
 });

@@ -116,6 +116,74 @@ describe("upsertGraphBodySchema", () => {
     expect(issues.map((i) => i.path.join("."))).toEqual(["nodes.0.unites.strategy"]);
   });
 
+  describe("run control fields", () => {
+    const paths = (over: Record<string, unknown>) => issuesOf(withNode(over)).map((i) => i.path.join("."));
+
+    it("keeps max_concurrency, timeout_seconds and tolerances when set, and adds nothing when absent", () => {
+      const [set] = upsertGraphBodySchema.parse(
+        withNode({
+          max_concurrency: 3,
+          timeout_seconds: "30",
+          unites: { identifier: "x", tolerated_failure_count: 2, tolerated_failure_percentage: 12.5 },
+        }),
+      ).nodes;
+      expect(set).toMatchObject({
+        max_concurrency: 3,
+        timeout_seconds: 30,
+        unites: {
+          identifier: "x",
+          strategy: "ALL_SUCCESS",
+          tolerated_failure_count: 2,
+          tolerated_failure_percentage: 12.5,
+        },
+      });
+      const [plain] = upsertGraphBodySchema.parse(
+        withNode({ max_concurrency: null, unites: { identifier: "x" } }),
+      ).nodes;
+      expect(Object.keys(plain ?? {})).not.toContain("max_concurrency");
+      expect(Object.keys(plain ?? {})).not.toContain("timeout_seconds");
+      expect(plain?.unites).toEqual({ identifier: "x", strategy: "ALL_SUCCESS" });
+    });
+
+    it("rejects a max_concurrency or timeout_seconds that is not a positive integer", () => {
+      for (const bad of [0, -1, 1.5, "many", true]) {
+        expect(paths({ max_concurrency: bad })).toEqual(["nodes.0.max_concurrency"]);
+        expect(paths({ timeout_seconds: bad })).toEqual(["nodes.0.timeout_seconds"]);
+      }
+      expect(paths({ timeout_seconds: 8 * 24 * 3600 })).toEqual(["nodes.0.timeout_seconds"]);
+    });
+
+    it("rejects a negative or fractional tolerated count and a percentage outside 0-100", () => {
+      const unites = (over: Record<string, unknown>) => ({ unites: { identifier: "x", ...over } });
+      expect(paths(unites({ tolerated_failure_count: -1 }))).toEqual([
+        "nodes.0.unites.tolerated_failure_count",
+      ]);
+      expect(paths(unites({ tolerated_failure_count: 0.5 }))).toEqual([
+        "nodes.0.unites.tolerated_failure_count",
+      ]);
+      expect(paths(unites({ tolerated_failure_percentage: 101 }))).toEqual([
+        "nodes.0.unites.tolerated_failure_percentage",
+      ]);
+      expect(paths(unites({ tolerated_failure_percentage: -0.1 }))).toEqual([
+        "nodes.0.unites.tolerated_failure_percentage",
+      ]);
+      expect(
+        upsertGraphBodySchema.parse(
+          withNode(unites({ tolerated_failure_count: 0, tolerated_failure_percentage: 100 })),
+        ).nodes[0]?.unites,
+      ).toMatchObject({ tolerated_failure_count: 0, tolerated_failure_percentage: 100 });
+    });
+
+    it("rejects a tolerance on an ALL_DONE unite", () => {
+      expect(
+        customIssue(
+          withNode({ unites: { identifier: "x", strategy: "ALL_DONE", tolerated_failure_count: 1 } }),
+          ["nodes", 0, "unites"],
+        ),
+      ).toMatch(/apply only to the ALL_SUCCESS strategy/);
+    });
+  });
+
   it("requires inputs to be an object but accepts any value inside", () => {
     expect(issuesOf(withNode({ inputs: [] })).map((i) => i.path.join("."))).toEqual(["nodes.0.inputs"]);
     expect(upsertGraphBodySchema.parse(withNode({ inputs: { a: 1 } })).nodes[0]?.inputs).toEqual({ a: 1 });
