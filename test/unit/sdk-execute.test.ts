@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
   type AnyNode,
@@ -36,6 +36,29 @@ function node(behaviour: Behaviour): AnyNode {
 const secrets = { TOKEN: "s3cr3t-value", OTHER_GRAPH_SECRET: "not-for-this-node" };
 
 describe("executeNode", () => {
+  it("reports a node that runs past its timeout as errored with a timeout reason", async () => {
+    vi.useFakeTimers();
+    try {
+      const never = node(() => new Promise(() => {}));
+      const outcome = executeNode(never, { text: "hi" }, secrets, { ...ctx, timeoutMs: 2_000 });
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(await outcome).toEqual({
+        type: "errored",
+        error: "Timed out: the node ran longer than its timeout_seconds (2 s)",
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("answers a node that finishes within its timeout as usual", async () => {
+    const quick = node(({ text }) => ({ word: text }));
+    expect(await executeNode(quick, { text: "hi" }, secrets, { ...ctx, timeoutMs: 60_000 })).toEqual({
+      type: "executed",
+      outputs: [{ word: "hi" }],
+    });
+  });
+
   it("runs the node with parsed inputs and reports one output", async () => {
     const probe = node(({ text }) => ({ word: text.toUpperCase() }));
     expect(await executeNode(probe, { text: "hi" }, secrets, ctx)).toEqual({

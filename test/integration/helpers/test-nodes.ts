@@ -63,6 +63,40 @@ class FailNode extends BaseNode<typeof SignalInputs, typeof EchoOutputs> {
   }
 }
 
+/** Copies of CountingNode running now, per `key` (one isolate runs the test runtime's consumer). */
+const running = new Map<string, number>();
+
+/**
+ * Records how many copies with the same `key` run at once: it answers the count it saw when it started,
+ * then works for `ms` milliseconds (a slow API call), so copies handed out together overlap.
+ */
+class CountingNode extends BaseNode<typeof CountingInputs, typeof EchoOutputs> {
+  static override nodeName = "CountingNode";
+  override readonly inputs = CountingInputs;
+  override readonly outputs = EchoOutputs;
+  async execute(inputs: z.infer<typeof CountingInputs>) {
+    const now = (running.get(inputs.key) ?? 0) + 1;
+    running.set(inputs.key, now);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, Number(inputs.ms)));
+    } finally {
+      running.set(inputs.key, (running.get(inputs.key) ?? 1) - 1);
+    }
+    return { value: String(now) };
+  }
+}
+const CountingInputs = z.object({ key: z.string(), ms: z.string(), item: z.string() });
+
+/** Never finishes: only a timeout ends it. */
+class HangNode extends BaseNode<typeof SignalInputs, typeof EchoOutputs> {
+  static override nodeName = "HangNode";
+  override readonly inputs = SignalInputs;
+  override readonly outputs = EchoOutputs;
+  async execute(): Promise<{ value: string }> {
+    return new Promise(() => {});
+  }
+}
+
 /** Reports which secrets it was given (names only, and one value's length) — never the values. */
 class SecretNode extends BaseNode<typeof SecretInputs, typeof SecretOutputs, typeof SecretNames> {
   static override nodeName = "SecretNode";
@@ -83,7 +117,15 @@ const SecretNames = z.object({ api_token: z.string() });
 export const testRuntime = createRuntime({
   namespace: TEST_NAMESPACE,
   name: "test-runtime",
-  nodes: [new FlakyNode(), new ListNode(), new SignalNode(), new SecretNode(), new FailNode()],
+  nodes: [
+    new FlakyNode(),
+    new ListNode(),
+    new SignalNode(),
+    new SecretNode(),
+    new FailNode(),
+    new CountingNode(),
+    new HangNode(),
+  ],
 });
 
 /** A node template for the test runtime's namespace. */
