@@ -23,11 +23,11 @@ import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from ".
 import { type GraphStructureView, type NodeDetailsView, nodeDetails } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
+import { ShardCancels } from "./run-cancel";
 import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
-import { ShardCancels } from "./run-cancel";
 import { migrateRunSchema, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";

@@ -61,7 +61,10 @@ export class ShardCancels {
           await this.host.peer(actorName(meta.run_key, shard)).cancelShard({ ...meta, shard });
           return shard;
         } catch (e) {
-          console.error("telling a shard of a cancel failed; the alarm will retry", e instanceof Error ? e.message : e);
+          console.error(
+            "telling a shard of a cancel failed; the alarm will retry",
+            e instanceof Error ? e.message : e,
+          );
           return null;
         }
       }),

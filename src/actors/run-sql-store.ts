@@ -270,7 +270,9 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   /** Errored states the run's unites tolerated (run actor: with its shards' added). */
   tolerated(): number {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'tolerated'").toArray()[0];
+    const row = this.sql
+      .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'tolerated'")
+      .toArray()[0];
     return row ? Number(row.value) : 0;
   }
 

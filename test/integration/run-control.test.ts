@@ -77,7 +77,12 @@ describe("cancelling a run", () => {
       success_count: 8,
     });
     const late = await report(ns, claimed[0]?.state_id ?? "", "executed", { outputs: [{ v: "late" }] });
-    expect(late.status).toBe(400);
+    expect(late).toEqual({
+      status: 409,
+      body: { detail: "State is CANCELLED: its run was cancelled, so its report is refused" },
+    });
+    const lateError = await report(ns, claimed[1]?.state_id ?? "", "errored", { error: "late" });
+    expect(lateError.status).toBe(409);
     expect(await runRow(ns, runId)).toEqual(before);
 
     // Every branch, in the run actor and in the shards, is CANCELLED, with its reason in the views.
@@ -101,10 +106,9 @@ describe("cancelling a run", () => {
       status: string;
       nodes: { identifier: string; states: Record<string, number> }[];
     }>("GET", `/v0/namespace/${ns}/states/run/${runId}/nodes`);
-    if (nodes.status === 200) {
-      expect(nodes.body.status).toBe("CANCELLED");
-      expect(nodes.body.nodes.find((n) => n.identifier === "work")?.states.CANCELLED).toBe(8);
-    }
+    expect(nodes.status).toBe(200);
+    expect(nodes.body.status).toBe("CANCELLED");
+    expect(nodes.body.nodes.find((n) => n.identifier === "work")?.states.CANCELLED).toBe(8);
   });
 
   it("answers 404 for an unknown run and 409 for a finished one", async () => {

@@ -383,12 +383,13 @@ describe("concurrency limits and sharding", () => {
     expect(s.shard.store.states.size).toBe(0);
   });
 
-  it("still shards a fan-out whose limited node is only its own unite, which runs in the run actor", () => {
+  it("still shards a fan-out whose limited node follows its own unite, which runs in the run actor", () => {
     const graph = new GraphIndex({
       nodes: [
         node("split", {}, ["work"]),
-        node("work", {}),
-        { ...node("merge", {}, null, { identifier: "split", strategy: "ALL_SUCCESS" }), max_concurrency: 1 },
+        node("work", {}, ["merge"]),
+        node("merge", {}, ["notify"], { identifier: "split", strategy: "ALL_SUCCESS" }),
+        { ...node("notify", {}), max_concurrency: 1 },
       ],
       retry_policy: DEFAULT_RETRY_POLICY,
       store_config: { required_keys: [], default_values: {} },
@@ -396,7 +397,7 @@ describe("concurrency limits and sharding", () => {
       node_info: {},
     });
     expect(graph.shardable("split")).toBe(true);
-    expect(graph.concurrencyLimits.get("merge")).toBe(1);
+    expect(graph.concurrencyLimits.get("notify")).toBe(1);
   });
 });
 

@@ -56,6 +56,10 @@ async function report(
   const [outcome] = await env.RUN.getByName(actor).report([build(seq)], namespace);
   if (outcome === undefined) throw new Error("run actor answered no outcome for a report");
   if (!outcome.applied && outcome.reason === "not_found") throw stateNotFound();
+  // Run control: a report for a state cancelled with its run is refused, and says why.
+  if (!outcome.applied && outcome.status === "CANCELLED") {
+    throw new ConflictError("State is CANCELLED: its run was cancelled, so its report is refused");
+  }
   return outcome;
 }
 

@@ -8,8 +8,8 @@ import { ConflictError, NotFoundError } from "../errors";
 import { stateIdOf } from "../ids";
 import { exceedsBytes, MAX_STATE_VALUE_BYTES } from "../limits";
 import type { StateStatus } from "../model";
-import { FAILED, TERMINAL } from "./counts";
 import { CANCELLED_ERROR } from "./control";
+import { FAILED, TERMINAL } from "./counts";
 import { clip } from "./engine-core";
 import { ShardEngine } from "./shard-side";
 import type { OutputPage, Report, ReportOutcome, StateRow } from "./types";
@@ -84,7 +84,8 @@ export class RunEngine extends ShardEngine {
     this.begin(now);
     const state = this.store.getState(seq);
     if (!state) throw new NotFoundError("State not found");
-    if (this.store.isCancelled()) throw new ConflictError("The run was cancelled: its states cannot be retried");
+    if (this.store.isCancelled())
+      throw new ConflictError("The run was cancelled: its states cannot be retried");
     if (!MANUALLY_RETRYABLE.has(state.status)) {
       throw new ConflictError(
         `State is ${state.status}: only ERRORED, NEXT_CREATED_ERROR or PRUNED states can be retried manually`,

@@ -1,8 +1,8 @@
 // Lookups over a run's graph snapshot, built once per actor instance.
 import type { NodeTemplate } from "../model";
 import { type ParsedTemplate, parseTemplate } from "../template/placeholders";
-import { hasTolerance } from "./control";
 import { unitedSubtree } from "../template/united-subtree";
+import { hasTolerance } from "./control";
 import { type NodeInfo, nodeKey, type RunTemplateSnapshot } from "./snapshot";
 
 export class GraphIndex {
@@ -42,7 +42,8 @@ export class GraphIndex {
     this.root = root;
     for (const node of snapshot.nodes) {
       if (node.unites) this.subtreeOf.set(node.identifier, unitedSubtree(snapshot.nodes, node));
-      if (node.max_concurrency !== undefined) this.concurrencyLimits.set(node.identifier, node.max_concurrency);
+      if (node.max_concurrency !== undefined)
+        this.concurrencyLimits.set(node.identifier, node.max_concurrency);
       if (node.unites && hasTolerance(node.unites)) this.absorbingTargets.add(node.unites.identifier);
     }
     if (this.concurrencyLimits.size > 0) {
@@ -70,14 +71,18 @@ export class GraphIndex {
     return this.unitesByTarget.get(target)?.find((u) => hasTolerance(u.unites))?.identifier;
   }
 
-  /** Every node a state of `identifier` can lead to: next nodes, and unites of what it leads to. */
+  /**
+   * Every node a state of `identifier` can lead to inside a branch of its fan-out: next nodes, and unites
+   * of what it leads to.
+   */
   private downstreamOf(identifier: string): Set<string> {
     const seen = new Set<string>();
-    // The execution's own unites are not counted: they fire with its head, in the run actor.
     const stack = [...(this.byId.get(identifier)?.next_nodes ?? [])];
     while (stack.length > 0) {
       const id = stack.pop() as string;
-      if (seen.has(id)) continue;
+      // The execution's own unites (listed in next nodes of its subtree) fire with its head, in the run
+      // actor: neither they nor what follows them run in a shard.
+      if (seen.has(id) || this.byId.get(id)?.unites?.identifier === identifier) continue;
       seen.add(id);
       stack.push(...(this.byId.get(id)?.next_nodes ?? []));
       for (const unite of this.unitesByTarget.get(id) ?? []) stack.push(unite.identifier);

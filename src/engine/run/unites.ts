@@ -3,8 +3,8 @@
 // first (completeGather).
 import { stateIdOf } from "../ids";
 import { MAX_DELAY_MS } from "../limits";
-import { exceedsTolerance } from "./control";
 import { refKey } from "../template/placeholders";
+import { exceedsTolerance } from "./control";
 import { EngineCore } from "./engine-core";
 import { subtreePrefix, uniteLineage } from "./lineage";
 import { outputString, RenderError, type Resolve, renderInputs } from "./render";
@@ -47,7 +47,11 @@ export abstract class UniteEngine extends EngineCore {
     }
     // Failures within a tolerance (run control): the unite runs over the successful branches, and the
     // run's status discounts them, once per execution (by the first tolerant unite of the target).
-    if (barrier.failed > 0 && strategy === "ALL_SUCCESS" && this.graph.countingUnite(target) === unite.identifier) {
+    if (
+      barrier.failed > 0 &&
+      strategy === "ALL_SUCCESS" &&
+      this.graph.countingUnite(target) === unite.identifier
+    ) {
       this.store.tolerate(barrier.failed);
     }
     if (this.store.usesShards() && this.gatherRefs(unite.identifier).length > 0) {
