@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { migrateRunSchema } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
-import { runStoreContract } from "../contract/run-store-contract";
+import { row, runStoreContract } from "../contract/run-store-contract";
 
 runStoreContract("sqlite", (shard, values, test) =>
   runInDurableObject(env.RUN.getByName(`contract-${crypto.randomUUID()}`), async (_actor, state) => {
@@ -48,5 +48,39 @@ describe("the run actor's spawn outbox", () => {
       store.spawnConfirmed(pending?.id ?? 0);
       expect(sql.exec("SELECT 1 FROM chunks").toArray()).toEqual([]);
       expect(store.pendingSpawns(10)).toEqual([]);
+    }));
+});
+
+describe("the run actor's schema upgrade to v4 (the CANCELLED status)", () => {
+  it("rebuilds a v3 states table whose CHECK lacks CANCELLED, keeping its rows and indexes", () =>
+    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      // Turn it into a v3 table: the same columns, the status CHECK without CANCELLED.
+      const v3 = sql
+        .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'states'")
+        .one()
+        .sql.replace(",'CANCELLED'", "");
+      expect(v3).not.toContain("CANCELLED");
+      sql.exec("DROP TABLE states");
+      sql.exec(v3);
+      sql.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+      const store = new SqlRunStore(sql, 0);
+      store.insertState(row(1, { status: "QUEUED" }));
+      expect(() => sql.exec("UPDATE states SET status = 'CANCELLED' WHERE seq = 1")).toThrow(/CHECK/);
+
+      migrateRunSchema(sql);
+      const upgraded = new SqlRunStore(sql, 0);
+      expect(upgraded.getState(1)).toMatchObject({ status: "QUEUED", inputs: { v: "in" } });
+      expect(upgraded.cancelPending("cancelled", 5)).toEqual({ QUEUED: 1 });
+      expect(upgraded.getState(1)?.status).toBe("CANCELLED");
+      const indexes = sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'states'")
+        .toArray()
+        .map((r) => r.name);
+      expect(indexes).toEqual(
+        expect.arrayContaining(["states_ready", "states_leased", "states_held", "states_parked"]),
+      );
+      expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states_v3'").toArray()).toEqual([]);
     }));
 });
