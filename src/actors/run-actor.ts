@@ -13,7 +13,7 @@ import {
   MAX_LEASE_EXPIRIES_PER_ALARM,
   RESEND_AFTER_MS,
 } from "../engine/limits";
-import { executionLeaseMs, leaseExpiryError } from "../engine/run/control";
+import { leaseExpiryError } from "../engine/run/control";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import type { SubtreeItem } from "../engine/run/gather";
@@ -206,7 +206,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       // The lease is the node's timeout_seconds when it has one (run control): its expiry is the timeout.
       const byLease = new Map<number, StateRow[]>();
       for (const state of due) {
-        const lease = now + executionLeaseMs(engine.graph.node(state.identifier), pullLeaseMs);
+        const lease = now + engine.graph.executionLeaseMs(state.identifier, pullLeaseMs);
         byLease.set(lease, [...(byLease.get(lease) ?? []), state]);
         firstLease = Math.min(firstLease, lease);
       }

@@ -4,6 +4,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { ShardCancels } from "../../src/actors/run-cancel";
+import type { RunMeta } from "../../src/actors/run-meta";
+import { migrateRunSchema } from "../../src/actors/run-schema";
 import { actorName, runKeyOfRunId } from "../../src/engine/ids";
 import { fresh, json, runRow, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
 import {
@@ -125,6 +128,45 @@ describe("cancelling a run", () => {
     // Another namespace does not know the run.
     expect((await cancel("elsewhere", runId)).status).toBe(404);
   });
+});
+
+describe("telling the shards of a cancel", () => {
+  it("tells again, from the alarm, a shard that could not be reached, until every shard confirmed", () =>
+    runInDurableObject(env.RUN.getByName(`cancel-${crypto.randomUUID()}`), async (_a, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const meta = { run_key: "0123456789abcdef", shard: 0 } as RunMeta;
+      const told: number[] = [];
+      const alarms: number[] = [];
+      let shard2Down = true;
+      const cancels = new ShardCancels({
+        sql,
+        meta: () => meta,
+        peer: (name) => ({
+          cancelShard: async (m: RunMeta) => {
+            expect(name).toBe(actorName(meta.run_key, m.shard));
+            if (m.shard === 2 && shard2Down) throw new Error("shard 2 unreachable");
+            told.push(m.shard);
+          },
+        }),
+        transact: (fn) => state.storage.transactionSync(fn),
+        retryAt: (at) => alarms.push(at),
+      });
+      const pending = () =>
+        sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'cancel_shards'").toArray()[0]?.value;
+      state.storage.transactionSync(() => cancels.record(3));
+      await cancels.send();
+      expect(told.sort()).toEqual([1, 3]);
+      expect(pending()).toBe("[2]");
+      expect(alarms).toHaveLength(1);
+
+      shard2Down = false;
+      await cancels.send(); // what the alarm does
+      expect(told.sort()).toEqual([1, 2, 3]);
+      expect(pending()).toBeUndefined();
+      await cancels.send(); // nothing left: nobody is told twice
+      expect(told).toHaveLength(3);
+    }));
 });
 
 describe("max_concurrency", () => {

@@ -405,6 +405,14 @@ describe("timeouts", () => {
   it("uses the node's timeout_seconds as its execution lease, else the transport's", () => {
     expect(executionLeaseMs({ timeout_seconds: 30 }, 300_000)).toBe(30_000);
     expect(executionLeaseMs({}, 300_000)).toBe(300_000);
+    const graph = new GraphIndex({
+      nodes: [{ ...node("slow", {}), timeout_seconds: 45 }],
+      retry_policy: DEFAULT_RETRY_POLICY,
+      store_config: { required_keys: [], default_values: {} },
+      secrets: {},
+      node_info: {},
+    });
+    expect(graph.executionLeaseMs("slow", 300_000)).toBe(45_000);
   });
 
   it("names the timeout when a pull claim's lease (the timeout) expires", () => {

@@ -2,7 +2,7 @@
 import type { NodeTemplate } from "../model";
 import { type ParsedTemplate, parseTemplate } from "../template/placeholders";
 import { unitedSubtree } from "../template/united-subtree";
-import { hasTolerance } from "./control";
+import { executionLeaseMs, hasTolerance } from "./control";
 import { type NodeInfo, nodeKey, type RunTemplateSnapshot } from "./snapshot";
 
 export class GraphIndex {
@@ -61,6 +61,14 @@ export class GraphIndex {
    */
   shardable(identifier: string): boolean {
     return !this.unshardable.has(identifier);
+  }
+
+  /**
+   * How long a runtime may run a state of `identifier` (run control): its node's `timeout_seconds` from
+   * the run's snapshot when set, else `defaultMs` (the transport's lease).
+   */
+  executionLeaseMs(identifier: string, defaultMs: number): number {
+    return executionLeaseMs(this.node(identifier), defaultMs);
   }
 
   /**
