@@ -42,13 +42,24 @@ const graph: NodeTemplate[] = [
   }),
 ];
 
-function snapshot(): RunTemplateSnapshot {
+// The same graph with run control: u2 is ALL_SUCCESS tolerating one failed r per q execution (r fails
+// for every second output of q), so every u2 fires over the successful r only and the run succeeds.
+const tolerantGraph: NodeTemplate[] = graph.map((n) =>
+  n.identifier === "u2"
+    ? { ...n, unites: { identifier: "q", strategy: "ALL_SUCCESS", tolerated_failure_count: 1 } }
+    : n,
+);
+/** r fails for the second output of its q execution (in the tolerant variant). */
+const failsInTolerant = (state: StateRow) =>
+  state.identifier === "r" && state.inputs.v?.endsWith(".1") === true;
+
+function snapshot(nodes: NodeTemplate[] = graph): RunTemplateSnapshot {
   const node_info: Record<string, NodeInfo> = {};
-  for (const n of graph) {
+  for (const n of nodes) {
     node_info[`t/${n.node_name}`] = { transport: "queue", secrets: [], inputFields: Object.keys(n.inputs) };
   }
   return {
-    nodes: graph,
+    nodes,
     retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
     store_config: { required_keys: [], default_values: {} },
     secrets: {},
@@ -75,8 +86,13 @@ function outputsOf(state: StateRow, width: number): Record<string, unknown>[] {
 }
 
 /** One actor's engine over a memory store, with the run's shard plan. */
-function actorEngine(shard: number, shards: { count: number; from: number }, newFanoutId: () => string) {
-  const snap = snapshot();
+function actorEngine(
+  shard: number,
+  shards: { count: number; from: number },
+  newFanoutId: () => string,
+  nodes: NodeTemplate[] = graph,
+) {
+  const snap = snapshot(nodes);
   const store = new MemoryRunStore({}, shard);
   const engine = new RunEngine(store, new GraphIndex(snap), {
     runKey: "0123456789abcdef",
@@ -90,12 +106,17 @@ function actorEngine(shard: number, shards: { count: number; from: number }, new
   return { store, engine };
 }
 
-function simulate(seed: number, shards: number, from: number, width: number) {
+function simulate(seed: number, shards: number, from: number, width: number, tolerant = false) {
   const random = rng(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
   let fanout = 0;
   const actors = Array.from({ length: shards + 1 }, (_, shard) => {
-    const { store, engine } = actorEngine(shard, { count: shards, from }, () => `f${++fanout}`);
+    const { store, engine } = actorEngine(
+      shard,
+      { count: shards, from },
+      () => `f${++fanout}`,
+      tolerant ? tolerantGraph : graph,
+    );
     return { shard, store, engine, adopted: new Set<number>(), settled: 0 };
   });
   const run = actors[0];
@@ -114,9 +135,12 @@ function simulate(seed: number, shards: number, from: number, width: number) {
     const counts = Object.fromEntries([...a.store.counts].filter(([, n]) => n !== 0));
     a.store.counts.clear();
     const barriers = a.store.remoteDeltas.splice(0);
-    if (Object.keys(counts).length > 0 || barriers.length > 0) {
+    const tolerated = a.store.tolerated;
+    a.store.tolerated = 0;
+    if (Object.keys(counts).length > 0 || barriers.length > 0 || tolerated > 0) {
       settleIds[a.shard] = (settleIds[a.shard] ?? 0) + 1;
-      settles[a.shard]?.push({ shard: a.shard, id: settleIds[a.shard] ?? 0, delta: { counts, barriers } });
+      const delta: SettleDelta = { counts, barriers, ...(tolerated > 0 ? { tolerated } : {}) };
+      settles[a.shard]?.push({ shard: a.shard, id: settleIds[a.shard] ?? 0, delta });
     }
   };
 
@@ -138,6 +162,10 @@ function simulate(seed: number, shards: number, from: number, width: number) {
           const seq = pick(due);
           a.store.readyAt.delete(seq);
           for (const state of a.engine.claim([seq], now)) {
+            if (tolerant && failsInTolerant(state)) {
+              a.engine.apply([{ type: "errored", seq: state.seq, error: "boom" }], now);
+              continue;
+            }
             reporting.set(`${a.shard}:${state.seq}`, {
               a,
               seq: state.seq,
@@ -269,6 +297,36 @@ describe("paged fan-out over branch shards (randomized)", () => {
       );
       const rs = all.filter((s) => s.identifier === "r");
       expect(rs).toHaveLength(widths.reduce((x, y) => x + y, 0));
+    },
+  );
+});
+
+describe("tolerated failures over branch shards (randomized)", () => {
+  it.each(
+    Array.from({ length: 24 }, (_, seed) => [seed, 1 + (seed % 3), 1 + (seed % 2), 5 + (seed % 7)] as const),
+  )(
+    "seed %i: %i shards from output %i, width %i: nested unites tolerate, the run succeeds with exact counts",
+    (seed, shards, from, width) => {
+      const { run, all } = simulate(100 + seed, shards, from, width, true);
+      const byStatus: Record<string, number> = {};
+      for (const s of all) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+      expect(Object.fromEntries([...run.store.counts].filter(([, n]) => n !== 0))).toEqual(byStatus);
+      // One r fails in every q execution of width 2 (i % 3 === 2): each u2 tolerates it.
+      const failures = Array.from({ length: width }, (_, i) => i).filter((i) => i % 3 === 2).length;
+      expect(byStatus.ERRORED ?? 0).toBe(failures);
+      expect(run.store.tolerated).toBe(failures);
+      expect(all.filter((s) => s.identifier === "u2").map((s) => s.status)).toEqual(
+        Array(width).fill("SUCCESS"),
+      );
+      const u = all.filter((s) => s.identifier === "u");
+      expect(u.map((s) => s.status)).toEqual(["SUCCESS"]);
+      // u2 read only its successful r: one value per q output but the failed one.
+      expect(JSON.parse(u[0]?.inputs.inner ?? "")).toEqual(
+        Array.from({ length: width }, (_, i) => String(Math.min(1, i % 3))),
+      );
+      expect(
+        runStatus(runCounts(Object.fromEntries(run.store.counts)), { tolerated: run.store.tolerated }),
+      ).toBe("SUCCESS");
     },
   );
 });
