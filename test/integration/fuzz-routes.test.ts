@@ -92,6 +92,7 @@ const routes = (ns: string): Route[] => [
   { method: "GET", path: "/v0/namespace/:ns/runs/:page/:size" },
   { method: "GET", path: "/v0/namespace/:ns/states/run/:run/graph" },
   { method: "GET", path: "/v0/namespace/:ns/states/run/:run/costs" },
+  { method: "POST", path: "/v0/namespace/:ns/states/run/:run/cancel" },
   { method: "GET", path: "/v0/namespace/:ns/graph/:graph/run/:run/node/:state" },
   { method: "POST", path: "/v0/namespace/:ns/states/enqueue", valid: { nodes: ["P", "Q"], batch_size: 1 } },
   { method: "POST", path: "/v0/namespace/:ns/state/:state/executed", valid: { outputs: [{ v: "1" }] } },
