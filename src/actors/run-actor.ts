@@ -3,7 +3,14 @@
 // states out as they become ready (a ready state is a row of its states table).
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
-import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary } from "../contracts";
+import type {
+  Delivery,
+  PulledState,
+  RunBootstrap,
+  RunNodesView,
+  RunRuntimeRpc,
+  RunSummary,
+} from "../contracts";
 import { Dispatcher } from "../dispatch/dispatcher";
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
@@ -21,7 +28,7 @@ import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
-import { migrateRunSchema, runSchemaExists } from "./run-schema";
+import { migrateRunSchema, nextDeliveryEpoch, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
 
@@ -40,6 +47,12 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
   private linkDue = false;
   private inputsByReference = 0;
+  private pickupRpcs = 0;
+  /** This instance's delivery epoch (one more than the last instance's) and when it started. */
+  private epoch = 0;
+  private openedAt = 0;
+  /** Deliveries of earlier epochs that a consumer confirmed since this instance started: not lost. */
+  private confirmed = new Set<number>();
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
   private alarmAt: number | null = null;
   private alarmWrite: Promise<void> = Promise.resolve();
@@ -64,6 +77,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.costBook = new CostBook(ctx.storage.sql);
     this.reportRpcs = 0;
     this.inputsByReference = 0;
+    this.pickupRpcs = 0;
+    this.epoch = nextDeliveryEpoch(ctx.storage.sql);
+    this.openedAt = Date.now();
+    this.confirmed = new Set();
     this.link = new ShardLink({
       store: this.store,
       meta: () => this.meta,
@@ -78,7 +95,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       runKey: () => this.meta?.run_key ?? null,
       actorName: () => (this.meta ? actorName(this.meta.run_key, this.meta.shard) : null),
       graph: () => (this.meta ? this.runEngine().graph : null),
-      claim: (states, now, leaseExpires) => this.runEngine().claim(states, now, leaseExpires),
+      claim: (states, now, leaseExpires, delivery) =>
+        this.runEngine().claim(states, now, leaseExpires, delivery),
+      deliveryEpoch: () => this.epoch,
+      lostDeliveries: (now, limit) => this.lostDeliveries(now, limit),
       transact: (fn) => this.transact(fn),
       scheduleAlarm: (at) => {
         this.scheduleAlarm(at);
@@ -109,6 +129,37 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       throw e;
     }
     await this.dispatcher.flush();
+  }
+
+  /**
+   * A consumer confirms the deliveries it holds (at pickup, then every few seconds while it executes
+   * them). Answers the seqs it should still run; reads only, so a heartbeat costs no write.
+   */
+  async pickup(deliveries: Delivery[]): Promise<number[]> {
+    this.pickupRpcs += 1;
+    if (!this.meta) return [];
+    const rows = this.store.deliveriesOf(deliveries.map((x) => x.seq));
+    const live: number[] = [];
+    for (const { seq, d } of deliveries) {
+      const row = rows.get(seq);
+      if (row?.status !== "QUEUED" && row?.status !== "EXECUTED") continue;
+      if (d !== undefined && row.delivery !== null && d !== row.delivery) continue; // sent again since
+      live.push(seq);
+      if (row.delivery !== null && row.delivery < this.epoch) this.confirmed.add(seq);
+    }
+    return live;
+  }
+
+  /**
+   * Deliveries an earlier instance of this actor sent that no consumer confirmed within one delivery
+   * lease of this instance's start: the restart lost them (dispatcher.ts sends them again).
+   */
+  private lostDeliveries(now: number, limit: number): number[] {
+    if (now < this.openedAt + configOf(this.env).deliveryLeaseMs) return [];
+    return this.store
+      .staleDeliveries(this.epoch, limit + this.confirmed.size)
+      .filter((seq) => !this.confirmed.has(seq))
+      .slice(0, limit);
   }
 
   /** Applies a batch of runtime reports in one transaction; answers one outcome per report. */
@@ -381,6 +432,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     return {
       reportRpcs: this.reportRpcs,
       inputsByReference: this.inputsByReference,
+      pickupRpcs: this.pickupRpcs,
       rowsWritten: this.store.cost.rowsWritten,
       ...this.dispatcher.cost,
       ...this.link.cost,

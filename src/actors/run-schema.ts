@@ -1,13 +1,26 @@
 // The run actor's SQLite schema, created (or upgraded) idempotently in one place.
 import { STATE_STATUSES } from "../engine/model";
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
   return (
     sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'states'").toArray().length > 0
   );
+}
+
+/**
+ * Counts this actor's instances: each one that opens the run tags the push deliveries it sends with the
+ * next number (its delivery epoch), so a later instance can tell what an earlier one sent.
+ */
+export function nextDeliveryEpoch(sql: SqlStorage): number {
+  const { value } = sql
+    .exec<{ value: string }>(
+      "INSERT INTO meta (key, value) VALUES ('delivery_epoch', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value",
+    )
+    .one();
+  return Number(value);
 }
 
 export function migrateRunSchema(sql: SqlStorage): void {
@@ -21,6 +34,12 @@ export function migrateRunSchema(sql: SqlStorage): void {
     sql.exec("ALTER TABLE states ADD COLUMN never_ran INTEGER NOT NULL DEFAULT 0");
     sql.exec("ALTER TABLE states ADD COLUMN reported_outputs INTEGER NOT NULL DEFAULT 0");
     sql.exec("DROP INDEX IF EXISTS states_leased");
+  }
+  if (version && Number(version.value) <= 3) {
+    // v4: the delivery a push claim was sent in (two leases: delivery, then execution), and the failed
+    // unite state of a barrier that rests failed (manual retries of its branches can still rescue it).
+    sql.exec("ALTER TABLE states ADD COLUMN delivery INTEGER");
+    sql.exec("ALTER TABLE barriers ADD COLUMN failed_unite INTEGER");
   }
   const statuses = STATE_STATUSES.map((s) => `'${s}'`).join(",");
   sql.exec(`CREATE TABLE IF NOT EXISTS states (
@@ -46,10 +65,11 @@ export function migrateRunSchema(sql: SqlStorage): void {
     enqueue_after INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue, and the lease
-    -- of a QUEUED state.
+    -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue, the lease of a
+    -- QUEUED state, and for a push claim the delivery (the sending actor's epoch) it was sent in.
     offered INTEGER NOT NULL DEFAULT 0,
-    lease_expires INTEGER)`);
+    lease_expires INTEGER,
+    delivery INTEGER)`);
   // Ready states are rows of the states table: a CREATED state not yet handed out is ready once due. A
   // state written as ready is therefore sent even across a crash, with no separate row to write or delete.
   sql.exec(
@@ -69,7 +89,8 @@ export function migrateRunSchema(sql: SqlStorage): void {
   );
   sql.exec(`CREATE TABLE IF NOT EXISTS barriers (
     unite TEXT NOT NULL, exec_seq INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL,
-    failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, PRIMARY KEY (unite, exec_seq)) WITHOUT ROWID`);
+    failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, failed_unite INTEGER,
+    PRIMARY KEY (unite, exec_seq)) WITHOUT ROWID`);
   sql.exec("CREATE TABLE IF NOT EXISTS counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
   sql.exec("CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
   // One row per dispatch round whose send is not confirmed yet: the states it handed out, so a round

@@ -12,6 +12,8 @@ export const DispatchedState = z.object({
   inputs: z.record(z.string(), z.string()).optional(),
   /** The node declared secrets: fetch them from the run actor (never carried in a message). */
   secrets: z.boolean().optional(),
+  /** The delivery this message belongs to: a pickup of an older delivery of the state is refused. */
+  d: z.number().int().optional(),
 });
 export type DispatchedState = z.infer<typeof DispatchedState>;
 

@@ -8,7 +8,7 @@
 import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
-import { REPORT_PAGE_OUTPUTS } from "../engine/limits";
+import { PICKUP_HEARTBEAT_MS, REPORT_PAGE_OUTPUTS } from "../engine/limits";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
 import { toRegisteredNode } from "./registration";
@@ -126,13 +126,42 @@ async function runOne(
   perPage: number,
 ): Promise<void> {
   const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
+  const deliveries = states.map((s) => ({ seq: seqOf(s.id), ...(s.d === undefined ? {} : { d: s.d }) }));
   const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
   const withSecrets = states.filter((s) => s.secrets).map((s) => seqOf(s.id));
   const none = Promise.resolve({} as Record<number, Record<string, string>>);
-  const [refInputs, secrets] = await Promise.all([
+  // The pickup confirms the deliveries (two leases, design §6) and says which states are still to run: a
+  // duplicate of a state already reported, or an old copy of one sent again, is not executed twice.
+  const [live, refInputs, secrets] = await Promise.all([
+    run.pickup(deliveries),
     byRef.length > 0 ? run.inputsOf(byRef) : none,
     withSecrets.length > 0 ? run.secretsOf(withSecrets) : none,
   ]);
+  const liveSeqs = new Set(live);
+  const todo = states.filter((s) => liveSeqs.has(seqOf(s.id)));
+  if (todo.length === 0) return;
+  // While the batch runs, the heartbeat keeps confirming it, so a restarted engine does not send it again.
+  const held = deliveries.filter((x) => liveSeqs.has(x.seq));
+  const heartbeat = setInterval(() => {
+    run.pickup(held).catch(() => {}); // a missed heartbeat costs at most a duplicate execution
+  }, PICKUP_HEARTBEAT_MS);
+  try {
+    await executeAndReport(run, todo, refInputs, secrets, nodeFor, concurrency, perPage);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function executeAndReport(
+  run: RunRuntimeRpc,
+  states: DispatchedState[],
+  refInputs: Record<number, Record<string, string>>,
+  secrets: Record<number, Record<string, string>>,
+  nodeFor: (ns: string, name: string) => AnyNode | undefined,
+  concurrency: number,
+  perPage: number,
+): Promise<void> {
+  const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
   const reports = await mapBounded(states, concurrency, async (s): Promise<Report> => {
     const seq = seqOf(s.id);
     const node = nodeFor(s.ns, s.node);

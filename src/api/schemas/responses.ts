@@ -196,6 +196,8 @@ export const RunCosts = z.object({
   readyQueueOffers: z.int(),
   spawnRpcs: z.int(),
   settleRpcs: z.int(),
+  pickupRpcs: z.int(),
+  redeliveries: z.int(),
 });
 
 export const NodeProgress = z.object({

@@ -2,6 +2,10 @@
 // subtree's states that are not terminal yet, plus one reservation per open inner barrier; `failed`
 // counts the subtree's ERRORED / NEXT_CREATED_ERROR states. Every change is O(unites × depth).
 //
+// An ALL_SUCCESS barrier that fired failed rests, still counting: when manual retries of its failed
+// branches have all succeeded (nothing pending, no failure left) it is due again, and firing supersedes
+// the failed unite state it recorded (unites.ts).
+//
 // A BarrierBook caches the barriers one engine call touches and writes the changed ones back at `end`.
 // A barrier lives with its execution's head: in a branch shard, a change to a barrier of the run actor's
 // executions becomes a delta that the shard sends with its transaction (design §6).
@@ -12,6 +16,9 @@ import type { Barrier, BarrierDelta, ParentLink, RunStore, StateRow } from "./ty
 export const FAILED_SAMPLE = 5;
 export type BarrierKey = readonly [unite: string, execSeq: number];
 const keyOf = (unite: string, execSeq: number) => `${unite}\u0000${execSeq}`;
+/** Whether a barrier still counts: open, or resting failed. */
+const counting = (b: Barrier | undefined): b is Barrier =>
+  b !== undefined && (!b.fired || b.failed_unite !== undefined);
 
 export class BarrierBook {
   private readonly cache = new Map<string, Barrier>();
@@ -63,7 +70,7 @@ export class BarrierBook {
         continue;
       }
       const barrier = this.get(unite, execSeq);
-      if (!barrier || barrier.fired) continue;
+      if (!counting(barrier)) continue;
       barrier.pending += pending;
       if (failedSeq !== undefined) {
         barrier.failed += 1;
@@ -88,10 +95,11 @@ export class BarrierBook {
         continue;
       }
       const barrier = this.get(unite, execSeq);
-      if (!barrier || barrier.fired) continue;
+      if (!counting(barrier)) continue;
       barrier.failed = Math.max(0, barrier.failed - 1);
       barrier.failed_sample = barrier.failed_sample.filter((s) => s !== seq);
-      this.mark(unite, execSeq, false);
+      // A resting barrier's last failure withdrawn may make it due (once nothing is pending).
+      this.mark(unite, execSeq, barrier.failed_unite !== undefined);
     }
   }
 
@@ -130,7 +138,7 @@ export class BarrierBook {
   /** Applies a change a shard made to one of this actor's barriers (see SettleDelta). */
   applyDelta(delta: BarrierDelta): void {
     const barrier = this.get(delta.unite, delta.exec_seq);
-    if (!barrier || barrier.fired) return;
+    if (!counting(barrier)) return;
     barrier.pending += delta.pending;
     barrier.failed = Math.max(0, barrier.failed + delta.failed);
     const removed = new Set(delta.failed_remove);
@@ -141,18 +149,25 @@ export class BarrierBook {
     this.mark(delta.unite, delta.exec_seq, true);
   }
 
-  /** The next touched barrier that is due to fire (open, nothing pending), or undefined. */
+  /**
+   * The next touched barrier that is due to fire (open, nothing pending; or resting failed with nothing
+   * pending and no failure left), or undefined.
+   */
   nextDue(): Barrier | undefined {
     for (const key of this.touched) {
       this.touched.delete(key);
       const barrier = this.cache.get(key);
-      if (barrier && !barrier.fired && barrier.pending === 0) return barrier;
+      if (barrier?.pending !== 0) continue;
+      if (!barrier.fired || (barrier.failed_unite !== undefined && barrier.failed === 0)) return barrier;
     }
     return undefined;
   }
 
-  markFired(barrier: Barrier): void {
+  /** Records the firing; `failedUnite` when it recorded an ERRORED unite state (it then rests failed). */
+  markFired(barrier: Barrier, failedUnite?: number): void {
     barrier.fired = true;
+    if (failedUnite === undefined) delete barrier.failed_unite;
+    else barrier.failed_unite = failedUnite;
     this.mark(barrier.unite, barrier.exec_seq, false);
   }
 
