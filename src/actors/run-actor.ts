@@ -10,11 +10,18 @@ import type {
   RunNodesView,
   RunRuntimeRpc,
   RunSummary,
+  WaitingNode,
 } from "../contracts";
 import { Dispatcher } from "../dispatch/dispatcher";
 import { failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
-import { DISPATCH_SAFETY_MS, MAX_GRAPH_PAGE_STATES, MAX_LEASE_EXPIRIES_PER_ALARM } from "../engine/limits";
+import {
+  DISPATCH_SAFETY_MS,
+  MAX_GRAPH_PAGE_STATES,
+  MAX_LEASE_EXPIRIES_PER_ALARM,
+  MAX_WAITING_NODES,
+  STALL_NOTICE_MS,
+} from "../engine/limits";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
 import type { SubtreeItem } from "../engine/run/gather";
@@ -53,6 +60,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private openedAt = 0;
   /** Deliveries of earlier epochs that a consumer confirmed since this instance started: not lost. */
   private confirmed = new Set<number>();
+  /** When a report or a shard's settle last changed this run (or this instance started). */
+  private lastProgressAt = 0;
+  private waitingCache: { at: number; nodes: WaitingNode[] } | null = null;
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
   private alarmAt: number | null = null;
   private alarmWrite: Promise<void> = Promise.resolve();
@@ -80,6 +90,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.pickupRpcs = 0;
     this.epoch = nextDeliveryEpoch(ctx.storage.sql);
     this.openedAt = Date.now();
+    this.lastProgressAt = this.openedAt;
     this.confirmed = new Set();
     this.link = new ShardLink({
       store: this.store,
@@ -167,6 +178,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
     const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now(), namespace));
+    if (outcomes.some((o) => o.applied)) this.lastProgressAt = Date.now();
     await this.afterCommit();
     return outcomes;
   }
@@ -200,6 +212,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       this.store.setSettledFrom(from, last);
       return last;
     });
+    this.lastProgressAt = Date.now();
     await this.afterCommit();
     return applied;
   }
@@ -336,14 +349,54 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   async summary(): Promise<RunSummary | null> {
     if (!this.meta) return null;
     const counts = runCounts(this.store.counts());
+    const status = runStatus(counts);
+    const stalled = status === "PENDING" && Date.now() - this.lastProgressAt >= STALL_NOTICE_MS;
+    const waiting = stalled ? await this.waitingNodes() : [];
     return {
       run_id: this.meta.run_id,
       graph_name: this.meta.graph_name,
       ...counts,
-      status: runStatus(counts),
+      status,
       created_at: this.meta.created_at,
       ...(this.meta.warnings ? { warnings: this.meta.warnings } : {}),
+      ...(waiting.length > 0 ? { waiting } : {}),
     };
+  }
+
+  /**
+   * The nodes whose due states wait in this actor (CREATED or QUEUED), with its shards' on a run actor.
+   * Asked only of a run that stopped moving; cached a few seconds, since a waiting run is polled.
+   */
+  async waitingNodes(): Promise<WaitingNode[]> {
+    const meta = this.meta;
+    if (!meta) return [];
+    const now = Date.now();
+    if (this.waitingCache && now - this.waitingCache.at < 5_000) return this.waitingCache.nodes;
+    const parts = [this.store.waitingNodes(now, MAX_WAITING_NODES)];
+    if (meta.shard === 0 && this.store.usesShards()) {
+      parts.push(
+        ...(await Promise.all(
+          Array.from({ length: meta.shards.count }, (_, i) =>
+            this.env.RUN.getByName(actorName(meta.run_key, i + 1)).waitingNodes(),
+          ),
+        )),
+      );
+    }
+    const byNode = new Map<string, WaitingNode>();
+    for (const node of parts.flat()) {
+      const key = `${node.identifier}\u0000${node.namespace}\u0000${node.node_name}`;
+      const seen = byNode.get(key);
+      if (!seen) byNode.set(key, { ...node });
+      else {
+        seen.states += node.states;
+        if (node.since < seen.since) seen.since = node.since;
+      }
+    }
+    const nodes = [...byNode.values()]
+      .sort((a, b) => a.since.localeCompare(b.since))
+      .slice(0, MAX_WAITING_NODES);
+    this.waitingCache = { at: now, nodes };
+    return nodes;
   }
 
   /**

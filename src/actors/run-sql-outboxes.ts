@@ -1,6 +1,8 @@
 // The run actor's storage beside the engine's port: dispatch bookkeeping (ready states, rounds, leases)
 // and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
+import type { WaitingNode } from "../contracts";
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
+import { isoNaive } from "../engine/time";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
 import { CHUNKED, SqlRows, type StateRecord } from "./run-rows";
 
@@ -204,6 +206,29 @@ export abstract class SqlOutboxes extends SqlRows {
       );
       this.cost.rowsWritten += 1;
     }
+  }
+
+  /**
+   * Per node, this actor's due states that wait (CREATED or QUEUED), the oldest first: a full scan, for a
+   * run that stopped moving only.
+   */
+  waitingNodes(now: number, limit: number): WaitingNode[] {
+    return this.sql
+      .exec<{ identifier: string; node_name: string; namespace: string; n: number; since: number }>(
+        `SELECT identifier, node_name, namespace, count(*) AS n, min(updated_at) AS since FROM states
+          WHERE status IN ('CREATED', 'QUEUED') AND enqueue_after <= ?
+          GROUP BY identifier, node_name, namespace ORDER BY since LIMIT ?`,
+        now,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        identifier: r.identifier,
+        node_name: r.node_name,
+        namespace: r.namespace,
+        states: r.n,
+        since: isoNaive(r.since),
+      }));
   }
 
   /** Status and delivery of each state (absent: no such state), for a consumer's pickup. */

@@ -33,6 +33,20 @@ export interface RunSummary extends RunCounts {
   created_at: string;
   /** The trigger's warnings (RunBootstrap.warnings); absent if none. */
   warnings?: string[];
+  /**
+   * Present while the run is PENDING and none of its states has ended for STALL_NOTICE_MS: the nodes
+   * whose due states wait (to be picked up, or for their runtime's report), and since when.
+   */
+  waiting?: WaitingNode[];
+}
+
+/** Due states of one node that wait, the oldest since `since` (a naive ISO timestamp). */
+export interface WaitingNode {
+  identifier: string;
+  node_name: string;
+  namespace: string;
+  states: number;
+  since: string;
 }
 
 /** A claimed state as `states/enqueue` hands it to a pull runtime (spec §2.9). */

@@ -195,6 +195,18 @@ export const MIN_DELIVERY_LEASE_MS = 5_000;
 /** How often a push consumer confirms, while it executes a batch, that it still holds the batch's states. */
 export const PICKUP_HEARTBEAT_MS = 2_000;
 
+/**
+ * A PENDING run none of whose states ended for this long shows which nodes it waits on (the runs list,
+ * the live view); clients use it to say what is not being served instead of waiting silently.
+ */
+export const STALL_NOTICE_MS = 30_000;
+
+/** How often (per isolate and node) a runtime's polls or batches are recorded as the node being served. */
+export const NODE_SEEN_EVERY_MS = 5_000;
+
+/** Nodes a waiting run names at most. */
+export const MAX_WAITING_NODES = 20;
+
 /** Lost deliveries one alarm sends again (the alarm re-arms for the rest). */
 export const MAX_REDELIVERIES_PER_ALARM = 2_000;
 

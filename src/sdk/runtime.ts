@@ -8,7 +8,8 @@
 import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
-import { PICKUP_HEARTBEAT_MS, REPORT_PAGE_OUTPUTS } from "../engine/limits";
+import { NODE_SEEN_EVERY_MS, PICKUP_HEARTBEAT_MS, REPORT_PAGE_OUTPUTS } from "../engine/limits";
+import { Throttle } from "../engine/throttle";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
 import { toRegisteredNode } from "./registration";
@@ -97,8 +98,18 @@ async function consume(
     }
     return undefined;
   };
-  await Promise.all(
-    [...byRun].map(async ([runKey, group]) => {
+  const seen = new Map<string, Set<string>>();
+  for (const { states } of byRun.values()) {
+    for (const s of states) {
+      if (!served.due(`${s.ns}\u0000${s.node}`)) continue;
+      const names = seen.get(s.ns) ?? new Set<string>();
+      names.add(s.node);
+      seen.set(s.ns, names);
+    }
+  }
+  await Promise.all([
+    ...[...seen].map(([ns, names]) => recordServed(env, ns, [...names])),
+    ...[...byRun].map(async ([runKey, group]) => {
       try {
         await runOne(env.RUN.getByName(runKey), group.states, nodeFor, concurrency, pageSize(env));
         for (const m of group.messages) m.ack();
@@ -110,7 +121,19 @@ async function consume(
         for (const m of group.messages) m.retry();
       }
     }),
-  );
+  ]);
+}
+
+/** When each node was last run by a consumer, for a waiting run to show (throttled per isolate). */
+const served = new Throttle(NODE_SEEN_EVERY_MS);
+
+async function recordServed(env: RuntimeEnv, namespace: string, names: string[]): Promise<void> {
+  try {
+    await env.NAMESPACE.getByName(namespace).nodesSeen(names);
+  } catch (e) {
+    // Only a hint for clients: the batch must not fail for it.
+    console.error("recording served nodes failed", e instanceof Error ? e.message : e);
+  }
 }
 
 function pageSize(env: RuntimeEnv): number {
