@@ -5,6 +5,7 @@
 import { parseCli, runMain, ScriptError } from "./lib/cli.mjs";
 import { checkUri, connectionOptions, engineFetch, RefusedError } from "./lib/engine.mjs";
 import { loadTs } from "./lib/load-ts.mjs";
+import { describeWaiting, waitsOnUnserved } from "./lib/waiting.mjs";
 
 const STATUS_ORDER = [
   "CREATED",
@@ -237,6 +238,11 @@ async function watch(client, runId, asJson) {
   let drawn = 0;
   for await (const view of client.followRun(runId)) {
     last = view;
+    // The engine names what a stalled run waits on; when nothing serves it, following it is pointless.
+    if (waitsOnUnserved(view)) {
+      if (tty && drawn > 0) process.stdout.write("\n");
+      throw new ScriptError(`run ${runId} waits on nodes nobody serves: ${describeWaiting(view.waiting)}`);
+    }
     if (asJson) console.log(JSON.stringify(view));
     else if (tty) {
       const lines = runLines(view);
@@ -273,6 +279,7 @@ function runLines(view) {
     `run ${view.run_id} of graph ${view.graph_name} (${view.namespace}), created ${view.created_at} UTC`,
     progressLine(view),
     ...(view.warnings ?? []).map((w) => `warning: ${w}`),
+    ...(view.waiting?.length ? [`waiting: ${describeWaiting(view.waiting)}`] : []),
     ...view.nodes.map((n) => {
       const pending = (n.states.CREATED ?? 0) + (n.states.QUEUED ?? 0) + (n.states.EXECUTED ?? 0);
       const counts = STATUS_ORDER.filter((s) => (n.states[s] ?? 0) > 0)

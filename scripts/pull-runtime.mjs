@@ -18,7 +18,12 @@ const { values: args, usage } = parseCli({
     "registers them, then polls the engine for their states and reports the results, until Ctrl-C.",
   options: {
     ...connectionOptions(),
-    namespace: { type: "string", value: "NS", default: "examples", description: "namespace of the nodes" },
+    namespace: {
+      type: "string",
+      value: "NS",
+      default: "examples-pull",
+      description: "namespace of the nodes (not the engine's own `examples`, which its queue runtime serves)",
+    },
     name: { type: "string", value: "NAME", default: "ts-pull-runtime", description: "the runtime's name" },
     "batch-size": { type: "string", value: "N", default: "16", description: "states asked for per poll" },
     workers: { type: "string", value: "N", default: "4", description: "states executed at once" },

@@ -4,11 +4,13 @@
 // in a tuning knob must not take the engine down), except the API key, whose absence closes the API.
 import {
   DEFAULT_BRANCH_SHARDS,
+  DEFAULT_DELIVERY_LEASE_MS,
   DEFAULT_PULL_LEASE_MS,
   DEFAULT_PUSH_LEASE_MS,
   DEFAULT_SHARD_FROM_OUTPUT,
   DEFAULT_STATES_PER_MESSAGE,
   MAX_BRANCH_SHARDS,
+  MIN_DELIVERY_LEASE_MS,
   REPORT_PAGE_OUTPUTS,
 } from "./engine/limits";
 import type { ShardPlan } from "./engine/run/types";
@@ -23,8 +25,10 @@ export interface ConfigVars {
   CORS_ORIGINS?: string;
   /** Ready states packed into one queue message. */
   DISPATCH_STATES_PER_MESSAGE?: string | number;
-  /** Lease of a state sent through the queue, in ms. */
+  /** Execution lease of a state sent through the queue, in ms. */
   PUSH_LEASE_MS?: string | number;
+  /** Delivery lease: how soon, after a restart, a state sent before it and never confirmed is sent again. */
+  DELIVERY_LEASE_MS?: string | number;
   /** Lease of a state claimed by a pull runtime, in ms. */
   PULL_LEASE_MS?: string | number;
   /** Branch shards a run hands the branches of its wide fan-outs to (0: none). */
@@ -43,6 +47,7 @@ export interface Config {
   corsOrigins: string[];
   statesPerMessage: number;
   pushLeaseMs: number;
+  deliveryLeaseMs: number;
   pullLeaseMs: number;
   /** Captured by each run when it starts. */
   shards: ShardPlan;
@@ -70,6 +75,12 @@ export function parseConfig(vars: Readonly<Record<string, unknown>>): Config {
     corsOrigins: parseOrigins(text("CORS_ORIGINS")),
     statesPerMessage: numberAtLeast(vars, "DISPATCH_STATES_PER_MESSAGE", 1, DEFAULT_STATES_PER_MESSAGE),
     pushLeaseMs: positive(vars, "PUSH_LEASE_MS", DEFAULT_PUSH_LEASE_MS),
+    deliveryLeaseMs: numberAtLeast(
+      vars,
+      "DELIVERY_LEASE_MS",
+      MIN_DELIVERY_LEASE_MS,
+      DEFAULT_DELIVERY_LEASE_MS,
+    ),
     pullLeaseMs: positive(vars, "PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS),
     shards: {
       count: numberWhere(

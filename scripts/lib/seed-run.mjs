@@ -2,6 +2,7 @@
 // (cheap: one small page per poll, not the run's states), a progress line, and a clear stop when the
 // run makes no progress for a long time, naming the node it seems to wait on.
 import { ScriptError } from "./cli.mjs";
+import { describeWaiting, waitsOnUnserved } from "./waiting.mjs";
 
 /** `"[1,2,…,n]"` built a slice at a time, never as an array of n numbers. */
 export function jsonRange(n) {
@@ -103,15 +104,26 @@ export async function watchSeedRun({ sm, listNodes, runId, branches, stallMs, ou
       if (out.isTTY) out.write("\n");
       return row;
     }
+    // The engine says what the run waits on once nothing has ended for a while: when nothing serves it,
+    // waiting longer is pointless.
+    if (waitsOnUnserved(row, now)) {
+      if (out.isTTY) out.write("\n");
+      throw new ScriptError(
+        `run ${runId} waits on nodes nobody serves: ${describeWaiting(row.waiting, now)}; ` +
+          "start the runtime that serves them (for the example nodes: `npm start`, or `npm run runtime:pull` in its namespace)",
+      );
+    }
     const key = [row.success_count, row.errored_count, row.retried_count, row.total_count].join("/");
     if (key !== lastKey) {
       lastKey = key;
       lastChange = now;
     } else if (now - lastChange >= stallMs) {
       if (out.isTTY) out.write("\n");
+      const waits = row.waiting?.length
+        ? `waits: ${describeWaiting(row.waiting, now)}`
+        : `seems to be waiting on ${waitingOn}; ${await servingHint(listNodes, sm.namespace, node)}`;
       throw new ScriptError(
-        `no progress for ${stallMs / 1000} s: run ${runId} has ${row.pending_count} ` +
-          `pending state(s) and seems to be waiting on ${waitingOn}; ${await servingHint(listNodes, sm.namespace, node)}, ` +
+        `no progress for ${stallMs / 1000} s: run ${runId} has ${row.pending_count} pending state(s) and ${waits}, ` +
           "or give it longer with --stall-timeout",
       );
     }

@@ -27,6 +27,7 @@ import { NamespaceMeta } from "./namespace-meta";
 import { NodeRegistry } from "./namespace-registry";
 import { NamespaceRuns } from "./namespace-runs";
 import { legacyDirectoryRows, migrateNamespaceSchema } from "./namespace-schema";
+import { type NodeServing, NodesSeen } from "./namespace-seen";
 import { RunStarts } from "./namespace-starts";
 import { type KeyedRun, TriggerKeys, triggerFingerprint } from "./namespace-trigger-keys";
 
@@ -50,6 +51,7 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
   private readonly starts: RunStarts;
   private readonly keys: TriggerKeys;
   private readonly alarms: OneAlarm;
+  private readonly seen: NodesSeen;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,6 +72,7 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
     this.graphs = new GraphTemplates(sql, this.cron);
     this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry);
     this.keys = new TriggerKeys(sql);
+    this.seen = new NodesSeen(sql);
     this.starts = new RunStarts({
       ctx,
       env,
@@ -118,7 +121,19 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
   }
 
   async listNodes(namespace: string): Promise<RegisteredNodeRecord[]> {
-    return this.registry.list(namespace);
+    const nodes = this.registry.list(namespace);
+    const serving = this.seen.serving(nodes.map((n) => n.name));
+    return nodes.map((n) => ({ ...n, last_seen_at: serving.get(n.name)?.last_seen_at ?? null }));
+  }
+
+  /** A runtime served these nodes just now (polled for them, or ran a batch of them). */
+  async nodesSeen(names: string[]): Promise<void> {
+    this.seen.record(names, Date.now());
+  }
+
+  /** Who serves each of `names` and when a runtime last did (absent: not registered). */
+  async nodesServing(names: string[]): Promise<Record<string, NodeServing>> {
+    return Object.fromEntries(this.seen.serving(names));
   }
 
   /** The registered nodes among `names` (others are simply absent from the answer). */

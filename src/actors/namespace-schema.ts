@@ -3,11 +3,12 @@ import { z } from "zod";
 import { CronTrigger, Transport, ValidationStatus } from "../engine/model";
 import { CRON_SCHEMA, type NamespaceCron } from "./namespace-cron";
 import type { NamespaceMeta } from "./namespace-meta";
+import { SEEN_SCHEMA } from "./namespace-seen";
 import { STARTS_SCHEMA } from "./namespace-starts";
 import { TRIGGER_KEYS_SCHEMA } from "./namespace-trigger-keys";
 import { jsonText, parseStored } from "./stored";
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 
@@ -45,14 +46,15 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_created_at ON runs (created_at DESC);
 ${CRON_SCHEMA}
 ${STARTS_SCHEMA}
-${TRIGGER_KEYS_SCHEMA}`;
+${TRIGGER_KEYS_SCHEMA}
+${SEEN_SCHEMA}`;
 
 const ValidGraphTriggers = z.object({ name: z.string(), triggers: jsonText(z.array(CronTrigger)) });
 
 /**
  * Creates or upgrades the schema. MUST run inside the constructor's `blockConcurrencyWhile`, which arms
  * the alarm afterwards. True when cron schedules were backfilled. Version 4 added the pending run starts
- * and the trigger idempotency keys (new tables only).
+ * and the trigger idempotency keys, version 5 when each node was last served (new tables only).
  */
 export function migrateNamespaceSchema(
   storage: DurableObjectStorage,

@@ -3,7 +3,15 @@
 // states out as they become ready (a ready state is a row of its states table).
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
-import type { PulledState, RunBootstrap, RunNodesView, RunRuntimeRpc, RunSummary } from "../contracts";
+import type {
+  Delivery,
+  PulledState,
+  RunBootstrap,
+  RunNodesView,
+  RunRuntimeRpc,
+  RunSummary,
+  WaitingNode,
+} from "../contracts";
 import { Dispatcher } from "../dispatch/dispatcher";
 import { ConflictError, failed, NotFoundError, ok, type Result, toResult } from "../engine/errors";
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
@@ -11,7 +19,9 @@ import {
   DISPATCH_SAFETY_MS,
   MAX_GRAPH_PAGE_STATES,
   MAX_LEASE_EXPIRIES_PER_ALARM,
+  MAX_WAITING_NODES,
   RESEND_AFTER_MS,
+  STALL_NOTICE_MS,
 } from "../engine/limits";
 import { leaseExpiryError } from "../engine/run/control";
 import { runCounts, runStatus } from "../engine/run/counts";
@@ -28,7 +38,7 @@ import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
-import { migrateRunSchema, runSchemaExists } from "./run-schema";
+import { migrateRunSchema, nextDeliveryEpoch, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
 
@@ -48,6 +58,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
   private linkDue = false;
   private inputsByReference = 0;
+  private pickupRpcs = 0;
+  /** This instance's delivery epoch (one more than the last instance's) and when it started. */
+  private epoch = 0;
+  private openedAt = 0;
+  /** Deliveries of earlier epochs that a consumer confirmed since this instance started: not lost. */
+  private confirmed = new Set<number>();
+  /** When a report or a shard's settle last changed this run (or this instance started). */
+  private lastProgressAt = 0;
+  private waitingCache: { at: number; nodes: WaitingNode[] } | null = null;
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
   private alarmAt: number | null = null;
   private alarmWrite: Promise<void> = Promise.resolve();
@@ -72,6 +91,11 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.costBook = new CostBook(ctx.storage.sql);
     this.reportRpcs = 0;
     this.inputsByReference = 0;
+    this.pickupRpcs = 0;
+    this.epoch = nextDeliveryEpoch(ctx.storage.sql);
+    this.openedAt = Date.now();
+    this.lastProgressAt = this.openedAt;
+    this.confirmed = new Set();
     this.link = new ShardLink({
       store: this.store,
       meta: () => this.meta,
@@ -93,7 +117,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       runKey: () => this.meta?.run_key ?? null,
       actorName: () => (this.meta ? actorName(this.meta.run_key, this.meta.shard) : null),
       graph: () => (this.meta ? this.runEngine().graph : null),
-      claim: (states, now, leaseExpires) => this.runEngine().claim(states, now, leaseExpires),
+      claim: (states, now, leaseExpires, delivery) =>
+        this.runEngine().claim(states, now, leaseExpires, delivery),
+      deliveryEpoch: () => this.epoch,
+      lostDeliveries: (now, limit) => this.lostDeliveries(now, limit),
       transact: (fn) => this.transact(fn),
       scheduleAlarm: (at) => {
         this.scheduleAlarm(at);
@@ -126,11 +153,43 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     await this.dispatcher.flush();
   }
 
+  /**
+   * A consumer confirms the deliveries it holds (at pickup, then every few seconds while it executes
+   * them). Answers the seqs it should still run; reads only, so a heartbeat costs no write.
+   */
+  async pickup(deliveries: Delivery[]): Promise<number[]> {
+    this.pickupRpcs += 1;
+    if (!this.meta) return [];
+    const rows = this.store.deliveriesOf(deliveries.map((x) => x.seq));
+    const live: number[] = [];
+    for (const { seq, d } of deliveries) {
+      const row = rows.get(seq);
+      if (row?.status !== "QUEUED" && row?.status !== "EXECUTED") continue;
+      if (d !== undefined && row.delivery !== null && d !== row.delivery) continue; // sent again since
+      live.push(seq);
+      if (row.delivery !== null && row.delivery < this.epoch) this.confirmed.add(seq);
+    }
+    return live;
+  }
+
+  /**
+   * Deliveries an earlier instance of this actor sent that no consumer confirmed within one delivery
+   * lease of this instance's start: the restart lost them (dispatcher.ts sends them again).
+   */
+  private lostDeliveries(now: number, limit: number): number[] {
+    if (now < this.openedAt + configOf(this.env).deliveryLeaseMs) return [];
+    return this.store
+      .staleDeliveries(this.epoch, limit + this.confirmed.size)
+      .filter((seq) => !this.confirmed.has(seq))
+      .slice(0, limit);
+  }
+
   /** Applies a batch of runtime reports in one transaction; answers one outcome per report. */
   async report(reports: Report[], namespace?: string): Promise<ReportOutcome[]> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
     const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now(), namespace));
+    if (outcomes.some((o) => o.applied)) this.lastProgressAt = Date.now();
     await this.afterCommit();
     return outcomes;
   }
@@ -164,6 +223,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       this.store.setSettledFrom(from, last);
       return last;
     });
+    this.lastProgressAt = Date.now();
     await this.afterCommit();
     return applied;
   }
@@ -356,14 +416,57 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   async summary(): Promise<RunSummary | null> {
     if (!this.meta) return null;
     const counts = runCounts(this.store.counts());
+    const status = runStatus(counts, {
+      cancelled: this.store.isCancelled(),
+      tolerated: this.store.tolerated(),
+    });
+    const stalled = status === "PENDING" && Date.now() - this.lastProgressAt >= STALL_NOTICE_MS;
+    const waiting = stalled ? await this.waitingNodes() : [];
     return {
       run_id: this.meta.run_id,
       graph_name: this.meta.graph_name,
       ...counts,
-      status: runStatus(counts, { cancelled: this.store.isCancelled(), tolerated: this.store.tolerated() }),
+      status,
       created_at: this.meta.created_at,
       ...(this.meta.warnings ? { warnings: this.meta.warnings } : {}),
+      ...(waiting.length > 0 ? { waiting } : {}),
     };
+  }
+
+  /**
+   * The nodes whose due states wait in this actor (CREATED or QUEUED), with its shards' on a run actor.
+   * Asked only of a run that stopped moving; cached a few seconds, since a waiting run is polled.
+   */
+  async waitingNodes(): Promise<WaitingNode[]> {
+    const meta = this.meta;
+    if (!meta) return [];
+    const now = Date.now();
+    if (this.waitingCache && now - this.waitingCache.at < 5_000) return this.waitingCache.nodes;
+    const parts = [this.store.waitingNodes(now, MAX_WAITING_NODES)];
+    if (meta.shard === 0 && this.store.usesShards()) {
+      parts.push(
+        ...(await Promise.all(
+          Array.from({ length: meta.shards.count }, (_, i) =>
+            this.env.RUN.getByName(actorName(meta.run_key, i + 1)).waitingNodes(),
+          ),
+        )),
+      );
+    }
+    const byNode = new Map<string, WaitingNode>();
+    for (const node of parts.flat()) {
+      const key = `${node.identifier}\u0000${node.namespace}\u0000${node.node_name}`;
+      const seen = byNode.get(key);
+      if (!seen) byNode.set(key, { ...node });
+      else {
+        seen.states += node.states;
+        if (node.since < seen.since) seen.since = node.since;
+      }
+    }
+    const nodes = [...byNode.values()]
+      .sort((a, b) => a.since.localeCompare(b.since))
+      .slice(0, MAX_WAITING_NODES);
+    this.waitingCache = { at: now, nodes };
+    return nodes;
   }
 
   /**
@@ -459,6 +562,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     return {
       reportRpcs: this.reportRpcs,
       inputsByReference: this.inputsByReference,
+      pickupRpcs: this.pickupRpcs,
       rowsWritten: this.store.cost.rowsWritten,
       ...this.dispatcher.cost,
       ...this.link.cost,

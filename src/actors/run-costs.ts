@@ -15,6 +15,10 @@ export interface RunCosts {
   /** Batches of branches the run actor sent to its shards, and settle RPCs the shards sent back. */
   spawnRpcs: number;
   settleRpcs: number;
+  /** Consumers' pickup confirmations and heartbeats (one RPC per run per batch, then every few seconds). */
+  pickupRpcs: number;
+  /** States sent again because a restart lost their delivery (no attempt spent). */
+  redeliveries: number;
 }
 
 const NAMES: readonly (keyof RunCosts)[] = [
@@ -26,6 +30,8 @@ const NAMES: readonly (keyof RunCosts)[] = [
   "readyQueueOffers",
   "spawnRpcs",
   "settleRpcs",
+  "pickupRpcs",
+  "redeliveries",
 ];
 
 export const noCosts = (): RunCosts => ({
@@ -37,6 +43,8 @@ export const noCosts = (): RunCosts => ({
   readyQueueOffers: 0,
   spawnRpcs: 0,
   settleRpcs: 0,
+  pickupRpcs: 0,
+  redeliveries: 0,
 });
 
 export function addCosts(a: RunCosts, b: RunCosts): RunCosts {

@@ -1,13 +1,26 @@
 // The run actor's SQLite schema, created (or upgraded) idempotently in one place.
 import { STATE_STATUSES } from "../engine/model";
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
   return (
     sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'states'").toArray().length > 0
   );
+}
+
+/**
+ * Counts this actor's instances: each one that opens the run tags the push deliveries it sends with the
+ * next number (its delivery epoch), so a later instance can tell what an earlier one sent.
+ */
+export function nextDeliveryEpoch(sql: SqlStorage): number {
+  const { value } = sql
+    .exec<{ value: string }>(
+      "INSERT INTO meta (key, value) VALUES ('delivery_epoch', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value",
+    )
+    .one();
+  return Number(value);
 }
 
 export function migrateRunSchema(sql: SqlStorage): void {
@@ -22,10 +35,16 @@ export function migrateRunSchema(sql: SqlStorage): void {
     sql.exec("ALTER TABLE states ADD COLUMN reported_outputs INTEGER NOT NULL DEFAULT 0");
     sql.exec("DROP INDEX IF EXISTS states_leased");
   }
-  if (version && Number(version.value) < 4) {
-    // v4: the CANCELLED status (run control) widens the status CHECK, which SQLite cannot alter: the
+  if (version && Number(version.value) <= 3) {
+    // v4: the delivery a push claim was sent in (two leases: delivery, then execution), and the failed
+    // unite state of a barrier that rests failed (manual retries of its branches can still rescue it).
+    sql.exec("ALTER TABLE states ADD COLUMN delivery INTEGER");
+    sql.exec("ALTER TABLE barriers ADD COLUMN failed_unite INTEGER");
+  }
+  if (version && Number(version.value) <= 4) {
+    // v5: the CANCELLED status (run control) widens the status CHECK, which SQLite cannot alter: the
     // table is rebuilt once, under the same name, and its indexes are created again below.
-    sql.exec("ALTER TABLE states RENAME TO states_v3");
+    sql.exec("ALTER TABLE states RENAME TO states_v4");
   }
   const statuses = STATE_STATUSES.map((s) => `'${s}'`).join(",");
   sql.exec(`CREATE TABLE IF NOT EXISTS states (
@@ -52,15 +71,17 @@ export function migrateRunSchema(sql: SqlStorage): void {
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     -- Dispatch bookkeeping (not engine state): a pull state offered to its ready queue (1), or one
-    -- parked until a slot of its node's max_concurrency frees (2); and the lease of a QUEUED state.
+    -- parked until a slot of its node's max_concurrency frees (2); the lease of a QUEUED state; and for
+    -- a push claim the delivery (the sending actor's epoch) it was sent in.
     offered INTEGER NOT NULL DEFAULT 0,
-    lease_expires INTEGER)`);
-  if (version && Number(version.value) < 4) {
+    lease_expires INTEGER,
+    delivery INTEGER)`);
+  if (version && Number(version.value) <= 4) {
     const columns = `seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents, exec_seq,
       fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites, never_ran,
-      reported_outputs, enqueue_after, created_at, updated_at, offered, lease_expires`;
-    sql.exec(`INSERT INTO states (${columns}) SELECT ${columns} FROM states_v3`);
-    sql.exec("DROP TABLE states_v3");
+      reported_outputs, enqueue_after, created_at, updated_at, offered, lease_expires, delivery`;
+    sql.exec(`INSERT INTO states (${columns}) SELECT ${columns} FROM states_v4`);
+    sql.exec("DROP TABLE states_v4");
   }
   // Ready states are rows of the states table: a CREATED state not yet handed out is ready once due. A
   // state written as ready is therefore sent even across a crash, with no separate row to write or delete.
@@ -90,7 +111,8 @@ export function migrateRunSchema(sql: SqlStorage): void {
   );
   sql.exec(`CREATE TABLE IF NOT EXISTS barriers (
     unite TEXT NOT NULL, exec_seq INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL,
-    failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, PRIMARY KEY (unite, exec_seq)) WITHOUT ROWID`);
+    failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, failed_unite INTEGER,
+    PRIMARY KEY (unite, exec_seq)) WITHOUT ROWID`);
   sql.exec("CREATE TABLE IF NOT EXISTS counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
   sql.exec("CREATE TABLE IF NOT EXISTS store (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
   // One row per dispatch round whose send is not confirmed yet: the states it handed out, so a round

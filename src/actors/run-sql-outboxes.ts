@@ -1,6 +1,8 @@
 // The run actor's storage beside the engine's port: dispatch bookkeeping (ready states, rounds, leases)
 // and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
+import type { WaitingNode } from "../contracts";
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
+import { isoNaive } from "../engine/time";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
 import { CHUNKED, SqlRows, type StateRecord } from "./run-rows";
 
@@ -212,6 +214,68 @@ export abstract class SqlOutboxes extends SqlRows {
       .map((r) => r.seq);
   }
 
+  /**
+   * Push deliveries sent before epoch `epoch` (an earlier instance of this actor) that are still out: a
+   * QUEUED state, or an EXECUTED head whose pages are still arriving. Pull claims have no delivery.
+   */
+  staleDeliveries(epoch: number, limit: number): number[] {
+    return this.sql
+      .exec<{ seq: number }>(
+        "SELECT seq FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND delivery < ? ORDER BY lease_expires LIMIT ?",
+        epoch,
+        limit,
+      )
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  /** Records that these states are sent again in delivery `epoch`, with a new execution lease. */
+  redeliver(seqs: readonly number[], epoch: number, leaseExpires: number): void {
+    for (const seq of seqs) {
+      this.sql.exec(
+        "UPDATE states SET delivery = ?, lease_expires = ? WHERE seq = ?",
+        epoch,
+        leaseExpires,
+        seq,
+      );
+      this.cost.rowsWritten += 1;
+    }
+  }
+
+  /**
+   * Per node, this actor's due states that wait (CREATED or QUEUED), the oldest first: a full scan, for a
+   * run that stopped moving only.
+   */
+  waitingNodes(now: number, limit: number): WaitingNode[] {
+    return this.sql
+      .exec<{ identifier: string; node_name: string; namespace: string; n: number; since: number }>(
+        `SELECT identifier, node_name, namespace, count(*) AS n, min(updated_at) AS since FROM states
+          WHERE status IN ('CREATED', 'QUEUED') AND enqueue_after <= ?
+          GROUP BY identifier, node_name, namespace ORDER BY since LIMIT ?`,
+        now,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        identifier: r.identifier,
+        node_name: r.node_name,
+        namespace: r.namespace,
+        states: r.n,
+        since: isoNaive(r.since),
+      }));
+  }
+
+  /** Status and delivery of each state (absent: no such state), for a consumer's pickup. */
+  deliveriesOf(seqs: readonly number[]): Map<number, { status: string; delivery: number | null }> {
+    const out = new Map<number, { status: string; delivery: number | null }>();
+    const rows = this.sql.exec<{ seq: number; status: string; delivery: number | null }>(
+      "SELECT seq, status, delivery FROM states WHERE seq IN (SELECT value FROM json_each(?))",
+      JSON.stringify(seqs),
+    );
+    for (const r of rows) out.set(r.seq, { status: r.status, delivery: r.delivery });
+    return out;
+  }
+
   openRound(seqs: readonly number[], now: number): number {
     const id = this.sql
       .exec<{ id: number }>(
@@ -241,8 +305,12 @@ export abstract class SqlOutboxes extends SqlRows {
       .map((r) => ({ id: r.id, seqs: parseSeqs(r.seqs, `dispatch round ${r.id}`) }));
   }
 
-  /** The earliest moment something needs the alarm: a due state, an expiring lease, an unconfirmed round. */
-  nextWake(resendAfterMs: number): number | null {
+  /**
+   * The earliest moment something needs the alarm: a due state, an expiring lease, an unconfirmed round,
+   * or `deliveryWatch` while push deliveries are out (so that the actor wakes after a restart that lost
+   * them, even when its next lease is far away).
+   */
+  nextWake(resendAfterMs: number, deliveryWatch: number): number | null {
     // Separate queries: a Durable Object's SQLite allows only a few terms in one compound SELECT.
     const times = [
       "SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0",
@@ -256,6 +324,10 @@ export abstract class SqlOutboxes extends SqlRows {
         ? this.sql.exec<{ t: number | null }>(query).one().t
         : this.sql.exec<{ t: number | null }>(query, resendAfterMs).one().t,
     );
+    const out = this.sql
+      .exec("SELECT 1 FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND delivery IS NOT NULL LIMIT 1")
+      .toArray();
+    if (out.length > 0) times.push(deliveryWatch);
     const due = times.filter((t): t is number => t !== null);
     return due.length > 0 ? Math.min(...due) : null;
   }

@@ -96,6 +96,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     if (patch.enqueue_after !== undefined) sets.push("enqueue_after = ?") && values.push(patch.enqueue_after);
     if (patch.fanout_index !== undefined) sets.push("fanout_index = ?") && values.push(patch.fanout_index);
     if (patch.lease_expires !== undefined) sets.push("lease_expires = ?") && values.push(patch.lease_expires);
+    if (patch.delivery !== undefined) sets.push("delivery = ?") && values.push(patch.delivery);
     // Back to CREATED (a requeue): ready to be handed out again once due.
     if (patch.status === "CREATED") sets.push("offered = 0, lease_expires = NULL");
     this.sql.exec(`UPDATE states SET ${sets.join(", ")} WHERE seq = ?`, ...values, seq);
@@ -104,8 +105,14 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   getBarrier(unite: string, execSeq: number): Barrier | undefined {
     const r = this.sql
-      .exec<{ pending: number; failed: number; failed_sample: string; fired: number }>(
-        "SELECT pending, failed, failed_sample, fired FROM barriers WHERE unite = ? AND exec_seq = ?",
+      .exec<{
+        pending: number;
+        failed: number;
+        failed_sample: string;
+        fired: number;
+        failed_unite: number | null;
+      }>(
+        "SELECT pending, failed, failed_sample, fired, failed_unite FROM barriers WHERE unite = ? AND exec_seq = ?",
         unite,
         execSeq,
       )
@@ -118,20 +125,23 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       failed: r.failed,
       failed_sample: parseSeqs(r.failed_sample, `barrier ${unite}/${execSeq}`),
       fired: r.fired === 1,
+      ...(r.failed_unite === null ? {} : { failed_unite: r.failed_unite }),
     };
   }
 
   putBarrier(b: Barrier): void {
     this.sql.exec(
-      `INSERT INTO barriers (unite, exec_seq, pending, failed, failed_sample, fired) VALUES (?,?,?,?,?,?)
+      `INSERT INTO barriers (unite, exec_seq, pending, failed, failed_sample, fired, failed_unite)
+       VALUES (?,?,?,?,?,?,?)
        ON CONFLICT (unite, exec_seq) DO UPDATE SET pending = excluded.pending, failed = excluded.failed,
-         failed_sample = excluded.failed_sample, fired = excluded.fired`,
+         failed_sample = excluded.failed_sample, fired = excluded.fired, failed_unite = excluded.failed_unite`,
       b.unite,
       b.exec_seq,
       b.pending,
       b.failed,
       JSON.stringify(b.failed_sample),
       b.fired ? 1 : 0,
+      b.failed_unite ?? null,
     );
     this.cost.rowsWritten += 1;
   }

@@ -36,12 +36,16 @@ export interface NodeRegistryRpc {
     nodes: TransportedNodeRegistration[],
     options?: RegisterOptions,
   ): Promise<void>;
+  /** A runtime served these nodes just now (a poll for them, a batch of their states); callers throttle. */
+  nodesSeen(names: string[]): Promise<void>;
 }
 
 export interface RegisteredNodeRecord extends RegisteredNode {
   _id: string;
   created_at: string;
   updated_at: string;
+  /** When a runtime last polled for this node or ran a batch of it (our extension); null: never. */
+  last_seen_at?: string | null;
 }
 
 /** A template as the upsert hands it over: validated at tier 1, secrets already encrypted. */

@@ -33,6 +33,20 @@ export interface RunSummary extends RunCounts {
   created_at: string;
   /** The trigger's warnings (RunBootstrap.warnings); absent if none. */
   warnings?: string[];
+  /**
+   * Present while the run is PENDING and none of its states has ended for STALL_NOTICE_MS: the nodes
+   * whose due states wait (to be picked up, or for their runtime's report), and since when.
+   */
+  waiting?: WaitingNode[];
+}
+
+/** Due states of one node that wait, the oldest since `since` (a naive ISO timestamp). */
+export interface WaitingNode {
+  identifier: string;
+  node_name: string;
+  namespace: string;
+  states: number;
+  since: string;
 }
 
 /** A claimed state as `states/enqueue` hands it to a pull runtime (spec §2.9). */
@@ -47,11 +61,23 @@ export interface PulledState {
 /** Inputs or secrets per state seq, as the run actor answers a runtime. */
 export type PerState = Record<number, Record<string, string>>;
 
+/** A state a consumer holds, with the delivery its message carried (`d`; absent in older messages). */
+export interface Delivery {
+  seq: number;
+  d?: number;
+}
+
 /**
- * The run actor as a push runtime sees it: report a batch of results, fetch inputs that travelled by
- * reference, fetch the secrets a node declared. The run actor implements it.
+ * The run actor as a push runtime sees it: confirm the states it picked up, report a batch of results,
+ * fetch inputs that travelled by reference, fetch the secrets a node declared. The run actor implements it.
  */
 export interface RunRuntimeRpc {
+  /**
+   * Confirms that a consumer holds these deliveries (at pickup, then as a heartbeat while it executes
+   * them); answers the seqs still to run: a state already finished, or sent again in a newer delivery, is
+   * left out and must not be executed.
+   */
+  pickup(deliveries: Delivery[]): Promise<number[]>;
   /** Applies a batch of reports in one transaction; one outcome per report. */
   report(reports: Report[], namespace?: string): Promise<ReportOutcome[]>;
   /** Inputs of states whose messages carried them by reference. */

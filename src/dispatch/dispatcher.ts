@@ -6,6 +6,13 @@
 // failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a
 // QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
 // state is eventually dispatched.
+//
+// Two leases (design §6). Every push claim is tagged with the actor instance's delivery epoch. A restart
+// of the engine can lose the queue's messages with it (local workerd keeps them in memory), so a new
+// instance waits one delivery lease for consumers to confirm (pick up, or heartbeat) what earlier instances
+// sent, then sends the rest again in its own epoch: no attempt is spent, and a late copy of an old message
+// is refused at pickup. The execution lease (PUSH_LEASE_MS from the send) is the one whose expiry is a
+// node error.
 import { configOf } from "../config";
 import { stateIdOf } from "../engine/ids";
 import {
@@ -35,8 +42,12 @@ export interface DispatchStore {
   closeRound(id: number): void;
   /** Rounds opened at or before `before` and never confirmed, oldest first. */
   unconfirmedRounds(before: number, limit: number): { id: number; seqs: number[] }[];
-  /** The earliest moment something needs the alarm, or null. */
-  nextWake(resendAfterMs: number): number | null;
+  /** Push deliveries of an earlier epoch still out (QUEUED, or EXECUTED while pages arrive). */
+  staleDeliveries(epoch: number, limit: number): number[];
+  /** Records that these states are sent again in delivery `epoch`, with a new execution lease. */
+  redeliver(seqs: readonly number[], epoch: number, leaseExpires: number): void;
+  /** The earliest moment something needs the alarm (`deliveryWatch` while deliveries are out), or null. */
+  nextWake(resendAfterMs: number, deliveryWatch: number): number | null;
 }
 
 export interface DispatchHost {
@@ -46,15 +57,22 @@ export interface DispatchHost {
   /** This actor's name (the run key, or the run key and shard): queue messages carry it for the reports. */
   actorName(): string | null;
   graph(): GraphIndex | null;
-  /** CREATED → QUEUED (with a lease) through the engine. MUST be called inside `transact`. */
-  claim(states: StateRow[], now: number, leaseExpires: number): StateRow[];
+  /** CREATED → QUEUED (with a lease and a delivery) through the engine. MUST be called inside `transact`. */
+  claim(states: StateRow[], now: number, leaseExpires: number, delivery: number): StateRow[];
+  /** This instance's delivery epoch: every push claim or re-send it makes is tagged with it. */
+  deliveryEpoch(): number;
+  /**
+   * Deliveries presumed lost (sent by an earlier instance, unconfirmed for a whole delivery lease since
+   * this one started), at most `limit`; [] while it is too early to tell.
+   */
+  lostDeliveries(now: number, limit: number): number[];
   transact<T>(fn: () => T): T;
   /** Arms the actor's one alarm no later than `at`; resolves when the alarm write is durable. */
   scheduleAlarm(at: number): Promise<void>;
 }
 
 export class Dispatcher {
-  readonly cost = { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0 };
+  readonly cost = { queueMessages: 0, sendBatchCalls: 0, readyQueueOffers: 0, redeliveries: 0 };
   private running: Promise<void> | null = null;
   /** Callers waiting for the next pass (one that starts after they called). */
   private waiting: (() => void)[] = [];
@@ -113,9 +131,23 @@ export class Dispatcher {
   private async round(): Promise<boolean> {
     const { store } = this.host;
     const now = Date.now();
+    const epoch = this.host.deliveryEpoch();
+    const lease = now + configOf(this.host.env).pushLeaseMs;
     const taken = this.host.transact(() => {
       const queued: StateRow[] = [];
       const pulled: StateRow[] = [];
+      // Deliveries a restart lost (the queue's messages died with the engine): sent again, tagged with this
+      // epoch so that a late copy of the old message is skipped at pickup. No attempt is spent.
+      const lost = this.host.lostDeliveries(now, DISPATCH_ROUND_STATES);
+      const redelivered = new Set<number>();
+      for (const seq of lost) {
+        const state = store.getState(seq);
+        if (!state || this.transportOf(state) === "pull") continue;
+        if (state.status !== "QUEUED" && state.status !== "EXECUTED") continue;
+        queued.push(state);
+        redelivered.add(seq);
+      }
+      this.cost.redeliveries += redelivered.size;
       // Rounds never confirmed (failed send, crash mid-send): their states go out again if still waiting.
       // One unconfirmed round per pass, so a long outage's backlog is re-sent in bounded pieces.
       const unconfirmed = store.unconfirmedRounds(now - RESEND_AFTER_MS, 1);
@@ -124,11 +156,16 @@ export class Dispatcher {
           const state = store.getState(seq);
           if (!state) continue;
           const transport = this.transportOf(state);
-          if (state.status === "QUEUED" && transport !== "pull") queued.push(state);
-          else if (state.status === "CREATED" && transport === "pull") pulled.push(state);
+          const out = state.status === "QUEUED" || state.status === "EXECUTED";
+          if (out && transport !== "pull" && !redelivered.has(seq)) {
+            queued.push(state);
+            redelivered.add(seq);
+          } else if (state.status === "CREATED" && transport === "pull") pulled.push(state);
         }
         store.closeRound(round.id);
       }
+      // Sent again in this epoch (the round may be an earlier instance's): tagged so pickups match.
+      store.redeliver([...redelivered], epoch, lease);
       // Concurrency limits (run control): only states holding a slot of their node stay ready.
       for (const [identifier, limit] of this.host.graph()?.concurrencyLimits ?? []) {
         store.balanceSlots(identifier, limit);
@@ -139,8 +176,7 @@ export class Dispatcher {
       );
       const toClaim: StateRow[] = [];
       for (const state of fresh) (this.transportOf(state) === "pull" ? pulled : toClaim).push(state);
-      const lease = now + configOf(this.host.env).pushLeaseMs;
-      queued.push(...this.host.claim(toClaim, now, lease));
+      queued.push(...this.host.claim(toClaim, now, lease, epoch));
       store.markOffered(
         pulled.map((s) => s.seq),
         true,
@@ -153,11 +189,12 @@ export class Dispatcher {
               now,
             )
           : null;
-      return { queued, pulled, round, more: all.length >= DISPATCH_ROUND_STATES || unconfirmed.length > 0 };
+      const more = all.length >= DISPATCH_ROUND_STATES || unconfirmed.length > 0 || lost.length > 0;
+      return { queued, pulled, round, more };
     });
     if (taken.round === null) return false;
     try {
-      await Promise.all([this.send(taken.queued), this.offer(taken.pulled)]);
+      await Promise.all([this.send(taken.queued, epoch), this.offer(taken.pulled)]);
     } catch (e) {
       // The round stays unconfirmed; the alarm sends it again shortly.
       console.error("dispatch failed; the alarm will retry", e instanceof Error ? e.message : e);
@@ -173,7 +210,7 @@ export class Dispatcher {
     return graph?.info(graph.node(state.identifier))?.transport;
   }
 
-  private async send(states: StateRow[]): Promise<void> {
+  private async send(states: StateRow[], epoch: number): Promise<void> {
     const runKey = this.host.runKey();
     const graph = this.host.graph();
     if (!runKey || !graph || states.length === 0) return;
@@ -184,6 +221,7 @@ export class Dispatcher {
         node: s.node_name,
         ns: s.namespace,
         identifier: s.identifier,
+        d: epoch,
       };
       if (byteLength(s.inputs) <= INLINE_INPUTS_BYTES) d.inputs = s.inputs;
       if (info && info.secrets.length > 0) d.secrets = true;
@@ -226,7 +264,10 @@ export class Dispatcher {
 
   /** Arms the alarm for the earliest due state, lease or unconfirmed round. */
   async arm(): Promise<void> {
-    const next = this.host.store.nextWake(RESEND_AFTER_MS);
+    const next = this.host.store.nextWake(
+      RESEND_AFTER_MS,
+      Date.now() + configOf(this.host.env).deliveryLeaseMs,
+    );
     if (next === null) return;
     await this.host.scheduleAlarm(Math.max(next, Date.now() + 10));
   }

@@ -14,6 +14,8 @@ export const DispatchedState = z.object({
   secrets: z.boolean().optional(),
   /** The node's `timeout_seconds` (run control): the consumer stops waiting for it after that long. */
   timeout: z.number().positive().optional(),
+  /** The delivery this message belongs to: a pickup of an older delivery of the state is refused. */
+  d: z.number().int().optional(),
 });
 export type DispatchedState = z.infer<typeof DispatchedState>;
 

@@ -178,8 +178,39 @@ export const MAX_LEASE_EXPIRIES_PER_ALARM = 2_000;
 /** Ready states packed into one queue message unless DISPATCH_STATES_PER_MESSAGE says otherwise. */
 export const DEFAULT_STATES_PER_MESSAGE = 64;
 
-/** A queue-dispatched state unreported after this long is treated as errored ("lease expired"). */
+/**
+ * The execution lease of a queue-dispatched state: unreported this long after it was sent, it is treated
+ * as errored ("lease expired") and goes through the retry policy (a node that really hangs).
+ */
 export const DEFAULT_PUSH_LEASE_MS = 30 * 60_000;
+
+/**
+ * The delivery lease: after an actor restarts, a state it sent before the restart that no consumer confirms
+ * (picks up, or keeps heartbeating) within this long is presumed lost with the queue and sent again,
+ * without spending a retry.
+ */
+export const DEFAULT_DELIVERY_LEASE_MS = 10_000;
+
+/** The least delivery lease: consumers heartbeat every PICKUP_HEARTBEAT_MS, well inside it. */
+export const MIN_DELIVERY_LEASE_MS = 5_000;
+
+/** How often a push consumer confirms, while it executes a batch, that it still holds the batch's states. */
+export const PICKUP_HEARTBEAT_MS = 2_000;
+
+/**
+ * A PENDING run none of whose states ended for this long shows which nodes it waits on (the runs list,
+ * the live view); clients use it to say what is not being served instead of waiting silently.
+ */
+export const STALL_NOTICE_MS = 30_000;
+
+/** How often (per isolate and node) a runtime's polls or batches are recorded as the node being served. */
+export const NODE_SEEN_EVERY_MS = 5_000;
+
+/** Nodes a waiting run names at most. */
+export const MAX_WAITING_NODES = 20;
+
+/** Lost deliveries one alarm sends again (the alarm re-arms for the rest). */
+export const MAX_REDELIVERIES_PER_ALARM = 2_000;
 
 /** Pull runtimes' lease (Exosphere has none; a runtime that dies no longer strands its states). */
 export const DEFAULT_PULL_LEASE_MS = 5 * 60_000;

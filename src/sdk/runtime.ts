@@ -8,7 +8,8 @@
 import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
-import { REPORT_PAGE_OUTPUTS } from "../engine/limits";
+import { NODE_SEEN_EVERY_MS, PICKUP_HEARTBEAT_MS, REPORT_PAGE_OUTPUTS } from "../engine/limits";
+import { Throttle } from "../engine/throttle";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
 import { toRegisteredNode } from "./registration";
@@ -97,8 +98,18 @@ async function consume(
     }
     return undefined;
   };
-  await Promise.all(
-    [...byRun].map(async ([runKey, group]) => {
+  const seen = new Map<string, Set<string>>();
+  for (const { states } of byRun.values()) {
+    for (const s of states) {
+      if (!served.due(`${s.ns}\u0000${s.node}`)) continue;
+      const names = seen.get(s.ns) ?? new Set<string>();
+      names.add(s.node);
+      seen.set(s.ns, names);
+    }
+  }
+  await Promise.all([
+    ...[...seen].map(([ns, names]) => recordServed(env, ns, [...names])),
+    ...[...byRun].map(async ([runKey, group]) => {
       try {
         await runOne(env.RUN.getByName(runKey), group.states, nodeFor, concurrency, pageSize(env));
         for (const m of group.messages) m.ack();
@@ -110,7 +121,19 @@ async function consume(
         for (const m of group.messages) m.retry();
       }
     }),
-  );
+  ]);
+}
+
+/** When each node was last run by a consumer, for a waiting run to show (throttled per isolate). */
+const served = new Throttle(NODE_SEEN_EVERY_MS);
+
+async function recordServed(env: RuntimeEnv, namespace: string, names: string[]): Promise<void> {
+  try {
+    await env.NAMESPACE.getByName(namespace).nodesSeen(names);
+  } catch (e) {
+    // Only a hint for clients: the batch must not fail for it.
+    console.error("recording served nodes failed", e instanceof Error ? e.message : e);
+  }
 }
 
 function pageSize(env: RuntimeEnv): number {
@@ -126,13 +149,42 @@ async function runOne(
   perPage: number,
 ): Promise<void> {
   const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
+  const deliveries = states.map((s) => ({ seq: seqOf(s.id), ...(s.d === undefined ? {} : { d: s.d }) }));
   const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
   const withSecrets = states.filter((s) => s.secrets).map((s) => seqOf(s.id));
   const none = Promise.resolve({} as Record<number, Record<string, string>>);
-  const [refInputs, secrets] = await Promise.all([
+  // The pickup confirms the deliveries (two leases, design §6) and says which states are still to run: a
+  // duplicate of a state already reported, or an old copy of one sent again, is not executed twice.
+  const [live, refInputs, secrets] = await Promise.all([
+    run.pickup(deliveries),
     byRef.length > 0 ? run.inputsOf(byRef) : none,
     withSecrets.length > 0 ? run.secretsOf(withSecrets) : none,
   ]);
+  const liveSeqs = new Set(live);
+  const todo = states.filter((s) => liveSeqs.has(seqOf(s.id)));
+  if (todo.length === 0) return;
+  // While the batch runs, the heartbeat keeps confirming it, so a restarted engine does not send it again.
+  const held = deliveries.filter((x) => liveSeqs.has(x.seq));
+  const heartbeat = setInterval(() => {
+    run.pickup(held).catch(() => {}); // a missed heartbeat costs at most a duplicate execution
+  }, PICKUP_HEARTBEAT_MS);
+  try {
+    await executeAndReport(run, todo, refInputs, secrets, nodeFor, concurrency, perPage);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function executeAndReport(
+  run: RunRuntimeRpc,
+  states: DispatchedState[],
+  refInputs: Record<number, Record<string, string>>,
+  secrets: Record<number, Record<string, string>>,
+  nodeFor: (ns: string, name: string) => AnyNode | undefined,
+  concurrency: number,
+  perPage: number,
+): Promise<void> {
+  const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
   const reports = await mapBounded(states, concurrency, async (s): Promise<Report> => {
     const seq = seqOf(s.id);
     const node = nodeFor(s.ns, s.node);

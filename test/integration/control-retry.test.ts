@@ -4,8 +4,8 @@
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { parseStateId, runKeyOfRunId } from "../../src/engine/ids";
-import { fresh, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
+import { parseStateId, runKeyOfRunId, shardOfSeq, stateIdOf } from "../../src/engine/ids";
+import { fresh, json, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
 import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
 
 interface StateRecord {
@@ -180,5 +180,66 @@ describe("manual retry", () => {
     const superseded = await stub.manualRetry(errored[0]?.seq ?? -1, crypto.randomUUID());
     expect(superseded).toMatchObject({ ok: false, error: { kind: "conflict" } });
     expect((await states(runId)).length).toBe(all.length);
+  });
+});
+
+describe("manual retry of the branches of a failed ALL_SUCCESS unite", () => {
+  it("fires the unite once every failed branch is retried to success, over branch shards", async () => {
+    const graph = fresh("rescue");
+    const prefix = fresh("r");
+    const items = ["a", "b", "c", "d", "e"].map((x) => `${prefix}-${x}`);
+    await upsertValid(NS, graph, {
+      nodes: [
+        ctlNode("list", "ListNode", { items: JSON.stringify(items) }, { next_nodes: ["work"] }),
+        // Fails the first attempt of each item; no retry, so every branch fails and the barrier with it.
+        ctlNode(
+          "work",
+          "FlakyNode",
+          { key: "${{ list.outputs.value }}", fail_times: "1", value: "${{ list.outputs.value }}" },
+          { next_nodes: ["strict"] },
+        ),
+        ctlNode(
+          "strict",
+          "SignalNode",
+          { value: "${{ work.outputs.value }}" },
+          { unites: { identifier: "list", strategy: "ALL_SUCCESS" } },
+        ),
+      ],
+      retry_policy: { max_retries: 0 },
+    });
+    const runId = await triggerRun(NS, graph);
+    expect(await settled(NS, runId)).toMatchObject({ status: "FAILED", errored_count: items.length + 1 });
+    const runKey = runKeyOfRunId(runId) ?? "";
+    const before = await states(runId);
+    const failedWork = before.filter((s) => s.identifier === "work" && s.status === "ERRORED");
+    expect(failedWork).toHaveLength(items.length);
+    // The branches live in the shards (three of them in this suite), the barrier in the run actor.
+    expect(new Set(failedWork.map((s) => shardOfSeq(s.seq))).size).toBeGreaterThan(1);
+    const [strict] = before.filter((s) => s.identifier === "strict");
+    expect(strict?.error).toContain("retry them to fire it again");
+    // The unite itself cannot be retried: its branches can.
+    const refused = await json(
+      "POST",
+      `/v0/namespace/${NS}/state/${stateIdOf(runKey, strict?.seq ?? 0)}/manual-retry`,
+      { fanout_id: "u" },
+    );
+    expect(refused.status).toBe(409);
+
+    for (const [i, s] of failedWork.entries()) {
+      const res = await json("POST", `/v0/namespace/${NS}/state/${stateIdOf(runKey, s.seq)}/manual-retry`, {
+        fanout_id: `f${i}`,
+      });
+      expect(res.status).toBe(200);
+    }
+    await vi.waitUntil(async () => (await runRow(NS, runId))?.status === "SUCCESS", {
+      timeout: 30_000,
+      interval: 50,
+    });
+    const after = await states(runId);
+    const unites = after.filter((s) => s.identifier === "strict");
+    expect(unites.map((s) => s.status)).toEqual(["RETRY_CREATED", "SUCCESS"]);
+    // Every branch's output, in fan-out order (the retries took their branches' places).
+    expect(JSON.parse(unites[1]?.outputs ?? "{}")).toEqual({ value: JSON.stringify(items) });
+    expect(await runRow(NS, runId)).toMatchObject({ errored_count: 0, pending_count: 0 });
   });
 });

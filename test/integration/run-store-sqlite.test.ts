@@ -51,20 +51,20 @@ describe("the run actor's spawn outbox", () => {
     }));
 });
 
-describe("the run actor's schema upgrade to v4 (the CANCELLED status)", () => {
-  it("rebuilds a v3 states table whose CHECK lacks CANCELLED, keeping its rows and indexes", () =>
+describe("the run actor's schema upgrade to v5 (the CANCELLED status)", () => {
+  it("rebuilds a v4 states table whose CHECK lacks CANCELLED, keeping its rows and indexes", () =>
     runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
       const sql = state.storage.sql;
       migrateRunSchema(sql);
-      // Turn it into a v3 table: the same columns, the status CHECK without CANCELLED.
-      const v3 = sql
+      // Turn it into a v4 table: the same columns, the status CHECK without CANCELLED.
+      const v4 = sql
         .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'states'")
         .one()
         .sql.replace(",'CANCELLED'", "");
-      expect(v3).not.toContain("CANCELLED");
+      expect(v4).not.toContain("CANCELLED");
       sql.exec("DROP TABLE states");
-      sql.exec(v3);
-      sql.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+      sql.exec(v4);
+      sql.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
       const store = new SqlRunStore(sql, 0);
       store.insertState(row(1, { status: "QUEUED" }));
       expect(() => sql.exec("UPDATE states SET status = 'CANCELLED' WHERE seq = 1")).toThrow(/CHECK/);
@@ -81,6 +81,6 @@ describe("the run actor's schema upgrade to v4 (the CANCELLED status)", () => {
       expect(indexes).toEqual(
         expect.arrayContaining(["states_ready", "states_leased", "states_held", "states_parked"]),
       );
-      expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states_v3'").toArray()).toEqual([]);
+      expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states_v4'").toArray()).toEqual([]);
     }));
 });

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { configOf, DEFAULT_CORS_ORIGINS, parseConfig } from "../../src/config";
 import {
   DEFAULT_BRANCH_SHARDS,
+  DEFAULT_DELIVERY_LEASE_MS,
   DEFAULT_PULL_LEASE_MS,
   DEFAULT_PUSH_LEASE_MS,
   DEFAULT_SHARD_FROM_OUTPUT,
@@ -17,6 +18,7 @@ describe("parseConfig", () => {
       corsOrigins: DEFAULT_CORS_ORIGINS,
       statesPerMessage: DEFAULT_STATES_PER_MESSAGE,
       pushLeaseMs: DEFAULT_PUSH_LEASE_MS,
+      deliveryLeaseMs: DEFAULT_DELIVERY_LEASE_MS,
       pullLeaseMs: DEFAULT_PULL_LEASE_MS,
       shards: { count: DEFAULT_BRANCH_SHARDS, from: DEFAULT_SHARD_FROM_OUTPUT },
       reportPageOutputs: REPORT_PAGE_OUTPUTS,
@@ -31,6 +33,7 @@ describe("parseConfig", () => {
         CORS_ORIGINS: "https://a.example, ,https://b.example",
         DISPATCH_STATES_PER_MESSAGE: "16",
         PUSH_LEASE_MS: 60_000,
+        DELIVERY_LEASE_MS: "7000",
         PULL_LEASE_MS: "1000",
         BRANCH_SHARDS: "3",
         SHARD_FROM_OUTPUT: 2,
@@ -42,6 +45,7 @@ describe("parseConfig", () => {
       corsOrigins: ["https://a.example", "https://b.example"],
       statesPerMessage: 16,
       pushLeaseMs: 60_000,
+      deliveryLeaseMs: 7000,
       pullLeaseMs: 1000,
       shards: { count: 3, from: 2 },
       reportPageOutputs: 16,
@@ -63,12 +67,15 @@ describe("parseConfig", () => {
         PUSH_LEASE_MS: "-5",
         PULL_LEASE_MS: "soon",
         BRANCH_SHARDS: "1.5",
+        DELIVERY_LEASE_MS: "1000",
       });
       expect(config.statesPerMessage).toBe(DEFAULT_STATES_PER_MESSAGE);
       expect(config.pushLeaseMs).toBe(DEFAULT_PUSH_LEASE_MS);
       expect(config.pullLeaseMs).toBe(DEFAULT_PULL_LEASE_MS);
       expect(config.shards.count).toBe(DEFAULT_BRANCH_SHARDS);
-      expect(warn).toHaveBeenCalledTimes(4);
+      // Shorter than consumers' heartbeats could keep up with.
+      expect(config.deliveryLeaseMs).toBe(DEFAULT_DELIVERY_LEASE_MS);
+      expect(warn).toHaveBeenCalledTimes(5);
       expect(warn).toHaveBeenCalledWith(expect.stringContaining("PULL_LEASE_MS"));
     } finally {
       warn.mockRestore();

@@ -398,6 +398,86 @@ describe("bounds on stored values", () => {
     expect(merger?.status).toBe("ERRORED");
     expect(() => run.engine.manualRetry(merger?.seq ?? 0, "again", run.now)).toThrow(/cannot be retried/);
   });
+
+  it("fires an ALL_SUCCESS unite that failed at its barrier once its failed branches are retried to success", () => {
+    const run = makeRun(seedGraph());
+    run.start({ data: "[1,2,3]" });
+    let broken = true;
+    const behave = seedRuntime((s) =>
+      broken && s.inputs.data !== "[1]" ? { type: "errored", error: "boom" } : undefined,
+    );
+    run.drain(behave);
+    expect(run.states("merger").map((m) => m.status)).toEqual(["ERRORED"]);
+    expect(run.status()).toBe("FAILED");
+    broken = false;
+    const failed = run.states("processor").filter((p) => p.status === "ERRORED");
+    expect(failed).toHaveLength(2);
+    // One of the two retried: the barrier still has a failure, so the unite does not fire yet.
+    run.engine.manualRetry(failed[0]?.seq ?? 0, "r1", run.now);
+    run.drain(behave);
+    expect(run.states("merger").map((m) => m.status)).toEqual(["ERRORED"]);
+    // The last one: the barrier fires, the failed unite is superseded, and the merge sees every branch
+    // (the retried ones in their fan-out places).
+    run.engine.manualRetry(failed[1]?.seq ?? 0, "r2", run.now);
+    run.drain(behave);
+    const mergers = run.states("merger");
+    expect(mergers.map((m) => m.status)).toEqual(["RETRY_CREATED", "SUCCESS"]);
+    expect(mergers[1]?.outputs).toEqual({ merged: "6" });
+    expect(JSON.parse(mergers[1]?.inputs.processed_data ?? "")).toEqual(["1", "2", "3"]);
+    expect(run.counts()).toMatchObject({ errored_count: 0, pending_count: 0, retried_count: 3 });
+    expect(run.status()).toBe("SUCCESS");
+    // Fired once more only: a repeated drain creates nothing.
+    run.drain(behave);
+    expect(run.states("merger")).toHaveLength(2);
+  });
+
+  it("rescues nested unites: the inner barrier fires again, then the outer one", () => {
+    // outer fan-out → inner fan-out → leaf; inner_merge unites inner, outer_merge unites outer.
+    const run = makeRun([
+      node("outer", {}, ["inner"]),
+      node("inner", { o: "${{ outer.outputs.v }}" }, ["leaf", "inner_merge"]),
+      node("leaf", { i: "${{ inner.outputs.v }}" }),
+      node("inner_merge", { xs: "${{ leaf.outputs.r }}" }, ["outer_merge"], {
+        identifier: "inner",
+        strategy: "ALL_SUCCESS",
+      }),
+      node("outer_merge", { ys: "${{ inner_merge.outputs.n }}" }, null, {
+        identifier: "outer",
+        strategy: "ALL_SUCCESS",
+      }),
+    ]);
+    run.start();
+    let broken = true;
+    const behave: Behaviour = (s) => {
+      if (s.identifier === "outer") return { type: "executed", outputs: [{ v: "a" }, { v: "b" }] };
+      if (s.identifier === "inner") return { type: "executed", outputs: [{ v: "1" }, { v: "2" }] };
+      if (s.identifier === "leaf") {
+        if (broken && s.inputs.i === "2") return { type: "errored", error: "boom" };
+        return { type: "executed", outputs: [{ r: s.inputs.i ?? "" }] };
+      }
+      if (s.identifier === "inner_merge") {
+        return {
+          type: "executed",
+          outputs: [{ n: String((JSON.parse(s.inputs.xs ?? "[]") as string[]).length) }],
+        };
+      }
+      return { type: "executed", outputs: [{ total: s.inputs.ys ?? "" }] };
+    };
+    run.drain(behave);
+    expect(run.status()).toBe("FAILED");
+    expect(run.states("outer_merge").map((m) => m.status)).toEqual(["ERRORED"]);
+    broken = false;
+    for (const leaf of run.states("leaf").filter((l) => l.status === "ERRORED")) {
+      run.engine.manualRetry(leaf.seq, `r${leaf.seq}`, run.now);
+    }
+    run.drain(behave);
+    expect(run.states("inner_merge").filter((m) => m.status === "SUCCESS")).toHaveLength(2);
+    const outerMerges = run.states("outer_merge");
+    expect(outerMerges.map((m) => m.status)).toEqual(["RETRY_CREATED", "SUCCESS"]);
+    expect(outerMerges[1]?.outputs).toEqual({ total: '["2","2"]' });
+    expect(run.counts()).toMatchObject({ errored_count: 0, pending_count: 0 });
+    expect(run.status()).toBe("SUCCESS");
+  });
 });
 
 describe("manual retry of a fan-out execution", () => {

@@ -80,7 +80,11 @@ describe.concurrent("--help", CHILD_PROCESSES, () => {
     ],
     ["scripts/bench.mjs", "npm run bench", ["--sizes", "--quick", "--out FILE", "--engine-dir DIR"]],
     ["scripts/start.mjs", "npm start", ["--port 8787", "--persist-to"]],
-    ["scripts/fault.mjs", "npm run fault", ["--branches N", "--kills N", "--lease-ms MS", "--keep-logs"]],
+    [
+      "scripts/fault.mjs",
+      "npm run fault",
+      ["--branches N", "--kills N", "--recover-within SECONDS", "--keep-logs"],
+    ],
   ];
   for (const [script, command, options] of scripts) {
     it(`${command} -- --help and -h print the options and exit 0`, async () => {

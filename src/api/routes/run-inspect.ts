@@ -7,6 +7,7 @@ import { MAX_GRAPH_PAGE_STATES } from "../../engine/limits";
 import type { NodeDetailsView } from "../../engine/run/views";
 import type { AppEnv } from "../env";
 import { intPathParam, unprocessable } from "../validation/path-params";
+import { servingOf } from "../waiting";
 
 export const runInspectRoutes = new Hono<AppEnv>()
   .get("/v0/namespace/:namespace/states/run/:run_id/graph", async (c) => {
@@ -54,5 +55,12 @@ export const runInspectRoutes = new Hono<AppEnv>()
       namespace,
     )) as NodeDetailsView | null;
     if (details === null || details.run_id !== runId) throw missing();
-    return c.json(details);
+    if (details.status !== "CREATED" && details.status !== "QUEUED") return c.json(details);
+    // Our extension: a state that waits says who should serve its node and when a runtime last did.
+    const serving = await servingOf(c.env, [{ namespace, node_name: details.node_name }]);
+    return c.json({
+      ...details,
+      waiting_since: details.updated_at,
+      served_by: serving(namespace, details.node_name),
+    });
   });

@@ -11,6 +11,7 @@ import { NotFoundError } from "../../engine/errors";
 import { runKeyOfRunId } from "../../engine/ids";
 import { RUN_EVENTS_INTERVAL_MS, RUN_EVENTS_KEEPALIVE_MS, RUN_EVENTS_MAX_MS } from "../../engine/limits";
 import type { AppEnv } from "../env";
+import { describeWaiting } from "../waiting";
 
 const RUN_PATH = "/v0/namespace/:namespace/states/run/:run_id";
 
@@ -19,7 +20,9 @@ async function nodesViewOf(env: Env, namespace: string, runId: string): Promise<
   if (runKey === null) return null;
   const view = await env.RUN.getByName(runKey).nodesView(namespace);
   // Two run ids can share a run key only by a uuid collision; the id itself decides.
-  return view !== null && view.run_id === runId ? view : null;
+  if (view === null || view.run_id !== runId) return null;
+  const waiting = await describeWaiting(env, view.waiting);
+  return waiting ? { ...view, waiting } : view;
 }
 
 async function requireView(env: Env, namespace: string, runId: string): Promise<RunNodesView> {

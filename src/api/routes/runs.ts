@@ -7,6 +7,7 @@ import { runKeyOfRunId } from "../../engine/ids";
 import { MAX_RUNS_PAGE, MAX_RUNS_PAGE_SIZE } from "../../engine/limits";
 import type { AppEnv } from "../env";
 import { intPathParam } from "../validation/path-params";
+import { describeWaiting } from "../waiting";
 
 export const runsRoutes = new Hono<AppEnv>().get("/v0/namespace/:namespace/runs/:page/:size", async (c) => {
   const namespace = c.req.param("namespace");
@@ -23,6 +24,7 @@ async function runView(env: Env, entry: RunIndexEntry) {
   // The actor is named by the id's first 16 hex digits: its counts are this run's only if the whole id
   // matches.
   const summary = found?.run_id === entry.run_id ? found : null;
+  const waiting = await describeWaiting(env, summary?.waiting);
   // A run whose start is pending (the namespace actor's alarm will start it) is PENDING; one whose actor
   // holds no states otherwise shows zero counts and FAILED, as in Exosphere.
   return {
@@ -36,5 +38,7 @@ async function runView(env: Env, entry: RunIndexEntry) {
     ...(summary?.cancelled_count ? { cancelled_count: summary.cancelled_count } : {}),
     status: summary?.status ?? (entry.starting ? "PENDING" : "FAILED"),
     created_at: entry.created_at,
+    // Our extension: what a run that stopped moving waits on (only then).
+    ...(waiting ? { waiting } : {}),
   };
 }

@@ -7,7 +7,8 @@ import { namespaceStub } from "../../actors/namespace-actor";
 import type { PulledState } from "../../contracts";
 import { readyQueueName } from "../../dispatch/ready-refs";
 import { parseStateId } from "../../engine/ids";
-import { MAX_ENQUEUE_ROUNDS } from "../../engine/limits";
+import { MAX_ENQUEUE_ROUNDS, NODE_SEEN_EVERY_MS } from "../../engine/limits";
+import { Throttle } from "../../engine/throttle";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 import { enqueueBodySchema } from "../schemas/request-bodies";
@@ -20,6 +21,20 @@ import { enqueueBodySchema } from "../schemas/request-bodies";
  */
 const seenRegistered = new Map<string, Set<string>>();
 const MAX_CACHED_NAMESPACES = 1000;
+
+const polled = new Throttle(NODE_SEEN_EVERY_MS);
+
+/** A poll is a runtime serving its nodes: recorded (throttled) so that a waiting run can tell. */
+async function recordPoll(env: Env, namespace: string, names: string[]): Promise<void> {
+  const due = names.filter((n) => polled.due(`${namespace}\u0000${n}`));
+  if (due.length === 0) return;
+  try {
+    await namespaceStub(env, namespace).nodesSeen(due);
+  } catch (e) {
+    // Only a hint for clients: the poll itself must not fail for it.
+    console.error("recording a poll failed", e instanceof Error ? e.message : e);
+  }
+}
 
 /** The names among `names` that are registered nodes of `namespace`, in their order. */
 async function registeredOnly(env: Env, namespace: string, names: string[]): Promise<string[]> {
@@ -61,7 +76,10 @@ export const statesEnqueueRoutes = new Hono<AppEnv>().post(
     const { nodes, batch_size: batchSize } = c.get("body");
     // Only registered nodes have ready queues worth asking: a name nobody registered wakes no actor.
     const names = batchSize > 0 ? await registeredOnly(c.env, namespace, [...new Set(nodes)]) : [];
-    const states = names.length > 0 ? await claimFairly(c.env, namespace, names, batchSize) : [];
+    const [states] = await Promise.all([
+      names.length > 0 ? claimFairly(c.env, namespace, names, batchSize) : [],
+      recordPoll(c.env, namespace, names),
+    ]);
     return c.json({ count: states.length, namespace, status: "QUEUED", states });
   },
 );

@@ -60,7 +60,32 @@ export const RegisteredNode = NodeRegistration.extend({
   transport: Transport,
   created_at: naiveIso,
   updated_at: naiveIso,
+  last_seen_at: naiveIso
+    .nullable()
+    .optional()
+    .describe("our extension: when a runtime last polled for this node or ran a batch of it; null: never"),
 });
+
+/** Who serves a node a run waits on (our extension). */
+const Serving = {
+  runtime_name: z.string().nullable().describe("the runtime registered to serve the node; null: none"),
+  transport: z.string().nullable(),
+  last_seen_at: naiveIso.nullable().describe("when a runtime last polled for it or ran it; null: never"),
+};
+const WaitingNode = z.object({
+  identifier: z.string(),
+  node_name: z.string(),
+  namespace: z.string(),
+  states: z.int().describe("due states of the node that wait (CREATED or QUEUED)"),
+  since: naiveIso.describe("when the oldest of them began to wait"),
+  ...Serving,
+});
+const waiting = z
+  .array(WaitingNode)
+  .optional()
+  .describe(
+    "our extension: present while the run is PENDING and none of its states ended for 30 s: the nodes it waits on",
+  );
 export const NodesList = z.object({ namespace: z.string(), count: z.int(), nodes: z.array(RegisteredNode) });
 
 /** Secret names, each mapped to `true`: values and ciphertexts never leave the engine. */
@@ -146,6 +171,7 @@ export const RunListItem = z.object({
   ...runCounts,
   status: RunStatus,
   created_at: naiveIso,
+  waiting,
 });
 export const RunsPage = z.object({
   namespace: z.string(),
@@ -189,6 +215,13 @@ export const NodeDetails = z.object({
   parents: z.record(z.string(), stateId),
   created_at: naiveIso,
   updated_at: naiveIso,
+  waiting_since: naiveIso
+    .optional()
+    .describe("our extension, for a CREATED or QUEUED state: since when it waits"),
+  served_by: z
+    .object(Serving)
+    .optional()
+    .describe("our extension, for a CREATED or QUEUED state: who should serve its node"),
 });
 
 export const RunCosts = z.object({
@@ -201,6 +234,8 @@ export const RunCosts = z.object({
   readyQueueOffers: z.int(),
   spawnRpcs: z.int(),
   settleRpcs: z.int(),
+  pickupRpcs: z.int(),
+  redeliveries: z.int(),
 });
 
 export const NodeProgress = z.object({
@@ -220,5 +255,6 @@ export const RunNodes = z.object({
   status: RunStatus,
   created_at: naiveIso,
   warnings,
+  waiting,
   nodes: z.array(NodeProgress).describe("the graph the run snapshotted, in template order"),
 });

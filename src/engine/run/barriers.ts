@@ -2,6 +2,10 @@
 // subtree's states that are not terminal yet, plus one reservation per open inner barrier; `failed`
 // counts the subtree's ERRORED / NEXT_CREATED_ERROR states. Every change is O(unites × depth).
 //
+// An ALL_SUCCESS barrier that fired failed rests, still counting: when manual retries of its failed
+// branches have all succeeded (nothing pending, no failure left) it is due again, and firing supersedes
+// the failed unite state it recorded (unites.ts).
+//
 // A BarrierBook caches the barriers one engine call touches and writes the changed ones back at `end`.
 // A barrier lives with its execution's head: in a branch shard, a change to a barrier of the run actor's
 // executions becomes a delta that the shard sends with its transaction (design §6).
@@ -13,6 +17,9 @@ import type { Barrier, BarrierDelta, ParentLink, RunStore, StateRow } from "./ty
 export const FAILED_SAMPLE = 5;
 export type BarrierKey = readonly [unite: string, execSeq: number];
 const keyOf = (unite: string, execSeq: number) => `${unite}\u0000${execSeq}`;
+/** Whether a barrier still counts: open, or resting failed. */
+const counting = (b: Barrier | undefined): b is Barrier =>
+  b !== undefined && (!b.fired || b.failed_unite !== undefined);
 
 export class BarrierBook {
   private readonly cache = new Map<string, Barrier>();
@@ -84,7 +91,7 @@ export class BarrierBook {
         continue;
       }
       const barrier = this.get(unite, execSeq);
-      if (!barrier || barrier.fired) continue;
+      if (!counting(barrier)) continue;
       barrier.pending += pending;
       if (failedSeq !== undefined) {
         barrier.failed += 1;
@@ -109,10 +116,11 @@ export class BarrierBook {
         continue;
       }
       const barrier = this.get(unite, execSeq);
-      if (!barrier || barrier.fired) continue;
+      if (!counting(barrier)) continue;
       barrier.failed = Math.max(0, barrier.failed - 1);
       barrier.failed_sample = barrier.failed_sample.filter((s) => s !== seq);
-      this.mark(unite, execSeq, false);
+      // A resting barrier's last failure withdrawn may make it due (once nothing is pending).
+      this.mark(unite, execSeq, barrier.failed_unite !== undefined);
     }
   }
 
@@ -151,7 +159,7 @@ export class BarrierBook {
   /** Applies a change a shard made to one of this actor's barriers (see SettleDelta). */
   applyDelta(delta: BarrierDelta): void {
     const barrier = this.get(delta.unite, delta.exec_seq);
-    if (!barrier || barrier.fired) return;
+    if (!counting(barrier)) return;
     barrier.pending += delta.pending;
     barrier.failed = Math.max(0, barrier.failed + delta.failed);
     const removed = new Set(delta.failed_remove);
@@ -163,14 +171,19 @@ export class BarrierBook {
   }
 
   /**
-   * The next touched barrier that is due to fire (open, nothing pending), or undefined. A barrier whose
-   * unite carries a tolerance is also due as soon as its failures exceed it: it fails at once.
+   * The next touched barrier that is due to fire, or undefined: open with nothing pending; open with its
+   * failures already past its unite's tolerance (run control: it fails at once); or resting failed with
+   * nothing pending and its failures back within what its unite accepts (none without a tolerance).
    */
   nextDue(): Barrier | undefined {
     for (const key of this.touched) {
       this.touched.delete(key);
       const barrier = this.cache.get(key);
-      if (barrier && !barrier.fired && (barrier.pending === 0 || this.exceeded(barrier))) return barrier;
+      if (!barrier) continue;
+      if (!barrier.fired && (barrier.pending === 0 || this.exceeded(barrier))) return barrier;
+      if (barrier.fired && barrier.failed_unite !== undefined && barrier.pending === 0) {
+        if (!this.failsNow(barrier)) return barrier;
+      }
     }
     return undefined;
   }
@@ -186,8 +199,20 @@ export class BarrierBook {
     return exceedsTolerance(unites, barrier.failed, head.reported_outputs, head.status !== "EXECUTED");
   }
 
-  markFired(barrier: Barrier): void {
+  /** Whether a barrier with nothing pending would fail: its failures exceed what its unite accepts. */
+  private failsNow(barrier: Barrier): boolean {
+    if (barrier.failed === 0) return false;
+    const unites = this.graph.byId.get(barrier.unite)?.unites;
+    if (!unites || !hasTolerance(unites)) return true;
+    const head = this.store.getState(barrier.exec_seq);
+    return head === undefined || exceedsTolerance(unites, barrier.failed, head.reported_outputs);
+  }
+
+  /** Records the firing; `failedUnite` when it recorded an ERRORED unite state (it then rests failed). */
+  markFired(barrier: Barrier, failedUnite?: number): void {
     barrier.fired = true;
+    if (failedUnite === undefined) delete barrier.failed_unite;
+    else barrier.failed_unite = failedUnite;
     this.mark(barrier.unite, barrier.exec_seq, false);
   }
 

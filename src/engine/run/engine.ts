@@ -46,16 +46,22 @@ export class RunEngine extends ShardEngine {
   }
 
   /**
-   * CREATED → QUEUED for the states being handed to a runtime, with the lease that ends the hand-out.
-   * Takes seqs, or rows the caller just read in this transaction. Returns the states that moved.
+   * CREATED → QUEUED for the states being handed to a runtime, with the lease that ends the hand-out and,
+   * for a push claim, the delivery it is sent in (dispatch bookkeeping the engine passes through). Takes
+   * seqs, or rows the caller just read in this transaction. Returns the states that moved.
    */
-  claim(states: Iterable<number | StateRow>, now: number, leaseExpires: number | null = null): StateRow[] {
+  claim(
+    states: Iterable<number | StateRow>,
+    now: number,
+    leaseExpires: number | null = null,
+    delivery: number | null = null,
+  ): StateRow[] {
     this.begin(now);
     const claimed: StateRow[] = [];
     for (const s of states) {
       const state = typeof s === "number" ? this.store.getState(s) : s;
       if (state?.status !== "CREATED") continue;
-      this.setStatus(state, "QUEUED", { lease_expires: leaseExpires });
+      this.setStatus(state, "QUEUED", { lease_expires: leaseExpires, delivery });
       claimed.push(state);
     }
     this.end();

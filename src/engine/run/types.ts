@@ -60,6 +60,8 @@ export type StatePatch = Partial<
 > & {
   /** Dispatch bookkeeping the engine passes through on a claim: when the runtime's lease ends. */
   lease_expires?: number | null;
+  /** The delivery a push claim belongs to (the sending actor's epoch); null for a pull claim. */
+  delivery?: number | null;
 };
 
 /** A unite barrier: one per (unite node, execution of its target). */
@@ -73,6 +75,11 @@ export interface Barrier {
   /** A few failed state seqs, to name them in the unite's error. */
   failed_sample: number[];
   fired: boolean;
+  /**
+   * Set while an ALL_SUCCESS barrier rests failed: the seq of the ERRORED unite state it recorded. Such a
+   * barrier keeps counting, so that when manual retries of its failed branches succeed it fires again.
+   */
+  failed_unite?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Unite barriers firing (design §4): a due barrier creates its unite state once, failed (ALL_SUCCESS over
 // failed branches) or with inputs rendered from its subtree; over branch shards the inputs are gathered
-// first (completeGather).
+// first (completeGather). A barrier that rests failed fires again once manual retries of its failed
+// branches succeeded: the failed unite state is superseded (RETRY_CREATED) by the one it now creates.
 import { stateIdOf } from "../ids";
 import { MAX_DELAY_MS } from "../limits";
 import { refKey } from "../template/placeholders";
@@ -16,6 +17,7 @@ export abstract class UniteEngine extends EngineCore {
     const target = unite.unites?.identifier ?? "";
     const head = this.store.getState(barrier.exec_seq);
     if (!head) throw new Error(`execution ${barrier.exec_seq} of ${target} is missing`);
+    if (barrier.failed_unite !== undefined) this.rescue(barrier.failed_unite, head);
     this.barriers.markFired(barrier);
     this.barriers.adjust(this.barriers.outerKeys(head), -1); // release the reservation
     const parents: ParentLink[] = [...head.parents, [target, head.seq, head.seq]];
@@ -41,8 +43,9 @@ export abstract class UniteEngine extends EngineCore {
       const more = barrier.failed > barrier.failed_sample.length ? ", …" : "";
       this.insertFailedUnite(
         base,
-        `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more})`,
+        `Unite barrier failed: ${barrier.failed} state(s) under ${target} execution ${stateIdOf(this.env.runKey, head.seq)} ended ERRORED or NEXT_CREATED_ERROR (${ids}${more}); retry them to fire it again`,
       );
+      this.barriers.markFired(barrier, base.seq);
       return;
     }
     // Failures within a tolerance (run control): the unite runs over the successful branches, and the
@@ -70,6 +73,22 @@ export abstract class UniteEngine extends EngineCore {
       return;
     }
     this.insert(base);
+  }
+
+  /**
+   * A barrier that rested failed is firing again: its ERRORED unite state is superseded (it no longer
+   * counts as a failure anywhere), and the reservation it took in the barriers around it is held again
+   * until the new unite state exists.
+   */
+  private rescue(failedUnite: number, head: StateRow): void {
+    const failed = this.store.getState(failedUnite);
+    if (failed?.status === "ERRORED") {
+      this.store.updateState(failed.seq, { status: "RETRY_CREATED" }, this.now);
+      this.store.count("ERRORED", -1);
+      this.store.count("RETRY_CREATED", 1);
+      this.barriers.withdrawFailure(this.barriers.failureKeysOf(failed), failed.seq);
+    }
+    this.barriers.adjust(this.barriers.outerKeys(head), 1);
   }
 
   protected insertFailedUnite(state: StateRow, error: string): void {

@@ -99,7 +99,7 @@ export async function stateRows<T>(runId: string): Promise<T[]> {
         if (sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states'").toArray().length === 0) return [];
         return sql
           .exec(
-            "SELECT seq, identifier, status, retry_count, enqueue_after, inputs, outputs, error FROM states ORDER BY seq",
+            "SELECT seq, identifier, status, retry_count, enqueue_after, inputs, outputs, error, delivery, lease_expires FROM states ORDER BY seq",
           )
           .toArray();
       },

@@ -1,0 +1,137 @@
+// Two leases (design §6): a restart that loses the queue's messages costs no attempt. A new instance of a
+// run actor waits one delivery lease for consumers to confirm what earlier instances sent, then sends the
+// rest again in its own delivery; a late copy of the old message is refused at pickup.
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import type { RunActor } from "../../src/actors/run-actor";
+import { splitProcessMergeGraph } from "../../src/examples/graphs";
+import { fresh, json, runRow, runStub, stateRows, triggerRun, upsertValid } from "./helpers/http";
+
+interface Row {
+  seq: number;
+  status: string;
+  delivery: number | null;
+  lease_expires: number | null;
+}
+
+/** The private clock of the instance's grace period, set back as if it had started long ago. */
+type Internals = { env: { DISPATCH: Queue }; openedAt: number };
+
+/** A run whose root is dispatched into a queue that drops every message, as a killed engine's queue does. */
+async function rootSentIntoTheVoid(graph: string) {
+  // No retry at all: a lease expiry or any lost delivery counted as an attempt would fail the run.
+  await upsertValid("examples", graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 0 } });
+  const runId = await triggerRun("examples", graph, {
+    inputs: { data: "[1,2,3]", chunk_size: "1" },
+    start_delay: 60_000,
+  });
+  const stub = runStub(runId);
+  const sent = await runInDurableObject(stub, async (instance, state) => {
+    const env = (instance as unknown as Internals).env;
+    const queue = env.DISPATCH;
+    let messages = 0;
+    env.DISPATCH = {
+      ...queue,
+      sendBatch: async (batch: unknown[]) => {
+        messages += batch.length;
+      },
+    } as unknown as Queue;
+    try {
+      state.storage.sql.exec("UPDATE states SET enqueue_after = 0 WHERE seq = 1");
+      await instance.alarm();
+    } finally {
+      env.DISPATCH = queue;
+    }
+    return messages;
+  });
+  expect(sent).toBe(1);
+  const [root] = await stateRows<Row>(runId);
+  expect(root).toMatchObject({ status: "QUEUED" });
+  expect(root?.delivery).toBeGreaterThan(0);
+  return { runId, stub, delivery: root?.delivery as number };
+}
+
+/** The restart: every actor's instance ends (the old queue's messages with it); a stub for the new one. */
+async function restart(runId: string) {
+  await abortAllDurableObjects();
+  return runStub(runId);
+}
+
+/** Runs the alarm of the restarted instance as if its delivery lease since start had passed. */
+async function afterTheDeliveryLease(stub: ReturnType<typeof runStub>) {
+  await runInDurableObject(stub, (instance) => {
+    (instance as unknown as Internals).openedAt = 0;
+  });
+  await runDurableObjectAlarm(stub);
+}
+
+const costsOf = async (runId: string) =>
+  (await json<Record<string, number>>("GET", `/v0/namespace/examples/states/run/${runId}/costs`)).body;
+
+describe("delivery lease", () => {
+  it("sends again what a restart lost, in a new delivery, without spending an attempt", async () => {
+    const sent = await rootSentIntoTheVoid(fresh("lost"));
+    const { runId, delivery } = sent;
+    const stub = await restart(runId);
+    // A new instance does not send anything again before consumers had a delivery lease to confirm.
+    await runDurableObjectAlarm(stub);
+    expect((await stateRows<Row>(runId))[0]).toMatchObject({ status: "QUEUED", delivery });
+    expect((await costsOf(runId)).redeliveries).toBe(0);
+    // And while a delivery is out, the alarm stays armed within one delivery lease (the watchdog that
+    // wakes the actor after a restart, whatever its next lease).
+    const armed = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(armed).not.toBeNull();
+    expect(armed as number).toBeLessThanOrEqual(Date.now() + 10_000);
+
+    await afterTheDeliveryLease(stub);
+    await vi.waitUntil(async () => (await runRow("examples", runId))?.status === "SUCCESS", {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect(await runRow("examples", runId)).toMatchObject({
+      success_count: 7,
+      errored_count: 0,
+      retried_count: 0,
+      total_count: 7,
+    });
+    expect((await costsOf(runId)).redeliveries).toBe(1);
+  });
+
+  it("does not send again what a consumer confirmed after the restart, and refuses the old copy later", async () => {
+    const { runId, delivery } = await rootSentIntoTheVoid(fresh("held"));
+    let stub = await restart(runId);
+    // A consumer that survived the restart still runs the root and says so (pickup, then heartbeats).
+    expect(await stub.pickup([{ seq: 1, d: delivery }])).toEqual([1]);
+    await afterTheDeliveryLease(stub);
+    expect((await stateRows<Row>(runId))[0]).toMatchObject({ status: "QUEUED", delivery });
+    expect((await costsOf(runId)).redeliveries).toBe(0);
+
+    // Another restart, and this time nobody confirms: it goes out again in a newer delivery...
+    stub = await restart(runId);
+    await afterTheDeliveryLease(stub);
+    const [root] = await stateRows<Row>(runId);
+    expect(root?.delivery).toBeGreaterThan(delivery);
+    // ...and a late copy of the old message is refused, so the node is not run twice.
+    expect(await stub.pickup([{ seq: 1, d: delivery }])).toEqual([]);
+    await vi.waitUntil(async () => (await runRow("examples", runId))?.status === "SUCCESS", {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect(await runRow("examples", runId)).toMatchObject({ retried_count: 0, errored_count: 0 });
+    // Finished: nothing is left to run, whatever delivery a duplicate message carries.
+    expect(await stub.pickup([{ seq: 1, d: root?.delivery as number }, { seq: 1 }, { seq: 999 }])).toEqual(
+      [],
+    );
+  });
+
+  it("keeps the execution lease: a state picked up that never reports still fails through the retry policy", async () => {
+    const { runId, stub } = await rootSentIntoTheVoid(fresh("hung"));
+    const expired = await runInDurableObject(stub, async (instance) => {
+      const actor = instance as unknown as RunActor;
+      return [await actor.expireLeases(Date.now()), await actor.expireLeases(Date.now() + 31 * 60_000)];
+    });
+    expect(expired).toEqual([0, 1]);
+    expect((await stateRows<Row>(runId))[0]).toMatchObject({ status: "ERRORED" });
+    expect((await runRow("examples", runId))?.status).toBe("FAILED");
+  });
+});
