@@ -25,6 +25,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exoflareJob, floorJob, JobError, workflowJob } from "./bench/jobs.mjs";
+import { exoflareLatency, workflowLatency } from "./bench/latency.mjs";
 import {
   freePort,
   killAllStartedSync,
@@ -76,6 +77,12 @@ const { values: opts, usage } = parseCli({
       value: "DIR",
       description: "measure another checkout's engine beside the same floor and Workflows runs",
     },
+    "latency-runs": {
+      type: "string",
+      value: "N",
+      default: "20",
+      description: "runs of the 10-branch latency row, for exoflare and for Workflows (0: none)",
+    },
     "states-per-message": {
       type: "string",
       value: "N",
@@ -92,6 +99,7 @@ const parseSizes = (name, s) =>
 const sizes = opts.quick ? [1_000] : parseSizes("sizes", opts.sizes);
 const workflowSizes = opts.quick ? [1_000] : parseSizes("workflow-sizes", opts["workflow-sizes"]);
 if (sizes.length === 0) usage("--sizes needs at least one size");
+const latencyRuns = opts.quick ? 3 : intOption(usage, "latency-runs", opts["latency-runs"], { min: 0 });
 if (opts["states-per-message"] !== undefined) {
   intOption(usage, "states-per-message", opts["states-per-message"], { min: 1 });
 }
@@ -219,8 +227,9 @@ async function main() {
   // The Workflows job gets its own workerd (so that its memory is its own), except in --quick mode,
   // where start-up time matters more.
   let workflows = null;
-  if (workflowSizes.length > 0 && opts.quick) workflows = floor;
-  else if (workflowSizes.length > 0) {
+  const wantWorkflows = workflowSizes.length > 0 || latencyRuns > 0;
+  if (wantWorkflows && opts.quick) workflows = floor;
+  else if (wantWorkflows) {
     workflows = await startWorker("workflows", benchConfig);
   }
   console.log(`bench: workers up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -298,8 +307,34 @@ async function main() {
     });
   }
 
+  // The latency row: 10 branches, trigger → SUCCESS, one run at a time.
+  let latency = null;
+  if (latencyRuns > 0) {
+    const ex = await exoflareLatency({ base: engine.base, apiKey, graph, runs: latencyRuns });
+    const wf = workflows ? await workflowLatency({ base: workflows.base, runs: latencyRuns }) : null;
+    latency = { n: 10, runs: latencyRuns, exoflare: ex, workflows: wf };
+    const ms = (v) => `${v.toFixed(1)} ms`;
+    console.log(
+      `  latency n=10 over ${latencyRuns} runs: exoflare median ${ms(ex.medianMs)}, p95 ${ms(ex.p95Ms)}` +
+        (wf ? `; Workflows median ${ms(wf.medianMs)}, p95 ${ms(wf.p95Ms)}` : "") +
+        (ex.errors.length > 0 ? ` (WRONG: ${ex.errors.join("; ")})` : ""),
+    );
+  }
+
   const final = withRatios(results);
   console.log(`\n${table(final)}\n`);
+  if (latency) {
+    const ms = (v) => (v === undefined ? "—" : v.toFixed(1));
+    const ratio = latency.workflows
+      ? (latency.exoflare.medianMs / latency.workflows.medianMs).toFixed(2)
+      : "—";
+    console.log(
+      `| latency, 10 branches | median ms | p95 ms |\n|---|---|---|\n` +
+        `| exoflare | ${ms(latency.exoflare.medianMs)} | ${ms(latency.exoflare.p95Ms)} |\n` +
+        `| Workflows | ${ms(latency.workflows?.medianMs)} | ${ms(latency.workflows?.p95Ms)} |\n` +
+        `exoflare's median is ${ratio} × Workflows'\n`,
+    );
+  }
   const failed = final.filter((r) => !r.ok && !r.skipped);
   const record = {
     date: new Date().toISOString(),
@@ -314,12 +349,13 @@ async function main() {
       "states/s = n / seconds; n = branches (exoflare: one processor state each, 2n+1 states in all), " +
       "Workflows process steps, floor rows. Costs per state are divided by n.",
     results: final,
-    ok: failed.length === 0,
+    latency,
+    ok: failed.length === 0 && (latency === null || latency.exoflare.errors.length === 0),
   };
   mkdirSync(dirname(outPath), { recursive: true });
   writeFileSync(outPath, `${JSON.stringify(record, null, 2)}\n`);
   console.log(`bench: results in ${outPath} (${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
-  return failed.length === 0;
+  return record.ok;
 }
 
 let ok = false;

@@ -37,6 +37,8 @@ export interface ConfigVars {
   SHARD_FROM_OUTPUT?: string | number;
   /** Outputs per page when a push runtime reports a fan-out. */
   REPORT_PAGE_OUTPUTS?: string | number;
+  /** "off" turns eager execution off: reports hand no ready state back to the consumer. */
+  EAGER_EXECUTION?: string;
 }
 
 export interface Config {
@@ -52,6 +54,8 @@ export interface Config {
   /** Captured by each run when it starts. */
   shards: ShardPlan;
   reportPageOutputs: number;
+  /** Whether reports hand ready states back to push consumers (eager execution). */
+  eager: boolean;
 }
 
 /** Exosphere's default CORS allow-list. */
@@ -98,6 +102,7 @@ export function parseConfig(vars: Readonly<Record<string, unknown>>): Config {
         DEFAULT_SHARD_FROM_OUTPUT,
       ),
     },
+    eager: text("EAGER_EXECUTION")?.trim().toLowerCase() !== "off",
     reportPageOutputs: numberWhere(
       vars,
       "REPORT_PAGE_OUTPUTS",

@@ -5,7 +5,9 @@ import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import type {
   Delivery,
+  EagerAsk,
   PulledState,
+  ReportAnswer,
   RunBootstrap,
   RunNodesView,
   RunRuntimeRpc,
@@ -17,6 +19,8 @@ import { ConflictError, failed, NotFoundError, ok, type Result, toResult } from 
 import { actorName, shardOfSeq, stateIdOf } from "../engine/ids";
 import {
   DISPATCH_SAFETY_MS,
+  EAGER_LEASE_MS,
+  EAGER_MAX_PER_REPORT,
   MAX_GRAPH_PAGE_STATES,
   MAX_LEASE_EXPIRIES_PER_ALARM,
   MAX_WAITING_NODES,
@@ -162,13 +166,17 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     if (!this.meta) return [];
     const rows = this.store.deliveriesOf(deliveries.map((x) => x.seq));
     const live: number[] = [];
+    const eager: number[] = [];
     for (const { seq, d } of deliveries) {
       const row = rows.get(seq);
       if (row?.status !== "QUEUED" && row?.status !== "EXECUTED") continue;
       if (d !== undefined && row.delivery !== null && d !== row.delivery) continue; // sent again since
       live.push(seq);
-      if (row.delivery !== null && row.delivery < this.epoch) this.confirmed.add(seq);
+      if (row.delivery !== null && row.delivery > 0 && row.delivery < this.epoch) this.confirmed.add(seq);
+      if (row.delivery !== null && row.delivery < 0 && row.status === "QUEUED") eager.push(seq);
     }
+    // An eager delivery has no queue behind it: its short lease lives as long as the consumer says so.
+    if (eager.length > 0) this.transact(() => this.store.renewLeases(eager, Date.now() + EAGER_LEASE_MS));
     return live;
   }
 
@@ -182,6 +190,45 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       .staleDeliveries(this.epoch, limit + this.confirmed.size)
       .filter((seq) => !this.confirmed.has(seq))
       .slice(0, limit);
+  }
+
+  /**
+   * Applies a batch of reports like `report`, and in the same transaction claims up to `ask.max` ready
+   * states of the nodes the consumer serves, leased to it for EAGER_LEASE_MS (renewed by its pickups):
+   * the consumer runs them before it returns, so the next hop of a run needs no queue message (design §6).
+   * The rest goes through the queue as usual.
+   */
+  async reportAndTake(reports: Report[], ask: EagerAsk): Promise<ReportAnswer> {
+    this.reportRpcs += 1;
+    if (!this.meta) {
+      return { outcomes: reports.map(() => ({ applied: false, reason: "not_found" }) as const), eager: [] };
+    }
+    const now = Date.now();
+    const max = configOf(this.env).eager ? Math.min(Math.max(0, ask.max), EAGER_MAX_PER_REPORT) : 0;
+    const { outcomes, taken } = this.transact(() => {
+      const outcomes = this.runEngine().apply(reports, now);
+      return { outcomes, taken: max > 0 ? this.takeEager(ask, max, now) : [] };
+    });
+    if (outcomes.some((o) => o.applied)) this.lastProgressAt = now;
+    await this.afterCommit();
+    return { outcomes, eager: this.dispatcher.describe(taken, -this.epoch) };
+  }
+
+  /** Claims up to `max` due ready push states of the asking consumer's nodes. Inside a transaction. */
+  private takeEager(ask: EagerAsk, max: number, now: number): StateRow[] {
+    const served = new Set(ask.nodes.map((n) => `${n.ns}\u0000${n.node}`));
+    const graph = this.runEngine().graph;
+    // Concurrency limits (run control) hold for eager hand-outs too: only states holding a slot are ready.
+    for (const [identifier, limit] of graph.concurrencyLimits) this.store.balanceSlots(identifier, limit);
+    const picked = this.store
+      .eagerCandidates(now, max * 4)
+      .filter(
+        (s) =>
+          served.has(`${s.namespace}\u0000${s.node_name}`) &&
+          graph.info(graph.node(s.identifier))?.transport !== "pull",
+      )
+      .slice(0, max);
+    return this.runEngine().claim(picked, now, now + EAGER_LEASE_MS, -this.epoch);
   }
 
   /** Applies a batch of runtime reports in one transaction; answers one outcome per report. */
@@ -351,10 +398,13 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   async expireLeases(now: number = Date.now()): Promise<number> {
     if (!this.meta) return 0;
     const expired = this.transact(() => {
-      const seqs = this.store.expiredLeases(now, MAX_LEASE_EXPIRIES_PER_ALARM);
-      if (seqs.length === 0) return 0;
+      const expired = this.store.expiredLeases(now, MAX_LEASE_EXPIRIES_PER_ALARM);
+      if (expired.length === 0) return 0;
       // `now` only decides which leases count as expired; the transition happens at the real time, so a
-      // retry's backoff is measured from the moment the expiry is handled.
+      // retry's backoff is measured from the moment the expiry is handled. An eager delivery whose
+      // consumer stopped confirming it was lost with that consumer, not failed by its node: it goes back
+      // to be sent through the queue (never eagerly again), with no attempt spent. A pull claim of a node
+      // with timeout_seconds expires as a timeout (run control).
       const engine = this.runEngine();
       const errorOf = (seq: number): string => {
         const state = this.store.getState(seq);
@@ -363,7 +413,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
         return leaseExpiryError(node, engine.graph.info(node)?.transport, LEASE_EXPIRED);
       };
       const outcomes = engine.apply(
-        seqs.map((seq) => ({ type: "errored", seq, error: errorOf(seq) })),
+        expired.map(
+          ({ seq, eager }): Report =>
+            eager ? { type: "requeue", seq, delayMs: 0 } : { type: "errored", seq, error: errorOf(seq) },
+        ),
         Date.now(),
       );
       return outcomes.filter((o) => o.applied).length;

@@ -202,16 +202,46 @@ export abstract class SqlOutboxes extends SqlRows {
     }
   }
 
-  /** Leased states (QUEUED, or EXECUTED while pages of outputs arrive) whose lease expired by `now`. */
-  expiredLeases(now: number, limit: number): number[] {
+  /**
+   * Leased states (QUEUED, or EXECUTED while pages of outputs arrive) whose lease expired by `now`;
+   * `eager` when it was handed to a consumer in the answer to a report (a negative delivery).
+   */
+  expiredLeases(now: number, limit: number): { seq: number; eager: boolean }[] {
     return this.sql
-      .exec<{ seq: number }>(
-        "SELECT seq FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND lease_expires <= ? ORDER BY lease_expires LIMIT ?",
+      .exec<{ seq: number; delivery: number | null; status: string }>(
+        "SELECT seq, delivery, status FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND lease_expires <= ? ORDER BY lease_expires LIMIT ?",
         now,
         limit,
       )
       .toArray()
-      .map((r) => r.seq);
+      .map((r) => ({ seq: r.seq, eager: r.status === "QUEUED" && r.delivery !== null && r.delivery < 0 }));
+  }
+
+  /**
+   * Due ready states that may run eagerly (never handed out eagerly before), oldest due first; the caller
+   * keeps those of the nodes the consumer serves.
+   */
+  eagerCandidates(now: number, limit: number): StateRow[] {
+    return this.sql
+      .exec<StateRecord>(
+        "SELECT * FROM states WHERE status = 'CREATED' AND offered = 0 AND enqueue_after <= ? AND (delivery IS NULL OR delivery > 0) ORDER BY enqueue_after LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray()
+      .map((r) => this.toRow(r));
+  }
+
+  /** Renews the lease of eager deliveries a consumer confirmed. */
+  renewLeases(seqs: readonly number[], leaseExpires: number): void {
+    for (const seq of seqs) {
+      this.sql.exec(
+        "UPDATE states SET lease_expires = ? WHERE seq = ? AND status = 'QUEUED'",
+        leaseExpires,
+        seq,
+      );
+      this.cost.rowsWritten += 1;
+    }
   }
 
   /**
@@ -221,7 +251,7 @@ export abstract class SqlOutboxes extends SqlRows {
   staleDeliveries(epoch: number, limit: number): number[] {
     return this.sql
       .exec<{ seq: number }>(
-        "SELECT seq FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND delivery < ? ORDER BY lease_expires LIMIT ?",
+        "SELECT seq FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND delivery > 0 AND delivery < ? ORDER BY lease_expires LIMIT ?",
         epoch,
         limit,
       )

@@ -5,6 +5,7 @@ import type { RunStatus } from "../engine/model";
 import type { RunCounts } from "../engine/run/counts";
 import { RunTemplateSnapshot } from "../engine/run/snapshot";
 import type { Report, ReportOutcome } from "../engine/run/types";
+import type { DispatchedState } from "./dispatch";
 
 export type { Report, ReportOutcome };
 
@@ -58,6 +59,18 @@ export interface PulledState {
   created_at: string;
 }
 
+/** The nodes a push consumer serves, and how many ready states of them it would run at once. */
+export interface EagerAsk {
+  nodes: { ns: string; node: string }[];
+  max: number;
+}
+
+export interface ReportAnswer {
+  outcomes: ReportOutcome[];
+  /** Ready states leased to the consumer that asked; its `d` is negative (an eager delivery). */
+  eager: DispatchedState[];
+}
+
 /** Inputs or secrets per state seq, as the run actor answers a runtime. */
 export type PerState = Record<number, Record<string, string>>;
 
@@ -78,6 +91,12 @@ export interface RunRuntimeRpc {
    * left out and must not be executed.
    */
   pickup(deliveries: Delivery[]): Promise<number[]>;
+  /**
+   * Like `report`, and hands back up to `ask.max` ready states of the nodes the consumer serves, leased
+   * to it, to run at once (eager execution, design §6); the consumer confirms them with `pickup` while
+   * it runs them and reports them like any other. None when the engine has eager execution off.
+   */
+  reportAndTake(reports: Report[], ask: EagerAsk): Promise<ReportAnswer>;
   /** Applies a batch of reports in one transaction; one outcome per report. */
   report(reports: Report[], namespace?: string): Promise<ReportOutcome[]>;
   /** Inputs of states whose messages carried them by reference. */

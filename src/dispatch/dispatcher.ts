@@ -14,6 +14,7 @@
 // is refused at pickup. The execution lease (PUSH_LEASE_MS from the send) is the one whose expiry is a
 // node error.
 import { configOf } from "../config";
+import type { DispatchedState } from "../contracts/dispatch";
 import { stateIdOf } from "../engine/ids";
 import {
   DISPATCH_ROUND_STATES,
@@ -25,7 +26,6 @@ import {
 import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
-import type { DispatchedState } from "./messages";
 import { byteLength, packMessages } from "./pack";
 import { type ReadyRef, readyQueueName } from "./ready-refs";
 
@@ -210,18 +210,22 @@ export class Dispatcher {
     return graph?.info(graph.node(state.identifier))?.transport;
   }
 
-  private async send(states: StateRow[], epoch: number): Promise<void> {
+  /**
+   * Claimed states as a consumer receives them, in a queue message or in the answer to its report:
+   * small inputs inline, large ones by reference, a flag for declared secrets, the delivery.
+   */
+  describe(states: readonly StateRow[], delivery: number): DispatchedState[] {
     const runKey = this.host.runKey();
     const graph = this.host.graph();
-    if (!runKey || !graph || states.length === 0) return;
-    const dispatched: DispatchedState[] = states.map((s) => {
+    if (!runKey || !graph) return [];
+    return states.map((s) => {
       const info = graph.info(graph.node(s.identifier));
       const d: DispatchedState = {
         id: stateIdOf(runKey, s.seq),
         node: s.node_name,
         ns: s.namespace,
         identifier: s.identifier,
-        d: epoch,
+        d: delivery,
       };
       if (byteLength(s.inputs) <= INLINE_INPUTS_BYTES) d.inputs = s.inputs;
       if (info && info.secrets.length > 0) d.secrets = true;
@@ -229,6 +233,12 @@ export class Dispatcher {
       if (timeout !== undefined) d.timeout = timeout;
       return d;
     });
+  }
+
+  private async send(states: StateRow[], epoch: number): Promise<void> {
+    const runKey = this.host.runKey();
+    if (!runKey || states.length === 0) return;
+    const dispatched = this.describe(states, epoch);
     const batches = packMessages(this.host.actorName() ?? runKey, dispatched, {
       statesPerMessage: configOf(this.host.env).statesPerMessage,
     });

@@ -1,7 +1,8 @@
 // Packing ready states into queue messages and `sendBatch` calls within the platform's limits
 // (a message ≤ 128 KB; a batch ≤ 100 messages and ≤ 256 KB).
+
+import type { DispatchedState, DispatchMessage } from "../contracts/dispatch";
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES } from "../engine/limits";
-import type { DispatchedState, DispatchMessage } from "./messages";
 
 const encoder = new TextEncoder();
 export const byteLength = (value: unknown): number => encoder.encode(JSON.stringify(value)).length;

@@ -209,6 +209,20 @@ export const NODE_SEEN_EVERY_MS = 5_000;
 /** Nodes a waiting run names at most. */
 export const MAX_WAITING_NODES = 20;
 
+/**
+ * Eager execution (design §6): the lease of a ready state handed to a push consumer in the answer to its
+ * report, renewed by the consumer's heartbeats. If it ends (the consumer died), the state goes through
+ * the queue instead, with no attempt spent.
+ */
+export const EAGER_LEASE_MS = 15_000;
+
+/** Ready states one report hands back to run at once, at most. */
+export const EAGER_MAX_PER_REPORT = 64;
+
+/** What one consumer invocation runs eagerly, at most: states, and wall time before it stops asking. */
+export const EAGER_MAX_STATES_PER_INVOCATION = 1_024;
+export const EAGER_MAX_MS_PER_INVOCATION = 10_000;
+
 /** Lost deliveries one alarm sends again (the alarm re-arms for the rest). */
 export const MAX_REDELIVERIES_PER_ALARM = 2_000;
 

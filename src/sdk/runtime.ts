@@ -6,9 +6,16 @@
 //   export default { queue: runtime.queue };             // plus RUN and NAMESPACE bindings to the engine
 //   await runtime.register(env);                          // once, e.g. from a deploy script or fetch()
 import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
-import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
+import { type DispatchedState, DispatchMessage } from "../contracts/dispatch";
 import { parseStateId } from "../engine/ids";
-import { NODE_SEEN_EVERY_MS, PICKUP_HEARTBEAT_MS, REPORT_PAGE_OUTPUTS } from "../engine/limits";
+import {
+  EAGER_MAX_MS_PER_INVOCATION,
+  EAGER_MAX_PER_REPORT,
+  EAGER_MAX_STATES_PER_INVOCATION,
+  NODE_SEEN_EVERY_MS,
+  PICKUP_HEARTBEAT_MS,
+  REPORT_PAGE_OUTPUTS,
+} from "../engine/limits";
 import { Throttle } from "../engine/throttle";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "./base-node";
 import { type ExecuteOutcome, executeNode } from "./execute";
@@ -29,6 +36,8 @@ export interface Runtime {
   readonly name: string;
   /** The node serving `nodeName` in this runtime's namespace, if any. */
   node(namespace: string, nodeName: string): AnyNode | undefined;
+  /** Every (namespace, node name) this runtime serves. */
+  readonly served: readonly { ns: string; node: string }[];
   /** The queue() handler of the runtime Worker. */
   queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void>;
   /**
@@ -47,6 +56,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     namespace: opts.namespace,
     name: opts.name,
     node: (namespace, nodeName) => (namespace === opts.namespace ? byName.get(nodeName) : undefined),
+    served: [...byName.keys()].map((node) => ({ ns: opts.namespace, node })),
     queue: (batch, env) => consume(batch, env, [runtime], opts.concurrency ?? DEFAULT_CONCURRENCY),
     async register(env, options = {}) {
       const nodes = opts.nodes.map((n) => ({ ...toRegisteredNode(n), transport: "queue" as const }));
@@ -107,11 +117,19 @@ async function consume(
       seen.set(s.ns, names);
     }
   }
+  const ctx: RunContext = {
+    nodeFor,
+    concurrency,
+    perPage: pageSize(env),
+    served: runtimes.flatMap((r) => r.served),
+    // Eager execution: what this invocation may still run from the answers to its reports.
+    budget: { states: EAGER_MAX_STATES_PER_INVOCATION, until: Date.now() + EAGER_MAX_MS_PER_INVOCATION },
+  };
   await Promise.all([
     ...[...seen].map(([ns, names]) => recordServed(env, ns, [...names])),
     ...[...byRun].map(async ([runKey, group]) => {
       try {
-        await runOne(env.RUN.getByName(runKey), group.states, nodeFor, concurrency, pageSize(env));
+        await runOne(env.RUN.getByName(runKey), group.states, ctx);
         for (const m of group.messages) m.ack();
       } catch (e) {
         console.error(
@@ -141,50 +159,68 @@ function pageSize(env: RuntimeEnv): number {
   return Number.isInteger(configured) && configured >= 1 ? configured : REPORT_PAGE_OUTPUTS;
 }
 
-async function runOne(
-  run: RunRuntimeRpc,
-  states: DispatchedState[],
-  nodeFor: (ns: string, name: string) => AnyNode | undefined,
-  concurrency: number,
-  perPage: number,
-): Promise<void> {
-  const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
-  const deliveries = states.map((s) => ({ seq: seqOf(s.id), ...(s.d === undefined ? {} : { d: s.d }) }));
+interface RunContext {
+  nodeFor: (ns: string, name: string) => AnyNode | undefined;
+  concurrency: number;
+  perPage: number;
+  /** The nodes this consumer serves: what it asks for eagerly. */
+  served: { ns: string; node: string }[];
+  /** Shared by the invocation's runs: eager states it may still take, and until when it asks. */
+  budget: { states: number; until: number };
+}
+
+type PerState = Record<number, Record<string, string>>;
+
+const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
+const deliveryOf = (s: DispatchedState) => ({ seq: seqOf(s.id), ...(s.d === undefined ? {} : { d: s.d }) });
+
+/** Inputs that travelled by reference and declared secrets, fetched in one RPC each (when needed). */
+async function extrasOf(run: RunRuntimeRpc, states: DispatchedState[]): Promise<[PerState, PerState]> {
   const byRef = states.filter((s) => s.inputs === undefined).map((s) => seqOf(s.id));
   const withSecrets = states.filter((s) => s.secrets).map((s) => seqOf(s.id));
-  const none = Promise.resolve({} as Record<number, Record<string, string>>);
+  return Promise.all([
+    byRef.length > 0 ? run.inputsOf(byRef) : {},
+    withSecrets.length > 0 ? run.secretsOf(withSecrets) : {},
+  ]);
+}
+
+async function runOne(run: RunRuntimeRpc, states: DispatchedState[], ctx: RunContext): Promise<void> {
+  const deliveries = states.map(deliveryOf);
   // The pickup confirms the deliveries (two leases, design §6) and says which states are still to run: a
   // duplicate of a state already reported, or an old copy of one sent again, is not executed twice.
-  const [live, refInputs, secrets] = await Promise.all([
-    run.pickup(deliveries),
-    byRef.length > 0 ? run.inputsOf(byRef) : none,
-    withSecrets.length > 0 ? run.secretsOf(withSecrets) : none,
-  ]);
+  const [live, [refInputs, secrets]] = await Promise.all([run.pickup(deliveries), extrasOf(run, states)]);
   const liveSeqs = new Set(live);
-  const todo = states.filter((s) => liveSeqs.has(seqOf(s.id)));
+  let todo = states.filter((s) => liveSeqs.has(seqOf(s.id)));
   if (todo.length === 0) return;
-  // While the batch runs, the heartbeat keeps confirming it, so a restarted engine does not send it again.
-  const held = deliveries.filter((x) => liveSeqs.has(x.seq));
+  // While the batch runs, the heartbeat keeps confirming it, so a restarted engine does not send it again
+  // (and an eager delivery keeps its lease).
+  let held = deliveries.filter((x) => liveSeqs.has(x.seq));
   const heartbeat = setInterval(() => {
     run.pickup(held).catch(() => {}); // a missed heartbeat costs at most a duplicate execution
   }, PICKUP_HEARTBEAT_MS);
   try {
-    await executeAndReport(run, todo, refInputs, secrets, nodeFor, concurrency, perPage);
+    let extras: [PerState, PerState] = [refInputs, secrets];
+    // Eager execution: the answer to a report may hand back ready states of our nodes; run them now,
+    // while the budget lasts, instead of waiting for their queue message.
+    for (;;) {
+      const eager = await executeAndReport(run, todo, extras, ctx);
+      if (eager.length === 0) break;
+      todo = eager;
+      held = eager.map(deliveryOf);
+      extras = await extrasOf(run, eager);
+    }
   } finally {
     clearInterval(heartbeat);
   }
 }
 
+/** Executes the states and reports them; answers the ready states the report handed back to run eagerly. */
 async function executeAndReport(
   run: RunRuntimeRpc,
   states: DispatchedState[],
-  refInputs: Record<number, Record<string, string>>,
-  secrets: Record<number, Record<string, string>>,
-  nodeFor: (ns: string, name: string) => AnyNode | undefined,
-  concurrency: number,
-  perPage: number,
-): Promise<void> {
-  const seqOf = (id: string) => parseStateId(id)?.seq ?? -1;
+  [refInputs, secrets]: [PerState, PerState],
+  { nodeFor, concurrency, perPage, served, budget }: RunContext,
+): Promise<DispatchedState[]> {
   const reports = await mapBounded(states, concurrency, async (s): Promise<Report> => {
     const seq = seqOf(s.id);
     const node = nodeFor(s.ns, s.node);
@@ -202,8 +238,16 @@ async function executeAndReport(
   // Every report of the batch in one RPC, but a wide fan-out's outputs in pages of their own.
   const wide = reports.filter((r) => r.type === "executed" && r.outputs.length > perPage);
   const rest = reports.filter((r) => !wide.includes(r));
-  if (rest.length > 0) await run.report(rest);
+  let eager: DispatchedState[] = [];
+  if (rest.length > 0) {
+    const max = Math.min(EAGER_MAX_PER_REPORT, budget.states);
+    if (max > 0 && Date.now() < budget.until) {
+      eager = (await run.reportAndTake(rest, { nodes: served, max })).eager;
+      budget.states -= eager.length;
+    } else await run.report(rest);
+  }
   for (const report of wide) await reportInPages(run, report, perPage);
+  return eager;
 }
 
 /**

@@ -72,9 +72,11 @@ describe("namespace actor schema version 3", () => {
           .one().value;
       });
     const empty = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);
-    // Upgraded through version 3 to the current one (4 added run starts and trigger keys).
-    expect(await upgrade(empty, [])).toBe("4");
+    // Upgraded through version 3 to the current one (4 added run starts and trigger keys, 5 when each
+    // node was last served).
+    expect(await upgrade(empty, [])).toBe("5");
     expect(await tables(empty)).not.toContain("directory");
+    expect(await tables(empty)).toContain("node_seen");
 
     const holder = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);
     await upgrade(holder, ["kept"]);

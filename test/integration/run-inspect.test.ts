@@ -8,7 +8,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import type { DispatchMessage } from "../../src/dispatch/messages";
+import type { DispatchMessage } from "../../src/contracts/dispatch";
 import { runKeyOfRunId } from "../../src/engine/ids";
 import { INLINE_INPUTS_BYTES } from "../../src/engine/limits";
 import { fresh, json, runRow } from "./helpers/http";

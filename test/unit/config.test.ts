@@ -22,6 +22,7 @@ describe("parseConfig", () => {
       pullLeaseMs: DEFAULT_PULL_LEASE_MS,
       shards: { count: DEFAULT_BRANCH_SHARDS, from: DEFAULT_SHARD_FROM_OUTPUT },
       reportPageOutputs: REPORT_PAGE_OUTPUTS,
+      eager: true,
     });
   });
 
@@ -38,6 +39,7 @@ describe("parseConfig", () => {
         BRANCH_SHARDS: "3",
         SHARD_FROM_OUTPUT: 2,
         REPORT_PAGE_OUTPUTS: "16",
+        EAGER_EXECUTION: " Off ",
       }),
     ).toEqual({
       apiKey: "k",
@@ -49,6 +51,7 @@ describe("parseConfig", () => {
       pullLeaseMs: 1000,
       shards: { count: 3, from: 2 },
       reportPageOutputs: 16,
+      eager: false,
     });
   });
 

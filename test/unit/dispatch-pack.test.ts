@@ -1,6 +1,6 @@
 // Packing ready states into queue messages and sendBatch calls within the platform's limits.
 import { describe, expect, it } from "vitest";
-import type { DispatchedState } from "../../src/dispatch/messages";
+import type { DispatchedState } from "../../src/contracts/dispatch";
 import { byteLength, packMessages } from "../../src/dispatch/pack";
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES } from "../../src/engine/limits";
 

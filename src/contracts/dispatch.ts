@@ -1,5 +1,6 @@
-// Queue message bodies: an edge, so they are validated when read back (they may come from an older
-// version of the code still draining the queue).
+// Queue message bodies, and the ready states a report hands a push consumer to run at once (eager
+// execution): an edge, so they are validated when read back (they may come from an older version of the
+// code still draining the queue).
 import { z } from "zod";
 
 export const DispatchedState = z.object({
