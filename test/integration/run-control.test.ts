@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from "vitest";
 import { ShardCancels } from "../../src/actors/run-cancel";
 import type { RunMeta } from "../../src/actors/run-meta";
 import { migrateRunSchema } from "../../src/actors/run-schema";
-import { actorName, runKeyOfRunId } from "../../src/engine/ids";
+import { actorName, runKeyOfRunId, shardOfSeq } from "../../src/engine/ids";
 import { fresh, json, runRow, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
 import {
   enqueue,
@@ -112,6 +112,40 @@ describe("cancelling a run", () => {
     expect(nodes.status).toBe(200);
     expect(nodes.body.status).toBe("CANCELLED");
     expect(nodes.body.nodes.find((n) => n.identifier === "work")?.states.CANCELLED).toBe(8);
+  });
+
+  it("stops push work: a consumer's pickup or heartbeat of a cancelled state answers nothing to run", async () => {
+    const graph = fresh("rc-push");
+    const key = fresh("k");
+    await upsertValid(NS, graph, {
+      nodes: [
+        ctlNode("list", "ListNode", { items: JSON.stringify(["0", "1", "2"]) }, { next_nodes: ["count"] }),
+        ctlNode("count", "CountingNode", { key, ms: "3000", item: "${{ list.outputs.value }}" }),
+      ],
+    });
+    const runId = await triggerRun(NS, graph);
+    // The three copies are running in the test runtime (each works for three seconds).
+    await vi.waitUntil(
+      async () =>
+        (await stateRows<Row>(runId)).filter((r) => r.identifier === "count" && r.status === "QUEUED")
+          .length === 3,
+      { timeout: 10_000, interval: 10 },
+    );
+    const running = (await stateRows<Row>(runId)).filter((r) => r.identifier === "count");
+    expect((await cancel(NS, runId)).status).toBe(200);
+
+    // A consumer that picks these states up now (a delivery sent again, a heartbeat) is told to run none.
+    const runKey = runKeyOfRunId(runId) ?? "";
+    for (const shard of [0, 1, 2, 3]) {
+      const mine = running.filter((r) => shardOfSeq(r.seq) === shard);
+      if (mine.length === 0) continue;
+      expect(
+        await env.RUN.getByName(actorName(runKey, shard)).pickup(mine.map((r) => ({ seq: r.seq }))),
+      ).toEqual([]);
+    }
+    const after = (await stateRows<Row>(runId)).filter((r) => r.identifier === "count");
+    expect(after.map((r) => r.status)).toEqual(["CANCELLED", "CANCELLED", "CANCELLED"]);
+    expect(await runRow(NS, runId)).toMatchObject({ status: "CANCELLED", pending_count: 0 });
   });
 
   it("answers 404 for an unknown run and 409 for a finished one", async () => {
