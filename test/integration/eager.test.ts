@@ -26,6 +26,26 @@ const chain = {
   retry_policy: { max_retries: 0 },
 };
 
+/**
+ * A run of the chain whose root the test runs by hand, as a consumer serving only `serves` would: the
+ * root is claimed (not due for a minute, so the queue never gets it), then reported with an eager ask.
+ */
+async function reportRootByHand(prefix: string, serves: string) {
+  const graph = fresh(prefix);
+  await upsertValid(NS, graph, chain);
+  const runId = await triggerRun(NS, graph, { inputs: {}, start_delay: 60_000 });
+  const stub = runStub(runId);
+  await runInDurableObject(stub, (_, state) => {
+    state.storage.sql.exec("UPDATE states SET status = 'QUEUED', enqueue_after = 0 WHERE seq = 1");
+    state.storage.sql.exec("UPDATE counts SET status = 'QUEUED' WHERE status = 'CREATED'");
+  });
+  const answer = await stub.reportAndTake([{ type: "executed", seq: 1, outputs: [{ value: "x" }] }], {
+    nodes: [{ ns: NS, node: serves }],
+    max: 8,
+  });
+  return { runId, stub, answer };
+}
+
 const costsOf = async (runId: string) =>
   (await json<Record<string, number>>("GET", `/v0/namespace/${NS}/states/run/${runId}/costs`)).body;
 
@@ -68,20 +88,8 @@ describe("eager execution", () => {
   });
 
   it("sends a state through the queue, with no attempt spent, when the consumer holding it stops confirming it", async () => {
-    const graph = fresh("eager-lost");
-    await upsertValid(NS, graph, chain);
-    // Not due for a minute: the test plays the consumer of `a`, by hand.
-    const runId = await triggerRun(NS, graph, { inputs: {}, start_delay: 60_000 });
-    const stub = runStub(runId);
-    await runInDurableObject(stub, (_, state) => {
-      state.storage.sql.exec("UPDATE states SET status = 'QUEUED', enqueue_after = 0 WHERE seq = 1");
-      state.storage.sql.exec("UPDATE counts SET status = 'QUEUED' WHERE status = 'CREATED'");
-    });
     // A consumer that serves only SignalNode reports `a` and takes `b` eagerly...
-    const answer = await stub.reportAndTake([{ type: "executed", seq: 1, outputs: [{ value: "x" }] }], {
-      nodes: [{ ns: NS, node: "SignalNode" }],
-      max: 8,
-    });
+    const { runId, stub, answer } = await reportRootByHand("eager-lost", "SignalNode");
     expect(answer.outcomes).toMatchObject([{ applied: true }]);
     expect(answer.eager).toHaveLength(1);
     const [b] = answer.eager;
@@ -109,18 +117,7 @@ describe("eager execution", () => {
   });
 
   it("hands back only the nodes the consumer serves", async () => {
-    const graph = fresh("eager-other");
-    await upsertValid(NS, graph, chain);
-    const runId = await triggerRun(NS, graph, { inputs: {}, start_delay: 60_000 });
-    const stub = runStub(runId);
-    await runInDurableObject(stub, (_, state) => {
-      state.storage.sql.exec("UPDATE states SET status = 'QUEUED', enqueue_after = 0 WHERE seq = 1");
-      state.storage.sql.exec("UPDATE counts SET status = 'QUEUED' WHERE status = 'CREATED'");
-    });
-    const answer = await stub.reportAndTake([{ type: "executed", seq: 1, outputs: [{ value: "x" }] }], {
-      nodes: [{ ns: NS, node: "FailNode" }],
-      max: 8,
-    });
+    const { runId, answer } = await reportRootByHand("eager-other", "FailNode");
     expect(answer.eager).toEqual([]);
     expect(await settled(NS, runId)).toMatchObject({ status: "SUCCESS", success_count: 3 });
   });
