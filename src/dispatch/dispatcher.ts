@@ -174,9 +174,20 @@ export class Dispatcher {
         now,
         Math.max(0, DISPATCH_ROUND_STATES - queued.length - pulled.length),
       );
-      const toClaim: StateRow[] = [];
-      for (const state of fresh) (this.transportOf(state) === "pull" ? pulled : toClaim).push(state);
-      queued.push(...this.host.claim(toClaim, now, lease, epoch));
+      // The execution lease: PUSH_LEASE_MS, plus the node's timeout_seconds when it has one (its consumer
+      // enforces the timeout itself; the lease is the backstop for a consumer that went away).
+      const byLease = new Map<number, StateRow[]>();
+      for (const state of fresh) {
+        if (this.transportOf(state) === "pull") {
+          pulled.push(state);
+          continue;
+        }
+        const at = lease + (this.host.graph()?.executionLeaseMs(state.identifier, 0) ?? 0);
+        const group = byLease.get(at);
+        if (group) group.push(state);
+        else byLease.set(at, [state]);
+      }
+      for (const [at, states] of byLease) queued.push(...this.host.claim(states, now, at, epoch));
       store.markOffered(
         pulled.map((s) => s.seq),
         true,

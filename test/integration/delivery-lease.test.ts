@@ -18,9 +18,18 @@ interface Row {
 type Internals = { env: { DISPATCH: Queue }; openedAt: number };
 
 /** A run whose root is dispatched into a queue that drops every message, as a killed engine's queue does. */
-async function rootSentIntoTheVoid(graph: string) {
+async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
+  const [splitter, ...rest] = splitProcessMergeGraph.nodes;
+  const nodes = [
+    rootTimeoutSeconds === undefined ? splitter : { ...splitter, timeout_seconds: rootTimeoutSeconds },
+    ...rest,
+  ];
   // No retry at all: a lease expiry or any lost delivery counted as an attempt would fail the run.
-  await upsertValid("examples", graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 0 } });
+  await upsertValid("examples", graph, {
+    ...splitProcessMergeGraph,
+    nodes,
+    retry_policy: { max_retries: 0 },
+  });
   const runId = await triggerRun("examples", graph, {
     inputs: { data: "[1,2,3]", chunk_size: "1" },
     start_delay: 60_000,
@@ -122,6 +131,15 @@ describe("delivery lease", () => {
     expect(await stub.pickup([{ seq: 1, d: root?.delivery as number }, { seq: 1 }, { seq: 999 }])).toEqual(
       [],
     );
+  });
+
+  it("gives a node with a timeout an execution lease of PUSH_LEASE_MS plus its timeout", async () => {
+    const before = Date.now();
+    const { runId } = await rootSentIntoTheVoid(fresh("timeout"), 3_600);
+    const [root] = await stateRows<Row>(runId);
+    // The test suite's PUSH_LEASE_MS is the default, 30 minutes; the node's timeout is an hour.
+    expect(root?.lease_expires).toBeGreaterThanOrEqual(before + 30 * 60_000 + 3_600_000);
+    expect(root?.lease_expires).toBeLessThanOrEqual(Date.now() + 30 * 60_000 + 3_600_000);
   });
 
   it("keeps the execution lease: a state picked up that never reports still fails through the retry policy", async () => {
