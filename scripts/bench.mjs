@@ -172,7 +172,7 @@ async function buildWorker(configPath, outDir, dir = root) {
 
 /** The seed graph and the id helpers, straight from the sources (so the benchmark cannot drift). */
 function loadSources() {
-  return loadTs(["src/examples/graphs.ts", "src/engine/ids.ts"]);
+  return loadTs(["examples/runtime/src/graphs.ts", "src/engine/ids.ts"]);
 }
 
 /** Starts `wrangler dev` for a built Worker and waits until it answers /health. */

@@ -202,7 +202,7 @@ async function runRow(base, runId) {
 
 async function main() {
   const t0 = Date.now();
-  const [config, sources] = await Promise.all([bundleEngine(), loadTs("src/examples/graphs.ts")]);
+  const [config, sources] = await Promise.all([bundleEngine(), loadTs("examples/runtime/src/graphs.ts")]);
   let engine = await startEngine(config);
   console.log(
     `fault: engine up in ${elapsed(t0)}; ${branches} branches, ${kills} kills, PUSH_LEASE_MS ${leaseMs}`,

@@ -13,6 +13,7 @@ import type {
   TransportedNodeRegistration,
   TriggerAnswer,
 } from "../contracts";
+import { queueBinding } from "../dispatch/queues";
 import { type Result, toResult, UnprocessableError } from "../engine/errors";
 import type { RegisteredNode } from "../engine/model";
 import { nodeKey } from "../engine/run/snapshot";
@@ -68,7 +69,9 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
       startRun: (runId) => this.starts.start(runId),
     });
     this.graphs = new GraphTemplates(sql, this.cron);
-    this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry);
+    this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry, (name) =>
+      queueBinding(env, name) !== null,
+    );
     this.keys = new TriggerKeys(sql);
     this.starts = new RunStarts({
       ctx,

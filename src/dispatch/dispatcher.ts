@@ -18,8 +18,9 @@ import {
 import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
-import type { DispatchedState } from "./messages";
+import type { DispatchedState, DispatchMessage } from "./messages";
 import { byteLength, packMessages } from "./pack";
+import { queueBinding } from "./queues";
 import { type ReadyRef, readyQueueName } from "./ready-refs";
 
 /** What dispatch needs of a run actor's storage (the run actor's SqlRunStore implements it). */
@@ -167,11 +168,16 @@ export class Dispatcher {
     return graph?.info(graph.node(state.identifier))?.transport;
   }
 
+  /**
+   * Sends push states to the queue of the runtime that registered each node (the run's snapshot names its
+   * binding): one group of messages per queue.
+   */
   private async send(states: StateRow[]): Promise<void> {
     const runKey = this.host.runKey();
     const graph = this.host.graph();
     if (!runKey || !graph || states.length === 0) return;
-    const dispatched: DispatchedState[] = states.map((s) => {
+    const byQueue = new Map<string, DispatchedState[]>();
+    for (const s of states) {
       const info = graph.info(graph.node(s.identifier));
       const d: DispatchedState = {
         id: stateIdOf(runKey, s.seq),
@@ -181,17 +187,30 @@ export class Dispatcher {
       };
       if (byteLength(s.inputs) <= INLINE_INPUTS_BYTES) d.inputs = s.inputs;
       if (info && info.secrets.length > 0) d.secrets = true;
-      return d;
-    });
-    const batches = packMessages(this.host.actorName() ?? runKey, dispatched, {
-      statesPerMessage: configOf(this.host.env).statesPerMessage,
-    });
-    for (let i = 0; i < batches.length; i += SEND_CONCURRENCY) {
+      // A snapshot always names the queue of a push node (the trigger refused it otherwise).
+      const queue = info?.queue ?? "";
+      const group = byQueue.get(queue);
+      if (group) group.push(d);
+      else byQueue.set(queue, [d]);
+    }
+    const { statesPerMessage } = configOf(this.host.env);
+    const sends: { queue: Queue; batch: DispatchMessage[] }[] = [];
+    for (const [name, dispatched] of byQueue) {
+      const queue = queueBinding(this.host.env, name);
+      if (queue === null) {
+        // Only if the engine lost a binding after the run started: the states stay QUEUED until their
+        // lease ends them (and the retry policy decides), rather than be re-sent every second.
+        console.error(`dispatch: the engine has no queue binding '${name}'; ${dispatched.length} states wait for their lease`);
+        continue;
+      }
+      for (const batch of packMessages(this.host.actorName() ?? runKey, dispatched, { statesPerMessage })) {
+        sends.push({ queue, batch });
+      }
+    }
+    for (let i = 0; i < sends.length; i += SEND_CONCURRENCY) {
       await Promise.all(
-        batches.slice(i, i + SEND_CONCURRENCY).map(async (batch) => {
-          await this.host.env.DISPATCH.sendBatch(
-            batch.map((body) => ({ body, contentType: "json" as const })),
-          );
+        sends.slice(i, i + SEND_CONCURRENCY).map(async ({ queue, batch }) => {
+          await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
           this.cost.sendBatchCalls += 1;
           this.cost.queueMessages += batch.length;
         }),

@@ -1,7 +1,7 @@
 // Node registration, node listing and the namespaces directory (spec §2.2–§2.4).
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { exampleNodes } from "../../src/examples/nodes";
+import { exampleNodes } from "../../examples/runtime/src/nodes";
 import { createRuntime } from "../../src/sdk/runtime";
 import { call, freshNamespace } from "./helpers/http";
 

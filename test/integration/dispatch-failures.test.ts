@@ -2,7 +2,7 @@
 // dispatched state whose lease expires goes through the retry policy.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { splitProcessMergeGraph } from "../../src/examples/graphs";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { fresh, runRow, runStub, stateRows, triggerRun, upsertValid } from "./helpers/http";
 
 interface Row {

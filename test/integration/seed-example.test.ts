@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { runKeyOfRunId } from "../../src/engine/ids";
-import { splitProcessGraph, splitProcessMergeGraph } from "../../src/examples/graphs";
+import { splitProcessGraph, splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { fresh, json, settled, triggerRun, upsertValid } from "./helpers/http";
 
 interface GraphView {

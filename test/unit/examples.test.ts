@@ -10,8 +10,8 @@ import {
   ResultMergerNode,
   splitProcessGraph,
   splitProcessMergeGraph,
-} from "../../src/examples";
-import { formatDecimal, parseDecimal, sumDecimals } from "../../src/examples/decimal";
+} from "../../examples/runtime/src";
+import { formatDecimal, parseDecimal, sumDecimals } from "../../examples/runtime/src/decimal";
 import { type AnyNode, type ExecuteOutcome, executeNode, toRegisteredNode } from "../../src/sdk";
 
 const ctx = { stateId: "s", runId: "r" };

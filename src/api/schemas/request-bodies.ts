@@ -11,8 +11,10 @@ import {
   MAX_ENQUEUE_NODES,
   MAX_NODE_SCHEMA_BYTES,
   MAX_NODES_PER_REGISTRATION,
+  MAX_RUNTIME_CALL_ITEMS,
   MAX_SECRETS_PER_GRAPH,
 } from "../../engine/limits";
+import { ACTOR_NAME } from "../../contracts/engine-rpc";
 import { Transport } from "../../engine/model";
 import { boundedName } from "../../engine/template/request-schema";
 
@@ -26,26 +28,63 @@ const jsonSchema = z
     `Schema is larger than ${MAX_NODE_SCHEMA_BYTES} bytes of JSON`,
   );
 
+const nodeRegistration = z.object({
+  name: boundedName(),
+  inputs_schema: jsonSchema,
+  outputs_schema: jsonSchema,
+  secrets: z.array(boundedName()).max(MAX_SECRETS_PER_GRAPH),
+});
+
 /**
  * `PUT /v0/namespace/{ns}/nodes/`. Unknown fields are dropped, as pydantic does: the Python SDK sends
- * `runtime_namespace` and per-node `namespace`. `transport` is our extension, accepted for the whole
- * runtime and per node (a node's own value wins); an HTTP-polling runtime omits it and is "pull".
+ * `runtime_namespace` and per-node `namespace`. `transport` and `queue` are our extensions, accepted for
+ * the whole runtime and per node (a node's own value wins); an HTTP-polling runtime omits them and is
+ * "pull". A `queue` node names the engine's queue producer binding its states go to.
  */
 export const registerNodesBodySchema = z.object({
   runtime_name: boundedName(),
   transport: Transport.optional(),
+  queue: boundedName().optional(),
   nodes: z
     .array(
-      z.object({
-        name: boundedName(),
-        inputs_schema: jsonSchema,
-        outputs_schema: jsonSchema,
-        secrets: z.array(boundedName()).max(MAX_SECRETS_PER_GRAPH),
-        transport: Transport.optional(),
-      }),
+      nodeRegistration.extend({ transport: Transport.optional(), queue: boundedName().optional() }),
     )
     .max(MAX_NODES_PER_REGISTRATION),
 });
+
+// ---- the runtime interface over HTTP (`POST /v0/runtime/{method}`, contracts/engine-rpc.ts) ----
+
+/** A push runtime's registration, as `registerNodes` takes it over the binding and over HTTP. */
+export const runtimeRegistrationSchema = z.object({
+  namespace: boundedName().min(1),
+  runtimeName: boundedName(),
+  queue: boundedName().min(1),
+  nodes: z.array(nodeRegistration).max(MAX_NODES_PER_REGISTRATION),
+  keepOthers: z.boolean().optional(),
+});
+
+const actorName = z.string().regex(ACTOR_NAME, "a run key (16 hex digits), optionally followed by :shard");
+const seqs = z.array(z.int().min(0).max(0xffffffff)).max(MAX_RUNTIME_CALL_ITEMS);
+const report = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("executed"),
+    seq: z.int().min(0),
+    outputs: z.array(jsonObject),
+    page: z.object({ offset: z.int().min(0), more: z.boolean() }).optional(),
+  }),
+  z.object({ type: z.literal("errored"), seq: z.int().min(0), error: z.string() }),
+  z.object({ type: z.literal("pruned"), seq: z.int().min(0), data: jsonObject }),
+  z.object({ type: z.literal("requeue"), seq: z.int().min(0), delayMs: z.int().min(0).max(MAX_DELAY_MS) }),
+]);
+const namespaceArg = boundedName().optional();
+
+/** The body of each runtime call over HTTP: `{"args": [...]}`, the method's arguments in order. */
+export const runtimeCallBodySchemas = {
+  report: z.object({ args: z.tuple([actorName, z.array(report).max(MAX_RUNTIME_CALL_ITEMS), namespaceArg]) }),
+  inputsOf: z.object({ args: z.tuple([actorName, seqs]) }),
+  secretsOf: z.object({ args: z.tuple([actorName, seqs, namespaceArg]) }),
+  registerNodes: z.object({ args: z.tuple([runtimeRegistrationSchema]) }),
+};
 
 /**
  * `POST /v0/namespace/{ns}/states/enqueue`. A batch_size ≤ 0 is valid and claims nothing, as in Exosphere;

@@ -58,6 +58,7 @@ export const RegisteredNode = NodeRegistration.extend({
   runtime_name: z.string(),
   runtime_namespace: z.string(),
   transport: Transport,
+  queue: z.string().optional().describe("ours: the engine's queue binding a push node's ready states go to"),
   created_at: naiveIso,
   updated_at: naiveIso,
 });
