@@ -124,11 +124,10 @@ export function createRuntime<E = RuntimeEnv>(opts: RuntimeOptions<E>): Runtime<
  * to RunRuntimeRpc needs nothing here.
  */
 export function runActorVia(engine: RunCalls, actor: string): RunRuntimeRpc {
+  // Called as a method of `engine` (an RPC stub has no `call` to bind a method with).
+  const target = engine as unknown as Record<string, (actor: string, ...rest: unknown[]) => Promise<unknown>>;
   const calls: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const method of RUN_CALLS) {
-    calls[method] = (...args) =>
-      (engine[method] as (actor: string, ...rest: unknown[]) => Promise<unknown>).call(engine, actor, ...args);
-  }
+  for (const method of RUN_CALLS) calls[method] = (...args) => target[method](actor, ...args);
   return calls as unknown as RunRuntimeRpc;
 }
 

@@ -6,7 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { parseStateId, runKeyOfRunId } from "../../src/engine/ids";
 import { fresh, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
-import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface StateRecord {
   seq: number;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { fresh, json, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
-import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface StateRecord {
   seq: number;

@@ -10,7 +10,7 @@ import { exampleNodes } from "../../examples/runtime/src/nodes";
 import { BaseNode } from "../../src/sdk/base-node";
 import { fresh, KEY, settled } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";
-import { TEST_NAMESPACE } from "./helpers/test-nodes";
+import { TEST_NAMESPACE } from "./runtime/test-nodes";
 
 /** The seed's split → process → merge graph with its nodes moved to `ns`. */
 const exampleGraphIn = (ns: string): GraphNodeModel[] =>
