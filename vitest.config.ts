@@ -1,42 +1,10 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+import { bundleRuntime, PACKAGE_ALIASES } from "./test/integration/runtime/bundle.mjs";
 
-const root = import.meta.dirname;
 const COMPATIBILITY_DATE = "2026-10-01";
 /** The Worker under test keeps the runner's name; runtimes bind its RuntimeEntrypoint by it. */
 const ENGINE = "vitest-plugin-runner-integration";
-/** `import … from "exoflare"` in a runtime Worker: the sources (as tsconfig.json's `paths` say). */
-const PACKAGE_ALIASES = {
-  "exoflare/client": join(root, "src/client/index.ts"),
-  exoflare: join(root, "src/sdk/index.ts"),
-};
-
-/**
- * Bundles a runtime Worker the way wrangler would (auxiliary Workers run as built modules), into a
- * directory under node_modules/.cache that is never committed.
- */
-function bundleRuntime(name: string, entry: string): string {
-  const dir = join(root, "node_modules", ".cache", "exoflare-test-runtimes");
-  mkdirSync(dir, { recursive: true });
-  const outfile = join(dir, `${name}.mjs`);
-  buildSync({
-    entryPoints: [join(root, entry)],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2023",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "import"],
-    external: ["cloudflare:*"],
-    alias: PACKAGE_ALIASES,
-    outfile,
-    logLevel: "error",
-  });
-  return outfile;
-}
 
 /** A runtime Worker beside the engine, consuming its own queue and calling the engine through ENGINE. */
 function runtimeWorker(name: string, entry: string, queue: string) {
@@ -98,7 +66,10 @@ export default defineConfig({
                 GONE_QUEUE: { queueName: "exoflare-gone" },
               },
               // For the tests only: reach each runtime's `POST /register`.
-              serviceBindings: { EXAMPLES_RUNTIME: "exoflare-examples", TEST_RUNTIME: "exoflare-test-runtime" },
+              serviceBindings: {
+                EXAMPLES_RUNTIME: "exoflare-examples",
+                TEST_RUNTIME: "exoflare-test-runtime",
+              },
               workers: [
                 runtimeWorker("exoflare-examples", "examples/runtime/src/worker.ts", "exoflare-examples"),
                 runtimeWorker("exoflare-test-runtime", "test/integration/runtime/worker.ts", "exoflare-test"),

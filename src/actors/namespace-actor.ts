@@ -69,8 +69,12 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
       startRun: (runId) => this.starts.start(runId),
     });
     this.graphs = new GraphTemplates(sql, this.cron);
-    this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry, (name) =>
-      queueBinding(env, name) !== null,
+    this.runs = new NamespaceRuns(
+      sql,
+      this.meta,
+      this.graphs,
+      this.registry,
+      (name) => queueBinding(env, name) !== null,
     );
     this.keys = new TriggerKeys(sql);
     this.starts = new RunStarts({

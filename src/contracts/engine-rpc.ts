@@ -3,6 +3,7 @@
 // it over HTTPS with the API key for a runtime that cannot have the binding (another account). Plain data
 // only (structured clone over RPC, JSON over HTTP). No actor appears here: a runtime built in another
 // project compiles against this module and the ones it imports, never against the engine's actors.
+import type { Result } from "../engine/errors";
 import type { NodeRegistration } from "./namespace";
 import type { RunRuntimeRpc } from "./run";
 
@@ -19,7 +20,11 @@ export type RunCalls = {
 };
 
 /** The names of RunCalls, for the code that forwards them generically (HTTP route and client). */
-export const RUN_CALLS = ["report", "inputsOf", "secretsOf"] as const satisfies readonly (keyof RunRuntimeRpc)[];
+export const RUN_CALLS = [
+  "report",
+  "inputsOf",
+  "secretsOf",
+] as const satisfies readonly (keyof RunRuntimeRpc)[];
 // Compile-time: RUN_CALLS names every method of RunRuntimeRpc.
 const _everyRunCall: Record<keyof RunRuntimeRpc, true> = { report: true, inputsOf: true, secretsOf: true };
 void _everyRunCall;
@@ -46,10 +51,16 @@ export interface RegistrationAnswer {
   registered: string[];
 }
 
+export type { Result };
+
 /** The engine as a runtime sees it. */
 export interface EngineRpc extends RunCalls {
-  /** Registers push nodes for `queue`; refused (a `RuntimeRpcError` of kind `validation`) for an unknown queue. */
-  registerNodes(registration: RuntimeRegistration): Promise<RegistrationAnswer>;
+  /**
+   * Registers push nodes for `queue`. A refusal (a queue the engine has no binding for, a malformed
+   * registration) is an answer, `{ok: false, error: {kind, detail}}`, not a thrown error: Workers RPC
+   * would keep only an error's message. Over HTTP the refusal is the route's 4xx.
+   */
+  registerNodes(registration: RuntimeRegistration): Promise<Result<RegistrationAnswer>>;
 }
 
 /** The names of every EngineRpc method. */

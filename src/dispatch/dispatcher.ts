@@ -200,7 +200,9 @@ export class Dispatcher {
       if (queue === null) {
         // Only if the engine lost a binding after the run started: the states stay QUEUED until their
         // lease ends them (and the retry policy decides), rather than be re-sent every second.
-        console.error(`dispatch: the engine has no queue binding '${name}'; ${dispatched.length} states wait for their lease`);
+        console.error(
+          `dispatch: the engine has no queue binding '${name}'; ${dispatched.length} states wait for their lease`,
+        );
         continue;
       }
       for (const batch of packMessages(this.host.actorName() ?? runKey, dispatched, { statesPerMessage })) {

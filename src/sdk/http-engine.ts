@@ -46,6 +46,15 @@ export function httpEngine(options: HttpEngineOptions): EngineRpc {
       } catch {
         body = undefined;
       }
+      if (
+        method === "registerNodes" &&
+        response.status >= 400 &&
+        response.status < 500 &&
+        response.status !== 401
+      ) {
+        const detail = (body as { detail?: unknown } | undefined)?.detail;
+        return { ok: false, error: { kind: response.status === 422 ? "unprocessable" : "invalid", detail } };
+      }
       if (!response.ok) {
         const detail = (body as { detail?: unknown } | undefined)?.detail;
         throw new EngineCallError(
@@ -54,7 +63,9 @@ export function httpEngine(options: HttpEngineOptions): EngineRpc {
           typeof detail === "string" ? detail : JSON.stringify(detail ?? text.slice(0, 300)),
         );
       }
-      return (body as { result?: unknown } | undefined)?.result;
+      const result = (body as { result?: unknown } | undefined)?.result;
+      // The same answer as over the binding: the route answers a registration's value unwrapped.
+      return method === "registerNodes" ? { ok: true, value: result } : result;
     };
   const engine: Record<string, unknown> = {};
   for (const method of ENGINE_RPC_METHODS) engine[method] = call(method);

@@ -1,10 +1,5 @@
 // The public TypeScript SDK. Only re-exports: one line per module, so another module can be added beside these.
-export * from "./base-node";
-export * from "./execute";
-export * from "./http-engine";
-export * from "./registration";
-export * from "./runtime";
-export * from "./signals";
+
 export type {
   EngineRpc,
   NodeRegistration,
@@ -17,3 +12,9 @@ export type {
   RuntimeEnv,
   RuntimeRegistration,
 } from "../contracts";
+export * from "./base-node";
+export * from "./execute";
+export * from "./http-engine";
+export * from "./registration";
+export * from "./runtime";
+export * from "./signals";

@@ -16,7 +16,7 @@ import type {
   RuntimeEnv,
   RuntimeRegistration,
 } from "../contracts";
-import { RUN_CALLS } from "../contracts/engine-rpc";
+import { RUN_CALLS, type RunCallName } from "../contracts/engine-rpc";
 import { type DispatchedState, DispatchMessage } from "../dispatch/messages";
 import { parseStateId } from "../engine/ids";
 import { REPORT_PAGE_OUTPUTS } from "../engine/limits";
@@ -68,6 +68,16 @@ export interface Runtime<E = RuntimeEnv> {
 
 const DEFAULT_CONCURRENCY = 64;
 
+/** The engine refused a registration (e.g. it has no queue binding of the name given); `detail` says why. */
+export class RegistrationRefusedError extends Error {
+  constructor(readonly detail: unknown) {
+    super(
+      `the engine refused the registration: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`,
+    );
+    this.name = "RegistrationRefusedError";
+  }
+}
+
 function bindingOf(env: unknown): EngineRpc {
   const engine = (env as RuntimeEnv | undefined)?.ENGINE;
   if (!engine) {
@@ -96,13 +106,18 @@ export function createRuntime<E = RuntimeEnv>(opts: RuntimeOptions<E>): Runtime<
       nodes: opts.nodes.map(toRegisteredNode),
       ...(options.keepOthers ? { keepOthers: true } : {}),
     }),
-    register: (env, options = {}) => engineOf(env).registerNodes(runtime.registration(options)),
+    async register(env, options = {}) {
+      const answer = await engineOf(env).registerNodes(runtime.registration(options));
+      if (!answer.ok) throw new RegistrationRefusedError(answer.error.detail);
+      return answer.value;
+    },
     worker: {
       queue: (batch, env) => runtime.queue(batch, env),
       async fetch(request, env) {
         const { pathname } = new URL(request.url);
         if (pathname !== "/register") return Response.json({ detail: "Not Found" }, { status: 404 });
-        if (request.method !== "POST") return Response.json({ detail: "Method Not Allowed" }, { status: 405 });
+        if (request.method !== "POST")
+          return Response.json({ detail: "Method Not Allowed" }, { status: 405 });
         try {
           return Response.json(await runtime.register(env, { keepOthers: true }));
         } catch (e) {
@@ -125,9 +140,12 @@ export function createRuntime<E = RuntimeEnv>(opts: RuntimeOptions<E>): Runtime<
  */
 export function runActorVia(engine: RunCalls, actor: string): RunRuntimeRpc {
   // Called as a method of `engine` (an RPC stub has no `call` to bind a method with).
-  const target = engine as unknown as Record<string, (actor: string, ...rest: unknown[]) => Promise<unknown>>;
+  const target = engine as unknown as Record<
+    RunCallName,
+    (actor: string, ...rest: unknown[]) => Promise<unknown>
+  >;
   const calls: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const method of RUN_CALLS) calls[method] = (...args) => target[method](actor, ...args);
+  for (const method of RUN_CALLS) calls[method] = async (...args) => await target[method](actor, ...args);
   return calls as unknown as RunRuntimeRpc;
 }
 

@@ -4,9 +4,9 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
 import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { exampleNodes } from "../../examples/runtime/src/nodes";
+import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
 import { BaseNode } from "../../src/sdk/base-node";
 import { fresh, KEY, settled } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";

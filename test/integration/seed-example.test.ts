@@ -1,8 +1,8 @@
 // The seed's example, end to end through the dispatch queue and the bundled push runtime.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { runKeyOfRunId } from "../../src/engine/ids";
 import { splitProcessGraph, splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
+import { runKeyOfRunId } from "../../src/engine/ids";
 import { fresh, json, settled, triggerRun, upsertValid } from "./helpers/http";
 
 interface GraphView {

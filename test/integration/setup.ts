@@ -6,6 +6,7 @@ import { beforeAll } from "vitest";
 beforeAll(async () => {
   for (const runtime of [env.EXAMPLES_RUNTIME, env.TEST_RUNTIME]) {
     const res = await runtime.fetch("http://runtime/register", { method: "POST" });
-    if (res.status !== 200) throw new Error(`registering a test runtime failed: ${res.status} ${await res.text()}`);
+    if (res.status !== 200)
+      throw new Error(`registering a test runtime failed: ${res.status} ${await res.text()}`);
   }
 });

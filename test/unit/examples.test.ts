@@ -1,8 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { RegisteredNode } from "../../src/engine/model";
-import { verifyGraph } from "../../src/engine/template/registry-check";
-import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
-import { validateGraphStructure } from "../../src/engine/template/structure";
 import {
   DataProcessorNode,
   DataSplitterNode,
@@ -12,6 +8,10 @@ import {
   splitProcessMergeGraph,
 } from "../../examples/runtime/src";
 import { formatDecimal, parseDecimal, sumDecimals } from "../../examples/runtime/src/decimal";
+import type { RegisteredNode } from "../../src/engine/model";
+import { verifyGraph } from "../../src/engine/template/registry-check";
+import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
+import { validateGraphStructure } from "../../src/engine/template/structure";
 import { type AnyNode, type ExecuteOutcome, executeNode, toRegisteredNode } from "../../src/sdk";
 
 const ctx = { stateId: "s", runId: "r" };

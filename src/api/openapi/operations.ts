@@ -77,6 +77,13 @@ export const components: Record<string, z.ZodType> = {
   NodeDetails: r.NodeDetails,
   RunCosts: r.RunCosts,
   RunNodes: r.RunNodes,
+  RuntimeReportRequest: bodies.runtimeCallBodySchemas.report,
+  RuntimeInputsOfRequest: bodies.runtimeCallBodySchemas.inputsOf,
+  RuntimeSecretsOfRequest: bodies.runtimeCallBodySchemas.secretsOf,
+  RuntimeRegisterNodesRequest: bodies.runtimeCallBodySchemas.registerNodes,
+  RuntimeReportResult: r.RuntimeReportResult,
+  RuntimePerStateResult: r.RuntimePerStateResult,
+  RuntimeRegistrationResult: r.RuntimeRegistrationResult,
 };
 
 const notFound = (what: string): ResponseSpec => ({ description: `${what} not found`, schema: r.ErrorBody });
@@ -122,8 +129,9 @@ export const operations: OperationSpec[] = [
     tag: "nodes",
     summary: "Register a runtime's nodes",
     description:
-      "A node is served by whoever registered it last. `transport` (ours) is `queue` for push runtimes " +
-      "inside the engine Worker; HTTP-polling runtimes omit it (`pull`).",
+      "A node is served by whoever registered it last. `transport` (ours) is `queue` for push runtimes, " +
+      "with `queue` naming the engine's queue binding for the runtime's queue (400 if the engine has none); " +
+      "HTTP-polling runtimes omit both (`pull`).",
     body: bodies.registerNodesBodySchema,
     responses: { 200: { description: "registered", schema: r.RegisteredNodes } },
   },
@@ -344,5 +352,56 @@ export const operations: OperationSpec[] = [
     tag: "runtime",
     summary: "The secrets the state's node declared",
     responses: { 200: { description: "the secrets", schema: r.SecretsResult }, 404: notFound("state") },
+  },
+  // The runtime interface over HTTPS (contracts/engine-rpc.ts): what a runtime Worker behind a service
+  // binding calls on the engine's RuntimeEntrypoint, for one that cannot have the binding.
+  {
+    method: "post",
+    path: "/v0/runtime/report",
+    operationId: "runtimeReport",
+    tag: "runtime",
+    extension: true,
+    summary: "Report a batch of results to a run or branch-shard actor",
+    description:
+      "`args`: the actor's name (the `run` of the queue message), the reports, optionally the namespace. " +
+      "One outcome per report; a state that moved on changes nothing.",
+    body: bodies.runtimeCallBodySchemas.report,
+    responses: { 200: { description: "one outcome per report", schema: r.RuntimeReportResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/inputsOf",
+    operationId: "runtimeInputsOf",
+    tag: "runtime",
+    extension: true,
+    summary: "Inputs of states whose queue messages carried them by reference",
+    description: "`args`: the actor's name and the states' seqs.",
+    body: bodies.runtimeCallBodySchemas.inputsOf,
+    responses: { 200: { description: "inputs per seq", schema: r.RuntimePerStateResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/secretsOf",
+    operationId: "runtimeSecretsOf",
+    tag: "runtime",
+    extension: true,
+    summary: "For each state, exactly the secrets its node declared",
+    description: "`args`: the actor's name, the states' seqs, optionally the namespace.",
+    body: bodies.runtimeCallBodySchemas.secretsOf,
+    responses: { 200: { description: "secrets per seq", schema: r.RuntimePerStateResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/registerNodes",
+    operationId: "runtimeRegisterNodes",
+    tag: "runtime",
+    extension: true,
+    summary: "Register a push runtime's nodes for its queue",
+    description: "`args`: the registration. 400 when the engine has no queue binding of the name given.",
+    body: bodies.runtimeCallBodySchemas.registerNodes,
+    responses: {
+      200: { description: "registered", schema: r.RuntimeRegistrationResult },
+      400: refused("the engine has no queue binding of that name"),
+    },
   },
 ];

@@ -3,6 +3,7 @@
 // runtime Worker that cannot bind the engine (another account). Under the API key like every /v0 route.
 import { Hono } from "hono";
 import { ENGINE_RPC_METHODS } from "../../contracts";
+import { type Result, unwrap } from "../../engine/errors";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
 import { engineRpc } from "../runtime/engine-rpc";
@@ -15,6 +16,7 @@ for (const method of ENGINE_RPC_METHODS) {
     const { args } = c.get("body");
     const call = engineRpc(c.env)[method] as (...a: unknown[]) => Promise<unknown>;
     const result = await call(...(args as unknown[]));
-    return c.json({ result });
+    // A refused registration is the route's 4xx, as every refusal over HTTP.
+    return c.json({ result: method === "registerNodes" ? unwrap(result as Result<unknown>) : result });
   });
 }

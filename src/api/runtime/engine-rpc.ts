@@ -11,7 +11,7 @@ import type {
 } from "../../contracts";
 import { ACTOR_NAME } from "../../contracts/engine-rpc";
 import { assertQueueBinding } from "../../dispatch/queues";
-import { ValidationError } from "../../engine/errors";
+import { type Result, toResult, ValidationError } from "../../engine/errors";
 import { runtimeRegistrationSchema } from "../schemas/request-bodies";
 
 /** The run or branch-shard actor a runtime names; refuses a name that cannot be one (no actor is woken). */
@@ -35,10 +35,15 @@ export function runCalls(env: Env): RunCalls {
  * Registers a push runtime's nodes for its queue: refused (ValidationError) when the engine has no queue
  * producer binding of that name, so a node can never be registered for a queue nobody sends to.
  */
-export async function registerRuntime(env: Env, input: RuntimeRegistration): Promise<RegistrationAnswer> {
+export function registerRuntime(env: Env, input: RuntimeRegistration): Promise<Result<RegistrationAnswer>> {
+  return toResult(() => register(env, input));
+}
+
+async function register(env: Env, input: RuntimeRegistration): Promise<RegistrationAnswer> {
   const parsed = runtimeRegistrationSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ValidationError(`Invalid registration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ValidationError(`Invalid registration: ${problems.join("; ")}`);
   }
   const { namespace, runtimeName, queue, nodes, keepOthers } = parsed.data;
   assertQueueBinding(env, queue);

@@ -3,6 +3,7 @@
 // the one the OpenAPI document is generated from, so the two cannot disagree. No actor imports: the
 // document is also built in Node, by the tests.
 import { z } from "zod";
+import { ACTOR_NAME } from "../../contracts/engine-rpc";
 import { laxInt } from "../../engine/lax-integer";
 import {
   exceedsBytes,
@@ -14,7 +15,6 @@ import {
   MAX_RUNTIME_CALL_ITEMS,
   MAX_SECRETS_PER_GRAPH,
 } from "../../engine/limits";
-import { ACTOR_NAME } from "../../contracts/engine-rpc";
 import { Transport } from "../../engine/model";
 import { boundedName } from "../../engine/template/request-schema";
 
@@ -46,9 +46,7 @@ export const registerNodesBodySchema = z.object({
   transport: Transport.optional(),
   queue: boundedName().optional(),
   nodes: z
-    .array(
-      nodeRegistration.extend({ transport: Transport.optional(), queue: boundedName().optional() }),
-    )
+    .array(nodeRegistration.extend({ transport: Transport.optional(), queue: boundedName().optional() }))
     .max(MAX_NODES_PER_REGISTRATION),
 });
 
@@ -76,13 +74,15 @@ const report = z.discriminatedUnion("type", [
   z.object({ type: z.literal("pruned"), seq: z.int().min(0), data: jsonObject }),
   z.object({ type: z.literal("requeue"), seq: z.int().min(0), delayMs: z.int().min(0).max(MAX_DELAY_MS) }),
 ]);
-const namespaceArg = boundedName().optional();
+/** The arguments, optionally followed by a namespace (two tuples: JSON Schema has no optional item). */
+const withNamespace = <A extends z.ZodType, B extends z.ZodType>(args: [A, B]) =>
+  z.union([z.tuple(args), z.tuple([...args, boundedName()])]);
 
 /** The body of each runtime call over HTTP: `{"args": [...]}`, the method's arguments in order. */
 export const runtimeCallBodySchemas = {
-  report: z.object({ args: z.tuple([actorName, z.array(report).max(MAX_RUNTIME_CALL_ITEMS), namespaceArg]) }),
+  report: z.object({ args: withNamespace([actorName, z.array(report).max(MAX_RUNTIME_CALL_ITEMS)]) }),
   inputsOf: z.object({ args: z.tuple([actorName, seqs]) }),
-  secretsOf: z.object({ args: z.tuple([actorName, seqs, namespaceArg]) }),
+  secretsOf: z.object({ args: withNamespace([actorName, seqs]) }),
   registerNodes: z.object({ args: z.tuple([runtimeRegistrationSchema]) }),
 };
 

@@ -218,3 +218,30 @@ export const RunNodes = z.object({
   warnings,
   nodes: z.array(NodeProgress).describe("the graph the run snapshotted, in template order"),
 });
+
+// ---- the runtime interface over HTTP (`POST /v0/runtime/{method}`): `{"result": …}` ----
+
+export const RuntimeReportResult = z.object({
+  result: z.array(
+    z.union([
+      z.object({
+        applied: z.literal(true),
+        status: StateStatus,
+        retryCreated: z.boolean().optional(),
+        enqueueAfter: z.number(),
+      }),
+      z.object({
+        applied: z.literal(false),
+        reason: z.enum(["not_found", "not_queued", "terminal", "page_gap", "duplicate_page"]),
+        status: StateStatus.optional(),
+      }),
+    ]),
+  ),
+});
+/** Inputs or secrets per state seq (the seq as a JSON object key). */
+export const RuntimePerStateResult = z.object({
+  result: z.record(z.string(), z.record(z.string(), z.string())),
+});
+export const RuntimeRegistrationResult = z.object({
+  result: z.object({ runtime_name: z.string(), queue: z.string(), registered: z.array(z.string()) }),
+});

@@ -1,9 +1,9 @@
 // Push-runtime nodes used by integration tests (namespace "ctl"), served by a runtime Worker of their own
 // (worker.ts) beside the engine, as a user's would be. Their behaviour is driven by inputs,
 // so each test states what should happen in the graph it upserts.
-import { z } from "zod";
-import { BaseNode, createRuntime, type NodeContext, PruneSignal, ReQueueAfterSignal } from "exoflare";
 
+import { BaseNode, createRuntime, type NodeContext, PruneSignal, ReQueueAfterSignal } from "exoflare";
+import { z } from "zod";
 
 export const TEST_NAMESPACE = "ctl";
 
