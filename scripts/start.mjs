@@ -71,13 +71,13 @@ for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 
 // The engine's address as wrangler dev serves it (the defaults above, or what was passed).
-const valueOf = (flag, fallback) => {
+const optionValue = (flag, fallback) => {
   const i = extra.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
   if (i < 0) return fallback;
   return extra[i].includes("=") ? extra[i].slice(flag.length + 1) : (extra[i + 1] ?? fallback);
 };
-const host = valueOf("--ip", "127.0.0.1");
-const uri = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${valueOf("--port", "8787")}`;
+const host = optionValue("--ip", "127.0.0.1");
+const uri = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${optionValue("--port", "8787")}`;
 
 /** Registers the example runtime once the engine answers /health (wrangler may take a while to start). */
 async function registerWhenUp() {
@@ -89,11 +89,18 @@ async function registerWhenUp() {
     );
     if (up) {
       const answer = await registerExampleRuntime({ uri, key });
-      console.log(`exoflare: example runtime registered (${answer.registered.join(", ")}) on its queue ${answer.queue}.`);
+      console.log(
+        `exoflare: example runtime registered (${answer.registered.join(", ")}) on its queue ${answer.queue}.`,
+      );
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  if (child.exitCode === null) console.error(`start: the engine did not answer at ${uri} within 120 s; the example runtime is not registered`);
+  if (child.exitCode === null)
+    console.error(
+      `start: the engine did not answer at ${uri} within 120 s; the example runtime is not registered`,
+    );
 }
-registerWhenUp().catch((e) => console.error(`start: registering the example runtime failed: ${e instanceof Error ? e.message : e}`));
+registerWhenUp().catch((e) =>
+  console.error(`start: registering the example runtime failed: ${e instanceof Error ? e.message : e}`),
+);

@@ -17,11 +17,15 @@ export const EXAMPLE_RUNTIME_CONFIG = join(root, "examples", "runtime", "wrangle
  * since, as the Worker's own re-registration does). Throws the engine's refusal as it is.
  */
 export async function registerExampleRuntime({ uri, key, fetch: fetchFn }) {
-  const { exampleRuntime, httpEngine } = await loadTs(["examples/runtime/src/runtime.ts", "src/sdk/http-engine.ts"]);
+  const { exampleRuntime, httpEngine } = await loadTs([
+    "examples/runtime/src/runtime.ts",
+    "src/sdk/http-engine.ts",
+  ]);
   const engine = httpEngine({ url: uri, apiKey: key, ...(fetchFn ? { fetch: fetchFn } : {}) });
   const answer = await engine.registerNodes(exampleRuntime.registration({ keepOthers: true }));
   if (!answer.ok) {
-    const detail = typeof answer.error.detail === "string" ? answer.error.detail : JSON.stringify(answer.error.detail);
+    const detail =
+      typeof answer.error.detail === "string" ? answer.error.detail : JSON.stringify(answer.error.detail);
     throw new Error(`the engine refused the example runtime's registration: ${detail}`);
   }
   return answer.value;
