@@ -26,6 +26,8 @@ export default defineConfig({
   test: {
     projects: [
       {
+        // "exoflare" (as the example runtime imports it) is the sources, never a built dist/.
+        resolve: { alias: PACKAGE_ALIASES },
         test: { name: "unit", include: ["test/unit/**/*.test.{ts,mjs}"], environment: "node" },
       },
       {
