@@ -162,6 +162,18 @@ describe("runtime Workers", () => {
     ]);
   });
 
+  it("registers a runtime Worker's nodes on POST /register, and answers nothing else", async () => {
+    const registered = await env.EXAMPLES_RUNTIME.fetch("http://runtime/register", { method: "POST" });
+    expect(registered.status).toBe(200);
+    expect(await registered.json()).toEqual({
+      runtime_name: "example-runtime",
+      queue: "EXAMPLES_QUEUE",
+      registered: ["DataSplitterNode", "DataProcessorNode", "ResultMergerNode"],
+    });
+    expect((await env.EXAMPLES_RUNTIME.fetch("http://runtime/register")).status).toBe(405);
+    expect((await env.EXAMPLES_RUNTIME.fetch("http://runtime/", { method: "POST" })).status).toBe(404);
+  });
+
   it("answers the runtime routes only with the key, and refuses malformed calls with 4xx", async () => {
     const noKey = await exports.default.fetch(
       new Request("http://x/v0/runtime/inputsOf", {
