@@ -102,8 +102,8 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
 
   /**
    * Registers nodes (one transaction); by default whoever registers a node last serves it. With
-   * `keepOthers`, a node that another runtime registered is left to it (how a bundled runtime registers
-   * itself at start-up). The first registration lists the namespace in the directory.
+   * `keepOthers`, a node that another runtime registered is left to it (how a runtime Worker re-registers
+   * on its own). The first registration lists the namespace in the directory.
    */
   async registerNodes(
     namespace: string,

@@ -27,7 +27,7 @@ export interface NodeRegistration {
 export type TransportedNodeRegistration = NodeRegistration & { transport: Transport; queue?: string };
 
 export interface RegisterOptions {
-  /** Leave a node that another runtime registered to it (how a bundled runtime registers at start-up). */
+  /** Leave a node that another runtime registered to it (how a runtime Worker re-registers on its own: `POST /register`, its cron). */
   keepOthers?: boolean;
 }
 

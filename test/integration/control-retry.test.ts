@@ -1,4 +1,4 @@
-// Retry policies and manual retry, end to end through the dispatch queue and the test runtime
+// Retry policies and manual retry, end to end through the test runtime Worker and its queue
 // (namespace "ctl"). Short delays are left to the run actor's own alarm; long ones are advanced by
 // rewriting the state's due time and running the alarm explicitly, so no test sleeps.
 

@@ -1,5 +1,5 @@
-// Signals (prune, requeue) and the per-run store, end to end through the dispatch queue and the test
-// runtime (namespace "ctl").
+// Signals (prune, requeue) and the per-run store, end to end through the test runtime Worker and its queue
+// (namespace "ctl").
 
 import { describe, expect, it } from "vitest";
 import { fresh, json, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";

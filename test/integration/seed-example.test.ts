@@ -1,4 +1,4 @@
-// The seed's example, end to end through the dispatch queue and the bundled push runtime.
+// The seed's example, end to end through the example runtime Worker and its queue.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { splitProcessGraph, splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
