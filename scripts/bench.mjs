@@ -36,6 +36,7 @@ import {
 } from "./bench/processes.mjs";
 import { table, withRatios } from "./bench/report.mjs";
 import { intOption, oneLine, parseCli } from "./lib/cli.mjs";
+import { registerExampleRuntime } from "./lib/example-runtime.mjs";
 import { loadTs } from "./lib/load-ts.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -180,7 +181,7 @@ async function buildWorker(configPath, outDir, dir = root) {
 
 /** The seed graph and the id helpers, straight from the sources (so the benchmark cannot drift). */
 function loadSources() {
-  return loadTs(["src/examples/graphs.ts", "src/engine/ids.ts"]);
+  return loadTs(["examples/runtime/src/graphs.ts", "src/engine/ids.ts"]);
 }
 
 /** Starts `wrangler dev` for a built Worker and waits until it answers /health. */
@@ -210,16 +211,25 @@ async function main() {
   const apiKey = randomBytes(18).toString("base64url");
   // Workers start one at a time (wrangler picks some internal ports itself, and concurrent starts can
   // collide); the engine starts while the comparison Worker is still being built.
+  const engineDir = resolve(opts["engine-dir"] ?? root);
+  // The example runtime Worker runs beside the engine in the same workerd (an engine from before runtimes
+  // were Workers of their own has none: it bundles them).
+  const runtimeConfig = "examples/runtime/wrangler.toml";
+  const hasRuntime = existsSync(join(engineDir, runtimeConfig));
   const [engine, benchConfig, sources] = await Promise.all([
-    buildWorker("wrangler.toml", join(tmp, "engine"), resolve(opts["engine-dir"] ?? root)).then(
-      async (config) => {
-        const vars = ["--var", `STATE_MANAGER_SECRET:${apiKey}`];
-        if (opts["states-per-message"] !== undefined) {
-          vars.push("--var", `DISPATCH_STATES_PER_MESSAGE:${opts["states-per-message"]}`);
-        }
-        return startWorker("engine", config, vars);
-      },
-    ),
+    Promise.all([
+      buildWorker("wrangler.toml", join(tmp, "engine"), engineDir),
+      hasRuntime ? buildWorker(runtimeConfig, join(tmp, "runtime"), engineDir) : null,
+    ]).then(async ([config, runtime]) => {
+      const args = runtime ? ["-c", runtime] : [];
+      args.push("--var", `STATE_MANAGER_SECRET:${apiKey}`);
+      if (opts["states-per-message"] !== undefined) {
+        args.push("--var", `DISPATCH_STATES_PER_MESSAGE:${opts["states-per-message"]}`);
+      }
+      const started = await startWorker("engine", config, args);
+      if (runtime) await registerExampleRuntime({ uri: started.base, key: apiKey });
+      return started;
+    }),
     buildWorker("bench/wrangler.workflows.toml", join(tmp, "bench")),
     loadSources(),
   ]);

@@ -46,7 +46,7 @@ const uri = checkUri(usage, values.uri);
 await runMain("demo", async () => {
   const { StateManager, splitProcessMergeGraph, runKeyOfRunId, stateIdOf } = await loadTs([
     "src/client/index.ts",
-    "src/examples/graphs.ts",
+    "examples/runtime/src/graphs.ts",
     "src/engine/ids.ts",
   ]);
   /** How long the trigger's answer may take (a local engine splitting a million items is busy for minutes). */

@@ -4,7 +4,6 @@
 // Exit codes: 0 done (with --watch: the run succeeded), 1 failed (one line says why), 2 bad command line.
 import { parseCli, runMain, ScriptError } from "./lib/cli.mjs";
 import { checkUri, connectionOptions, engineFetch, RefusedError } from "./lib/engine.mjs";
-import { loadTs } from "./lib/load-ts.mjs";
 import { describeWaiting, waitsOnUnserved } from "./lib/waiting.mjs";
 
 const STATUS_ORDER = [
@@ -146,7 +145,7 @@ const { values, positionals, usage } = parseCli(
 const url = checkUri(usage, values.url, "--url");
 
 await runMain("exoflare", async () => {
-  const { StateManager } = await loadTs("src/client/index.ts");
+  const { StateManager } = await loadClient();
   const client = new StateManager({
     namespace: positionals[0],
     uri: url,
@@ -336,4 +335,18 @@ function pairs(usage, flag, list = []) {
     out[item.slice(0, at)] = item.slice(at + 1);
   }
   return out;
+}
+
+/**
+ * The TypeScript client: built (an installed package has dist/client.js), else from the sources through
+ * esbuild (a checkout, where esbuild is a devDependency).
+ */
+async function loadClient() {
+  try {
+    return await import("../dist/client.js");
+  } catch (e) {
+    if (e?.code !== "ERR_MODULE_NOT_FOUND") throw e;
+    const { loadTs } = await import("./lib/load-ts.mjs");
+    return loadTs("src/client/index.ts");
+  }
 }

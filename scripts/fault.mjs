@@ -23,6 +23,7 @@ import {
   waitForOk,
 } from "./bench/processes.mjs";
 import { intOption, oneLine, parseCli, ScriptError } from "./lib/cli.mjs";
+import { registerExampleRuntime } from "./lib/example-runtime.mjs";
 import { loadTs } from "./lib/load-ts.mjs";
 import { jsonRange, rangeSum, seedProgress } from "./lib/seed-run.mjs";
 
@@ -90,13 +91,16 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const elapsed = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
-/** Bundles the engine once, so that every restart runs the same code and none rebuilds. */
-async function bundleEngine() {
-  const outDir = join(tmp, "engine");
-  const log = openSync(join(tmp, "build.log"), "w");
+/**
+ * Bundles a Worker (the engine, or the example runtime beside it) once, so that every restart runs the
+ * same code and none rebuilds.
+ */
+async function bundleWorker(name, configPath) {
+  const outDir = join(tmp, name);
+  const log = openSync(join(tmp, `build-${name}.log`), "w");
   const { spawn } = await import("node:child_process");
   const code = await new Promise((resolve, reject) => {
-    const child = spawn(wrangler, ["deploy", "--dry-run", "--outdir", outDir], {
+    const child = spawn(wrangler, ["deploy", "--dry-run", "-c", join(root, configPath), "--outdir", outDir], {
       cwd: root,
       stdio: ["ignore", log, log],
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
@@ -106,11 +110,13 @@ async function bundleEngine() {
   });
   if (code !== 0) {
     keepLogs = true;
-    throw new ScriptError(`bundling the engine failed (exit ${code}); see ${join(tmp, "build.log")}`);
+    throw new ScriptError(
+      `bundling the ${name} failed (exit ${code}); see ${join(tmp, `build-${name}.log`)}`,
+    );
   }
   const bundle = readdirSync(outDir).find((f) => f.endsWith(".js"));
-  if (!bundle) throw new ScriptError(`bundling the engine left no bundle in ${outDir}`);
-  const config = readFileSync(join(root, "wrangler.toml"), "utf8")
+  if (!bundle) throw new ScriptError(`bundling the ${name} left no bundle in ${outDir}`);
+  const config = readFileSync(join(root, configPath), "utf8")
     .replace(/^main\s*=.*$/m, `main = "${bundle}"`)
     // Static assets stay where they are (the copy holds only the bundle and its config).
     .replace(/^directory\s*=\s*"(.*)"\s*$/m, (_, d) => `directory = ${JSON.stringify(resolve(root, d))}`);
@@ -120,7 +126,7 @@ async function bundleEngine() {
 
 let starts = 0;
 /** Starts the engine on the persisted state and waits until it answers. */
-async function startEngine(config) {
+async function startEngine({ config, runtime }) {
   const port = await freePort();
   starts += 1;
   const child = startWrangler({
@@ -129,6 +135,9 @@ async function startEngine(config) {
     args: [
       "-c",
       config,
+      // The example runtime Worker, in the same workerd: killed and restarted with the engine.
+      "-c",
+      runtime,
       "--no-bundle",
       "--var",
       `STATE_MANAGER_SECRET:${apiKey}`,
@@ -146,6 +155,8 @@ async function startEngine(config) {
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForOk(`${base}/health`, child);
+    // Idempotent: the registration is in the engine's persisted state after the first start.
+    await registerExampleRuntime({ uri: base, key: apiKey });
   } catch (e) {
     keepLogs = true;
     throw new ScriptError(`the engine did not start: ${e instanceof Error ? e.message : e}`);
@@ -195,8 +206,13 @@ async function runRow(base, runId) {
 
 async function main() {
   const t0 = Date.now();
-  const [config, sources] = await Promise.all([bundleEngine(), loadTs("src/examples/graphs.ts")]);
-  let engine = await startEngine(config);
+  const [config, runtime, sources] = await Promise.all([
+    bundleWorker("engine", "wrangler.toml"),
+    bundleWorker("runtime", "examples/runtime/wrangler.toml"),
+    loadTs("examples/runtime/src/graphs.ts"),
+  ]);
+  const workers = { config, runtime };
+  let engine = await startEngine(workers);
   console.log(`fault: engine up in ${elapsed(t0)}; ${branches} branches, ${kills} kills, default leases`);
 
   // The seed graph with no retry at all: a kill is no node failure, so it must not cost an attempt (the
@@ -234,7 +250,7 @@ async function main() {
     console.log(
       `fault: kill 1 (SIGKILL) during the trigger request (${answered ? "answered before the kill" : "cut off"}), at ${elapsed(t0)}`,
     );
-    engine = await startEngine(config);
+    engine = await startEngine(workers);
     console.log(`fault: restarted on the same state at ${elapsed(t0)}`);
     runId = (await trigger()).json.run_id;
     if (answered !== undefined && answered !== runId) {
@@ -268,7 +284,7 @@ async function main() {
         `fault: kill ${killed} (SIGKILL) with ${row.pending_count} of ${row.total_count} states pending, ` +
           `${processed}/${branches} branches done, at ${elapsed(t0)}`,
       );
-      engine = await startEngine(config);
+      engine = await startEngine(workers);
       lastRestart = Date.now();
       console.log(`fault: restarted on the same state at ${elapsed(t0)}`);
       lastChange = Date.now();

@@ -58,7 +58,7 @@ if (args.namespace.trim() === "") usage("--namespace must not be empty");
 await runMain("runtime:pull", async () => {
   const { PullRuntime, StateManager, exampleNodes, splitProcessMergeGraph } = await loadTs([
     "src/client/index.ts",
-    "src/examples/index.ts",
+    "examples/runtime/src/index.ts",
   ]);
   const connection = { uri, key: args.key, namespace: args.namespace };
   // Engine down, wrong key, no answer: one line, in the start-up error and in the polling log alike.

@@ -13,6 +13,12 @@ import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** `import … from "exoflare"` inside this repository: the sources, as tsconfig.json's `paths` say. */
+export const PACKAGE_ALIASES = {
+  "exoflare/client": join(root, "src", "client", "index.ts"),
+  exoflare: join(root, "src", "sdk", "index.ts"),
+};
+
 /**
  * Imports one module (`"src/client/index.ts"`) or several at once (an array: their exports merged, in one
  * bundle, so they share one copy of what they import).
@@ -37,6 +43,8 @@ export async function loadTs(relativeEntries) {
       sourcemap: "inline",
       sourcesContent: false,
       logLevel: "error",
+      // The package's own names (the example runtime imports "exoflare") resolve to the sources.
+      alias: PACKAGE_ALIASES,
     });
     process.setSourceMapsEnabled(true);
     return await import(pathToFileURL(outfile).href);

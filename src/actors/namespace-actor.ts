@@ -13,6 +13,7 @@ import type {
   TransportedNodeRegistration,
   TriggerAnswer,
 } from "../contracts";
+import { queueBinding } from "../dispatch/queues";
 import { type Result, toResult, UnprocessableError } from "../engine/errors";
 import type { RegisteredNode } from "../engine/model";
 import { nodeKey } from "../engine/run/snapshot";
@@ -70,7 +71,13 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
       startRun: (runId) => this.starts.start(runId),
     });
     this.graphs = new GraphTemplates(sql, this.cron);
-    this.runs = new NamespaceRuns(sql, this.meta, this.graphs, this.registry);
+    this.runs = new NamespaceRuns(
+      sql,
+      this.meta,
+      this.graphs,
+      this.registry,
+      (name) => queueBinding(env, name) !== null,
+    );
     this.keys = new TriggerKeys(sql);
     this.seen = new NodesSeen(sql);
     this.starts = new RunStarts({
@@ -98,8 +105,8 @@ export class NamespaceActor extends DurableObject<Env> implements NodeRegistryRp
 
   /**
    * Registers nodes (one transaction); by default whoever registers a node last serves it. With
-   * `keepOthers`, a node that another runtime registered is left to it (how a bundled runtime registers
-   * itself at start-up). The first registration lists the namespace in the directory.
+   * `keepOthers`, a node that another runtime registered is left to it (how a runtime Worker re-registers
+   * on its own). The first registration lists the namespace in the directory.
    */
   async registerNodes(
     namespace: string,

@@ -27,11 +27,13 @@ export class NodeRegistry {
     for (const n of nodes) {
       this.sql.exec(
         `INSERT INTO registered_nodes
-           (name, id, runtime_name, inputs_schema, outputs_schema, secrets, transport, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           (name, id, runtime_name, inputs_schema, outputs_schema, secrets, transport, queue, created_at,
+            updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET runtime_name = excluded.runtime_name,
            inputs_schema = excluded.inputs_schema, outputs_schema = excluded.outputs_schema,
-           secrets = excluded.secrets, transport = excluded.transport, updated_at = excluded.updated_at
+           secrets = excluded.secrets, transport = excluded.transport, queue = excluded.queue,
+           updated_at = excluded.updated_at
          WHERE ? = 0 OR registered_nodes.runtime_name = excluded.runtime_name`,
         n.name,
         objectId(),
@@ -40,6 +42,7 @@ export class NodeRegistry {
         JSON.stringify(n.outputs_schema),
         JSON.stringify(n.secrets),
         n.transport,
+        n.transport === "queue" ? (n.queue ?? null) : null,
         now,
         now,
         options.keepOthers ? 1 : 0,
@@ -113,5 +116,6 @@ function toRegisteredNode(namespace: string, row: NodeRow): RegisteredNode {
     outputs_schema: row.outputs_schema,
     secrets: row.secrets,
     transport: row.transport,
+    ...(row.queue !== null ? { queue: row.queue } : {}),
   };
 }

@@ -21,6 +21,8 @@ export const NodeRow = z.object({
   outputs_schema: jsonText(jsonObject),
   secrets: jsonText(z.array(z.string())),
   transport: Transport,
+  /** The queue producer binding of a `queue` node; NULL for pull nodes and rows of schema version < 5. */
+  queue: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
 });

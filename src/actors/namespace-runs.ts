@@ -4,6 +4,7 @@ import type { RunBootstrap, RunIndexPage } from "../contracts";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../engine/errors";
 import { newRunId } from "../engine/ids";
 import { exceedsBytes, MAX_RUN_SNAPSHOT_BYTES } from "../engine/limits";
+import type { RegisteredNode } from "../engine/model";
 import { type NodeInfo, nodeKey } from "../engine/run/snapshot";
 import type { TriggerBody } from "../engine/template/request-schema";
 import { resolveRootInputs } from "../engine/template/root-inputs";
@@ -21,7 +22,24 @@ export class NamespaceRuns {
     private readonly meta: NamespaceMeta,
     private readonly graphs: GraphTemplates,
     private readonly registry: NodeRegistry,
+    /** Whether the engine has the queue producer binding `name` (a push node's ready states go there). */
+    private readonly hasQueue: (name: string) => boolean,
   ) {}
+
+  /**
+   * The queue a push node's states go to, captured in the run's snapshot so dispatch needs no lookup. A
+   * binding the engine lacks (removed from its configuration since, or a registration from before queues
+   * were named) refuses the trigger, rather than start a run whose states could never be sent.
+   */
+  private queueOf(node: RegisteredNode): string {
+    if (node.queue === undefined || !this.hasQueue(node.queue)) {
+      throw new ValidationError(
+        `Node ${node.name} of namespace ${node.namespace} is registered for ${node.queue === undefined ? "no queue" : `queue binding '${node.queue}'`}, ` +
+          "which the engine does not have: register its runtime again for one of the engine's queue bindings",
+      );
+    }
+    return node.queue;
+  }
 
   /**
    * A new run's bootstrap from the current template and registry; writes nothing. Throws a DomainError
@@ -52,6 +70,7 @@ export class NamespaceRuns {
       nodeInfo[key] = registered
         ? {
             transport: registered.transport,
+            ...(registered.transport === "queue" ? { queue: this.queueOf(registered) } : {}),
             secrets: registered.secrets,
             inputFields: propertyNames(registered.inputs_schema),
           }

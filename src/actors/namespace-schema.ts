@@ -8,7 +8,7 @@ import { STARTS_SCHEMA } from "./namespace-starts";
 import { TRIGGER_KEYS_SCHEMA } from "./namespace-trigger-keys";
 import { jsonText, parseStored } from "./stored";
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(", ");
 
@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS registered_nodes (
   outputs_schema TEXT NOT NULL,
   secrets TEXT NOT NULL,
   transport TEXT NOT NULL CHECK (transport IN (${sqlList(Transport.options)})),
+  queue TEXT,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
@@ -54,7 +55,8 @@ const ValidGraphTriggers = z.object({ name: z.string(), triggers: jsonText(z.arr
 /**
  * Creates or upgrades the schema. MUST run inside the constructor's `blockConcurrencyWhile`, which arms
  * the alarm afterwards. True when cron schedules were backfilled. Version 4 added the pending run starts
- * and the trigger idempotency keys, version 5 when each node was last served (new tables only).
+ * and the trigger idempotency keys, version 5 when each node was last served (new tables only), version 6
+ * the queue of each push node.
  */
 export function migrateNamespaceSchema(
   storage: DurableObjectStorage,
@@ -66,6 +68,11 @@ export function migrateNamespaceSchema(
   if (version >= SCHEMA_VERSION) return false;
   storage.transactionSync(() => {
     storage.sql.exec(NAMESPACE_SCHEMA);
+    // Version 6: a push node names its runtime's queue. Older rows keep NULL: the engine's one queue of
+    // before, which a trigger refuses until the runtime registers again (see namespace-runs.ts).
+    if (version >= 1 && version < 6 && !hasColumn(storage.sql, "registered_nodes", "queue")) {
+      storage.sql.exec("ALTER TABLE registered_nodes ADD COLUMN queue TEXT");
+    }
     // Version 1 stored cron triggers but scheduled nothing: arm the VALID graphs' triggers now.
     if (version === 1) {
       const now = Date.now();
@@ -84,6 +91,10 @@ export function migrateNamespaceSchema(
     meta.set("schema_version", String(SCHEMA_VERSION));
   });
   return version === 1;
+}
+
+function hasColumn(sql: SqlStorage, table: string, column: string): boolean {
+  return sql.exec("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", table, column).toArray().length > 0;
 }
 
 const DirectoryRow = z.object({ namespace: z.string() });

@@ -17,6 +17,7 @@ import { runCostsRoutes } from "./routes/run-costs";
 import { runInspectRoutes } from "./routes/run-inspect";
 import { runLiveRoutes } from "./routes/run-live";
 import { runsRoutes } from "./routes/runs";
+import { runtimeRoutes } from "./routes/runtime";
 import { stateReportRoutes } from "./routes/state-reports";
 import { statesEnqueueRoutes } from "./routes/states-enqueue";
 import { triggerRoutes } from "./routes/trigger";
@@ -34,6 +35,8 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   // The pull-runtime protocol (spec §2.9–§2.15).
   statesEnqueueRoutes,
   stateReportRoutes,
+  // Push runtime Workers without a service binding to the engine (contracts/engine-rpc.ts).
+  runtimeRoutes,
   // Our extensions (not in Exosphere's API): a run's cost counters, for the benchmark; a run per node,
   // once or live; the OpenAPI document (no key, like /health).
   runCostsRoutes,

@@ -2,6 +2,7 @@
 // clients. It imports no actor, so runtimes and clients depend on it and never on the actors. Only
 // re-exports.
 export * from "./dispatch";
+export * from "./engine-rpc";
 export * from "./namespace";
 export * from "./run";
 export * from "./run-view";

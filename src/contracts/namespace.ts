@@ -20,11 +20,14 @@ export interface NodeRegistration {
   secrets: string[];
 }
 
-/** A registration as the namespace actor stores it: `transport` is our extension (push runtimes: "queue"). */
-export type TransportedNodeRegistration = NodeRegistration & { transport: Transport };
+/**
+ * A registration as the namespace actor stores it: `transport` is our extension (push runtimes: "queue"),
+ * and a `queue` node names the engine's queue producer binding its ready states go to.
+ */
+export type TransportedNodeRegistration = NodeRegistration & { transport: Transport; queue?: string };
 
 export interface RegisterOptions {
-  /** Leave a node that another runtime registered to it (how a bundled runtime registers at start-up). */
+  /** Leave a node that another runtime registered to it (how a runtime Worker re-registers on its own: `POST /register`, its cron). */
   keepOthers?: boolean;
 }
 

@@ -1,13 +1,11 @@
-// The bindings a push runtime Worker needs to talk to the engine: the run actors (report, inputs,
-// secrets) and the namespace actors (registration), typed by the narrow RPC interfaces above rather than
-// by the actor classes, so a runtime depends on this contract and never on the engine's actors.
-import type { NodeRegistryRpc } from "./namespace";
-import type { RunRuntimeRpc } from "./run";
+// The bindings a push runtime Worker has by default: the engine, through a service binding to its
+// `RuntimeEntrypoint` (typed by the narrow EngineRpc interface, never by an engine class). A runtime without
+// the binding passes `engine` to createRuntime instead (e.g. `httpEngine` over HTTPS with the API key).
+import type { EngineRpc } from "./engine-rpc";
 
-/** Same script, or `script_name` bindings to the engine's `RunActor` and `NamespaceActor`. */
 export interface RuntimeEnv {
-  RUN: { getByName(name: string): RunRuntimeRpc };
-  NAMESPACE: { getByName(name: string): NodeRegistryRpc };
+  /** `[[services]] binding = "ENGINE", service = "<engine Worker>", entrypoint = "RuntimeEntrypoint"`. */
+  ENGINE?: EngineRpc;
   /** Outputs per page when a fan-out is reported (default REPORT_PAGE_OUTPUTS). */
   REPORT_PAGE_OUTPUTS?: string;
 }

@@ -14,7 +14,7 @@
 // is refused at pickup. The execution lease (PUSH_LEASE_MS from the send) is the one whose expiry is a
 // node error.
 import { configOf } from "../config";
-import type { DispatchedState } from "../contracts/dispatch";
+import type { DispatchedState, DispatchMessage } from "../contracts/dispatch";
 import { stateIdOf } from "../engine/ids";
 import {
   DISPATCH_ROUND_STATES,
@@ -27,6 +27,7 @@ import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
 import { byteLength, packMessages } from "./pack";
+import { queueBinding } from "./queues";
 import { type ReadyRef, readyQueueName } from "./ready-refs";
 
 /** What dispatch needs of a run actor's storage (the run actor's SqlRunStore implements it). */
@@ -223,7 +224,8 @@ export class Dispatcher {
 
   /**
    * Claimed states as a consumer receives them, in a queue message or in the answer to its report:
-   * small inputs inline, large ones by reference, a flag for declared secrets, the delivery.
+   * small inputs inline, large ones by reference, a flag for declared secrets, the node's timeout, the
+   * delivery.
    */
   describe(states: readonly StateRow[], delivery: number): DispatchedState[] {
     const runKey = this.host.runKey();
@@ -246,19 +248,42 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Sends push states to the queue of the runtime that registered each node (the run's snapshot names its
+   * binding): one group of messages per queue.
+   */
   private async send(states: StateRow[], epoch: number): Promise<void> {
     const runKey = this.host.runKey();
-    if (!runKey || states.length === 0) return;
-    const dispatched = this.describe(states, epoch);
-    const batches = packMessages(this.host.actorName() ?? runKey, dispatched, {
-      statesPerMessage: configOf(this.host.env).statesPerMessage,
-    });
-    for (let i = 0; i < batches.length; i += SEND_CONCURRENCY) {
+    const graph = this.host.graph();
+    if (!runKey || !graph || states.length === 0) return;
+    const byQueue = new Map<string, DispatchedState[]>();
+    for (const d of this.describe(states, epoch)) {
+      // A snapshot always names the queue of a push node (the trigger refused it otherwise).
+      const queue = graph.info(graph.node(d.identifier))?.queue ?? "";
+      const group = byQueue.get(queue);
+      if (group) group.push(d);
+      else byQueue.set(queue, [d]);
+    }
+    const { statesPerMessage } = configOf(this.host.env);
+    const sends: { queue: Queue; batch: DispatchMessage[] }[] = [];
+    for (const [name, dispatched] of byQueue) {
+      const queue = queueBinding(this.host.env, name);
+      if (queue === null) {
+        // Only if the engine lost a binding after the run started: the states stay QUEUED until their
+        // lease ends them (and the retry policy decides), rather than be re-sent every second.
+        console.error(
+          `dispatch: the engine has no queue binding '${name}'; ${dispatched.length} states wait for their lease`,
+        );
+        continue;
+      }
+      for (const batch of packMessages(this.host.actorName() ?? runKey, dispatched, { statesPerMessage })) {
+        sends.push({ queue, batch });
+      }
+    }
+    for (let i = 0; i < sends.length; i += SEND_CONCURRENCY) {
       await Promise.all(
-        batches.slice(i, i + SEND_CONCURRENCY).map(async (batch) => {
-          await this.host.env.DISPATCH.sendBatch(
-            batch.map((body) => ({ body, contentType: "json" as const })),
-          );
+        sends.slice(i, i + SEND_CONCURRENCY).map(async ({ queue, batch }) => {
+          await queue.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
           this.cost.sendBatchCalls += 1;
           this.cost.queueMessages += batch.length;
         }),

@@ -33,6 +33,12 @@ export const MAX_GRAPH_PAGE_STATES = 10_000;
 /** Largest `page` of the runs list: far beyond any real page, small enough that (page - 1) * size is exact. */
 export const MAX_RUNS_PAGE = 1_000_000_000;
 
+/**
+ * Most reports or state seqs one runtime call (`/v0/runtime/...`, the RuntimeEntrypoint) may carry: a
+ * consumer batch of 100 messages of 64 states is 6,400; the body bound limits the bytes.
+ */
+export const MAX_RUNTIME_CALL_ITEMS = 100_000;
+
 /** Most nodes one registration request may carry (one storage transaction writes them all). */
 export const MAX_NODES_PER_REGISTRATION = 1000;
 

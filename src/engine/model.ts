@@ -110,4 +110,6 @@ export interface RegisteredNode {
   outputs_schema: Record<string, unknown>;
   secrets: string[];
   transport: Transport;
+  /** For `queue` nodes: the engine's queue producer binding their ready states are sent to. */
+  queue?: string;
 }

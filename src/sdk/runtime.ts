@@ -1,12 +1,23 @@
-// A push runtime: a Worker whose queue() consumer executes TypeScript nodes for ready states that run
-// actors send through the dispatch queue, and reports the results back to each run actor in one RPC
-// per run per batch.
+// A push runtime: a Worker of its own whose queue() consumer executes TypeScript nodes for the ready states
+// the engine sends to its queue, and reports the results back to each run (or branch-shard) actor in one
+// call per actor per batch, through the engine's runtime interface (contracts/engine-rpc.ts).
 //
-//   const runtime = createRuntime({ namespace: "examples", name: "example-runtime", nodes: [new MyNode()] });
-//   export default { queue: runtime.queue };             // plus RUN and NAMESPACE bindings to the engine
-//   await runtime.register(env);                          // once, e.g. from a deploy script or fetch()
-import type { Report, RunRuntimeRpc, RuntimeEnv } from "../contracts";
+//   const runtime = createRuntime({ namespace: "crawl", name: "crawler", queue: "CRAWLER_QUEUE", nodes: [...] });
+//   export default runtime.worker;   // queue(), plus fetch `POST /register` and scheduled() that register
+//
+// The Worker binds the engine as ENGINE (a service binding to its RuntimeEntrypoint), or passes `engine`
+// (e.g. `httpEngine` over HTTPS with the API key) when it cannot have the binding.
+import type {
+  EngineRpc,
+  RegistrationAnswer,
+  Report,
+  RunCalls,
+  RunRuntimeRpc,
+  RuntimeEnv,
+  RuntimeRegistration,
+} from "../contracts";
 import { type DispatchedState, DispatchMessage } from "../contracts/dispatch";
+import { RUN_CALLS, type RunCallName } from "../contracts/engine-rpc";
 import { parseStateId } from "../engine/ids";
 import {
   EAGER_MAX_MS_PER_INVOCATION,
@@ -23,67 +34,141 @@ import { toRegisteredNode } from "./registration";
 
 export type { RuntimeEnv };
 
-export interface RuntimeOptions {
+export interface RuntimeOptions<E = RuntimeEnv> {
   namespace: string;
   name: string;
   nodes: AnyNode[];
+  /**
+   * The engine's queue producer binding for this runtime's queue (the `binding` of its
+   * `[[queues.producers]]` entry in the engine's wrangler.toml): registration tells the engine to send
+   * these nodes' ready states there.
+   */
+  queue: string;
   /** Node executions in flight at once inside one consumer batch. */
   concurrency?: number;
+  /** How this Worker reaches the engine; default: the `ENGINE` service binding. */
+  engine?: (env: E) => EngineRpc;
 }
 
-export interface Runtime {
+export interface Runtime<E = RuntimeEnv> {
   readonly namespace: string;
   readonly name: string;
+  readonly queueBinding: string;
   /** The node serving `nodeName` in this runtime's namespace, if any. */
   node(namespace: string, nodeName: string): AnyNode | undefined;
   /** Every (namespace, node name) this runtime serves. */
   readonly served: readonly { ns: string; node: string }[];
   /** The queue() handler of the runtime Worker. */
-  queue(batch: MessageBatch<unknown>, env: RuntimeEnv): Promise<void>;
+  queue(batch: MessageBatch<unknown>, env: E): Promise<void>;
+  /** What `register` sends: the nodes with their schemas, and this runtime's queue. */
+  registration(options?: { keepOthers?: boolean }): RuntimeRegistration;
   /**
-   * Registers the nodes with the engine as queue-dispatched ("push") nodes. Idempotent. With
-   * `keepOthers`, nodes another runtime has registered since are left to it.
+   * Registers the nodes with the engine as push nodes of this runtime's queue. Idempotent. With
+   * `keepOthers`, nodes another runtime has registered since are left to it. Refused when the engine has
+   * no queue binding of that name.
    */
-  register(env: RuntimeEnv, options?: { keepOthers?: boolean }): Promise<void>;
+  register(env: E, options?: { keepOthers?: boolean }): Promise<RegistrationAnswer>;
+  /**
+   * The Worker's handlers: `queue`; `fetch`, which answers `POST /register` by registering (leaving nodes
+   * that another runtime took since, so a stray request cannot take them back) and 404 otherwise; and
+   * `scheduled`, which registers the same way, for a cron trigger that keeps the registration current.
+   */
+  readonly worker: ExportedHandler<E>;
 }
 
 const DEFAULT_CONCURRENCY = 64;
 
-export function createRuntime(opts: RuntimeOptions): Runtime {
+/** The engine refused a registration (e.g. it has no queue binding of the name given); `detail` says why. */
+export class RegistrationRefusedError extends Error {
+  constructor(readonly detail: unknown) {
+    super(
+      `the engine refused the registration: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`,
+    );
+    this.name = "RegistrationRefusedError";
+  }
+}
+
+function bindingOf(env: unknown): EngineRpc {
+  const engine = (env as RuntimeEnv | undefined)?.ENGINE;
+  if (!engine) {
+    throw new Error(
+      "this runtime Worker has no ENGINE binding: add a service binding to the engine's RuntimeEntrypoint, or pass `engine` to createRuntime",
+    );
+  }
+  return engine;
+}
+
+export function createRuntime<E = RuntimeEnv>(opts: RuntimeOptions<E>): Runtime<E> {
   assertValidNodes(opts.nodes);
   const byName = new Map(opts.nodes.map((n) => [nodeNameOf(n), n]));
-  const runtime: Runtime = {
+  const engineOf = opts.engine ?? bindingOf;
+  const runtime: Runtime<E> = {
     namespace: opts.namespace,
     name: opts.name,
+    queueBinding: opts.queue,
     node: (namespace, nodeName) => (namespace === opts.namespace ? byName.get(nodeName) : undefined),
     served: [...byName.keys()].map((node) => ({ ns: opts.namespace, node })),
-    queue: (batch, env) => consume(batch, env, [runtime], opts.concurrency ?? DEFAULT_CONCURRENCY),
+    queue: (batch, env) =>
+      consume(batch, engineOf(env), pageSize(env), [runtime], opts.concurrency ?? DEFAULT_CONCURRENCY),
+    registration: (options = {}) => ({
+      namespace: opts.namespace,
+      runtimeName: opts.name,
+      queue: opts.queue,
+      nodes: opts.nodes.map(toRegisteredNode),
+      ...(options.keepOthers ? { keepOthers: true } : {}),
+    }),
     async register(env, options = {}) {
-      const nodes = opts.nodes.map((n) => ({ ...toRegisteredNode(n), transport: "queue" as const }));
-      await env.NAMESPACE.getByName(opts.namespace).registerNodes(opts.namespace, opts.name, nodes, options);
+      const answer = await engineOf(env).registerNodes(runtime.registration(options));
+      if (!answer.ok) throw new RegistrationRefusedError(answer.error.detail);
+      return answer.value;
+    },
+    worker: {
+      queue: (batch, env) => runtime.queue(batch, env),
+      async fetch(request, env) {
+        const { pathname } = new URL(request.url);
+        if (pathname !== "/register") return Response.json({ detail: "Not Found" }, { status: 404 });
+        if (request.method !== "POST")
+          return Response.json({ detail: "Method Not Allowed" }, { status: 405 });
+        try {
+          return Response.json(await runtime.register(env, { keepOthers: true }));
+        } catch (e) {
+          const detail = e instanceof Error ? e.message : String(e);
+          return Response.json({ detail: `registration failed: ${detail}` }, { status: 502 });
+        }
+      },
+      async scheduled(_controller, env) {
+        await runtime.register(env, { keepOthers: true });
+      },
     },
   };
   return runtime;
 }
 
 /**
- * One queue consumer for several runtimes (one dispatch queue serves every push node of the engine):
- * each state goes to the runtime that serves its (namespace, node).
+ * The run calls of one actor as a RunRuntimeRpc, over the engine's interface: each method forwards to the
+ * engine's method of the same name with the actor's name first. Generic over RUN_CALLS, so a method added
+ * to RunRuntimeRpc needs nothing here.
  */
-export function serveRuntimes(runtimes: Runtime[], concurrency = DEFAULT_CONCURRENCY) {
-  return {
-    queue: (batch: MessageBatch<unknown>, env: RuntimeEnv) => consume(batch, env, runtimes, concurrency),
-    // Bundled runtimes register at isolate start-up, not by a deliberate act: they never take a node
-    // back from a runtime (e.g. a pull runtime) that registered it since.
-    register: (env: RuntimeEnv) =>
-      Promise.all(runtimes.map((r) => r.register(env, { keepOthers: true }))).then(() => undefined),
-  };
+export function runActorVia(engine: RunCalls, actor: string): RunRuntimeRpc {
+  // Called as a method of `engine` (an RPC stub has no `call` to bind a method with).
+  const target = engine as unknown as Record<
+    RunCallName,
+    (actor: string, ...rest: unknown[]) => Promise<unknown>
+  >;
+  const calls: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const method of RUN_CALLS) calls[method] = async (...args) => await target[method](actor, ...args);
+  return calls as unknown as RunRuntimeRpc;
 }
 
-async function consume(
+/**
+ * The queue consumer: groups a batch by the actor each message names, executes each state's node, and
+ * reports to each actor in one call (fan-outs in pages). A group whose report fails is retried as a whole.
+ */
+export async function consume(
   batch: MessageBatch<unknown>,
-  env: RuntimeEnv,
-  runtimes: Runtime[],
+  engine: EngineRpc,
+  perPage: number,
+  runtimes: Pick<Runtime<never>, "node" | "served">[],
   concurrency: number,
 ): Promise<void> {
   // Messages of one run are reported together; a run whose report fails is retried as a whole.
@@ -120,16 +205,16 @@ async function consume(
   const ctx: RunContext = {
     nodeFor,
     concurrency,
-    perPage: pageSize(env),
+    perPage,
     served: runtimes.flatMap((r) => r.served),
     // Eager execution: what this invocation may still run from the answers to its reports.
     budget: { states: EAGER_MAX_STATES_PER_INVOCATION, until: Date.now() + EAGER_MAX_MS_PER_INVOCATION },
   };
   await Promise.all([
-    ...[...seen].map(([ns, names]) => recordServed(env, ns, [...names])),
+    ...[...seen].map(([ns, names]) => recordServed(engine, ns, [...names])),
     ...[...byRun].map(async ([runKey, group]) => {
       try {
-        await runOne(env.RUN.getByName(runKey), group.states, ctx);
+        await runOne(runActorVia(engine, runKey), group.states, ctx);
         for (const m of group.messages) m.ack();
       } catch (e) {
         console.error(
@@ -145,17 +230,17 @@ async function consume(
 /** When each node was last run by a consumer, for a waiting run to show (throttled per isolate). */
 const served = new Throttle(NODE_SEEN_EVERY_MS);
 
-async function recordServed(env: RuntimeEnv, namespace: string, names: string[]): Promise<void> {
+async function recordServed(engine: EngineRpc, namespace: string, names: string[]): Promise<void> {
   try {
-    await env.NAMESPACE.getByName(namespace).nodesSeen(names);
+    await engine.nodesSeen(namespace, names);
   } catch (e) {
     // Only a hint for clients: the batch must not fail for it.
     console.error("recording served nodes failed", e instanceof Error ? e.message : e);
   }
 }
 
-function pageSize(env: RuntimeEnv): number {
-  const configured = Number(env.REPORT_PAGE_OUTPUTS);
+function pageSize(env: unknown): number {
+  const configured = Number((env as RuntimeEnv | undefined)?.REPORT_PAGE_OUTPUTS);
   return Number.isInteger(configured) && configured >= 1 ? configured : REPORT_PAGE_OUTPUTS;
 }
 

@@ -1,8 +1,8 @@
 // Node registration, node listing and the namespaces directory (spec §2.2–§2.4).
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { createRuntime } from "exoflare";
 import { describe, expect, it } from "vitest";
-import { exampleNodes } from "../../src/examples/nodes";
-import { createRuntime } from "../../src/sdk/runtime";
+import { exampleNodes } from "../../examples/runtime/src/nodes";
 import { call, freshNamespace } from "./helpers/http";
 
 const node = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -53,14 +53,43 @@ describe("PUT /v0/namespace/{ns}/nodes/", () => {
     const res = await call("PUT", `/v0/namespace/${ns}/nodes/`, {
       runtime_name: "rt2",
       transport: "queue",
+      queue: "TEST_QUEUE",
       nodes: [node("a", { secrets: [] }), node("c", { transport: "pull" })],
     });
     expect(res.status).toBe(200);
     const after = (await (await call("GET", `/v0/namespace/${ns}/nodes/`)).json()) as NodeList;
     expect(after.count).toBe(2);
-    expect(after.nodes[0]).toMatchObject({ name: "a", runtime_name: "rt2", secrets: [], transport: "queue" });
+    expect(after.nodes[0]).toMatchObject({
+      name: "a",
+      runtime_name: "rt2",
+      secrets: [],
+      transport: "queue",
+      queue: "TEST_QUEUE",
+    });
     expect(after.nodes[0]?._id).toBe(first.nodes[0]?._id);
     expect(after.nodes[1]).toMatchObject({ name: "c", transport: "pull" });
+    expect(after.nodes[1]).not.toHaveProperty("queue");
+  });
+
+  it("refuses a queue node that names no queue, or a queue the engine has no binding for, and registers nothing", async () => {
+    const ns = freshNamespace();
+    const cases = [
+      [{ transport: "queue" }, /names no queue/],
+      [{ transport: "queue", queue: "NO_SUCH_QUEUE" }, /no queue binding named 'NO_SUCH_QUEUE'/],
+      // A binding that is not a queue producer is no queue either.
+      [{ transport: "queue", queue: "RUN" }, /no queue binding named 'RUN'/],
+    ] as const;
+    for (const [extra, detail] of cases) {
+      const res = await call("PUT", `/v0/namespace/${ns}/nodes/`, {
+        runtime_name: "rt",
+        ...extra,
+        nodes: [node("a")],
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(detail);
+    }
+    const listed = (await (await call("GET", `/v0/namespace/${ns}/nodes/`)).json()) as NodeList;
+    expect(listed.count).toBe(0);
   });
 
   it("accepts an empty node list", async () => {
@@ -137,32 +166,62 @@ describe("GET /v0/namespaces", () => {
 });
 
 describe("who serves a node", () => {
-  it("lets the last deliberate registration win, but a bundled runtime's start-up never takes a node back", async () => {
+  it("lets the last deliberate registration win, but a runtime's own re-registration never takes a node back", async () => {
     const ns = freshNamespace();
-    const bundled = createRuntime({ namespace: ns, name: "bundled", nodes: exampleNodes() });
-    await bundled.register(env);
-    const transportOf = async (name: string) => {
+    // A runtime Worker talking to the engine through its RuntimeEntrypoint, as over a service binding.
+    const runtime = createRuntime({
+      namespace: ns,
+      name: "examples-rt",
+      queue: "EXAMPLES_QUEUE",
+      nodes: exampleNodes(),
+      engine: () => exports.RuntimeEntrypoint,
+    });
+    expect(await runtime.register(env)).toEqual({
+      runtime_name: "examples-rt",
+      queue: "EXAMPLES_QUEUE",
+      registered: ["DataSplitterNode", "DataProcessorNode", "ResultMergerNode"],
+    });
+    const servedBy = async (name: string) => {
       const res = await call("GET", `/v0/namespace/${ns}/nodes/`);
       const body = (await res.json()) as {
-        nodes: { name: string; transport: string; runtime_name: string }[];
+        nodes: { name: string; transport: string; runtime_name: string; queue?: string }[];
       };
       const n = body.nodes.find((x) => x.name === name);
-      return [n?.runtime_name, n?.transport];
+      return [n?.runtime_name, n?.transport, n?.queue];
     };
-    expect(await transportOf("DataProcessorNode")).toEqual(["bundled", "queue"]);
+    expect(await servedBy("DataProcessorNode")).toEqual(["examples-rt", "queue", "EXAMPLES_QUEUE"]);
     // A pull runtime registers the same node over HTTP: it serves it now.
     const put = await call("PUT", `/v0/namespace/${ns}/nodes/`, {
       runtime_name: "gpu-box",
       nodes: [{ name: "DataProcessorNode", inputs_schema: {}, outputs_schema: {}, secrets: [] }],
     });
     expect(put.status).toBe(200);
-    expect(await transportOf("DataProcessorNode")).toEqual(["gpu-box", "pull"]);
-    // The bundled runtime starting again (as at every isolate start) leaves it to the pull runtime...
-    await bundled.register(env, { keepOthers: true });
-    expect(await transportOf("DataProcessorNode")).toEqual(["gpu-box", "pull"]);
-    expect(await transportOf("DataSplitterNode")).toEqual(["bundled", "queue"]);
+    expect(await servedBy("DataProcessorNode")).toEqual(["gpu-box", "pull", undefined]);
+    // The runtime registering on its own (POST /register, its cron) leaves it to the pull runtime...
+    await runtime.register(env, { keepOthers: true });
+    expect(await servedBy("DataProcessorNode")).toEqual(["gpu-box", "pull", undefined]);
+    expect(await servedBy("DataSplitterNode")).toEqual(["examples-rt", "queue", "EXAMPLES_QUEUE"]);
     // ...while a deliberate registration takes it back.
-    await bundled.register(env);
-    expect(await transportOf("DataProcessorNode")).toEqual(["bundled", "queue"]);
+    await runtime.register(env);
+    expect(await servedBy("DataProcessorNode")).toEqual(["examples-rt", "queue", "EXAMPLES_QUEUE"]);
+  });
+
+  it("refuses a runtime's registration for a queue the engine has no binding for, over the binding and over HTTP", async () => {
+    const ns = freshNamespace();
+    const runtime = createRuntime({
+      namespace: ns,
+      name: "lost",
+      queue: "NO_SUCH_QUEUE",
+      nodes: exampleNodes(),
+      engine: () => exports.RuntimeEntrypoint,
+    });
+    await expect(runtime.register(env)).rejects.toThrow(/no queue binding named 'NO_SUCH_QUEUE'/);
+    const res = await call("POST", "/v0/runtime/registerNodes", { args: [runtime.registration()] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(
+      /no queue binding named 'NO_SUCH_QUEUE'/,
+    );
+    const listed = (await (await call("GET", `/v0/namespace/${ns}/nodes/`)).json()) as NodeList;
+    expect(listed.count).toBe(0);
   });
 });

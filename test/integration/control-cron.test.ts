@@ -6,7 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { fresh, json, type RunRow } from "./helpers/http";
-import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 const YEARLY = "0 0 1 1 *";
 const DAY = 24 * 3600_000;

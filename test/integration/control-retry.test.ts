@@ -1,4 +1,4 @@
-// Retry policies and manual retry, end to end through the dispatch queue and the test runtime
+// Retry policies and manual retry, end to end through the test runtime Worker and its queue
 // (namespace "ctl"). Short delays are left to the run actor's own alarm; long ones are advanced by
 // rewriting the state's due time and running the alarm explicitly, so no test sleeps.
 
@@ -6,7 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { parseStateId, runKeyOfRunId, shardOfSeq, stateIdOf } from "../../src/engine/ids";
 import { fresh, json, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
-import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface StateRecord {
   seq: number;

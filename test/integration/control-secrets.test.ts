@@ -4,7 +4,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { call, fresh, json, runRow } from "./helpers/http";
-import { TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 const TOKEN = "s3cr3t-token";
 const OTHER = "other-secret-value-9f2c";

@@ -1,9 +1,9 @@
-// Signals (prune, requeue) and the per-run store, end to end through the dispatch queue and the test
-// runtime (namespace "ctl").
+// Signals (prune, requeue) and the per-run store, end to end through the test runtime Worker and its queue
+// (namespace "ctl").
 
 import { describe, expect, it } from "vitest";
 import { fresh, json, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
-import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface StateRecord {
   seq: number;

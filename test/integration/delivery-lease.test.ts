@@ -3,8 +3,8 @@
 // rest again in its own delivery; a late copy of the old message is refused at pickup.
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import type { RunActor } from "../../src/actors/run-actor";
-import { splitProcessMergeGraph } from "../../src/examples/graphs";
 import { fresh, json, runRow, runStub, stateRows, triggerRun, upsertValid } from "./helpers/http";
 
 interface Row {
@@ -15,7 +15,7 @@ interface Row {
 }
 
 /** The private clock of the instance's grace period, set back as if it had started long ago. */
-type Internals = { env: { DISPATCH: Queue }; openedAt: number };
+type Internals = { env: { EXAMPLES_QUEUE: Queue }; openedAt: number };
 
 /** A run whose root is dispatched into a queue that drops every message, as a killed engine's queue does. */
 async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
@@ -37,9 +37,9 @@ async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
   const stub = runStub(runId);
   const sent = await runInDurableObject(stub, async (instance, state) => {
     const env = (instance as unknown as Internals).env;
-    const queue = env.DISPATCH;
+    const queue = env.EXAMPLES_QUEUE;
     let messages = 0;
-    env.DISPATCH = {
+    env.EXAMPLES_QUEUE = {
       ...queue,
       sendBatch: async (batch: unknown[]) => {
         messages += batch.length;
@@ -49,7 +49,7 @@ async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
       state.storage.sql.exec("UPDATE states SET enqueue_after = 0 WHERE seq = 1");
       await instance.alarm();
     } finally {
-      env.DISPATCH = queue;
+      env.EXAMPLES_QUEUE = queue;
     }
     return messages;
   });

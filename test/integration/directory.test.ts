@@ -73,13 +73,35 @@ describe("namespace actor schema version 3", () => {
       });
     const empty = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);
     // Upgraded through version 3 to the current one (4 added run starts and trigger keys, 5 when each
-    // node was last served).
-    expect(await upgrade(empty, [])).toBe("5");
+    // node was last served, 6 node queues).
+    expect(await upgrade(empty, [])).toBe("6");
     expect(await tables(empty)).not.toContain("directory");
     expect(await tables(empty)).toContain("node_seen");
 
     const holder = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);
     await upgrade(holder, ["kept"]);
     expect(await tables(holder)).toContain("directory");
+  });
+});
+
+describe("namespace actor schema version 6", () => {
+  it("adds the queue column to registered nodes of version 4, keeping the rows (their queue unknown)", async () => {
+    const stub = env.NAMESPACE.getByName(`ns-${crypto.randomUUID()}`);
+    const after = await runInDurableObject(stub, async (actor, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE registered_nodes");
+      sql.exec(`CREATE TABLE registered_nodes (name TEXT PRIMARY KEY, id TEXT NOT NULL, runtime_name TEXT NOT NULL,
+        inputs_schema TEXT NOT NULL, outputs_schema TEXT NOT NULL, secrets TEXT NOT NULL,
+        transport TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+      sql.exec("INSERT INTO registered_nodes VALUES ('a', 'id', 'rt', '{}', '{}', '[]', 'queue', 1, 1)");
+      sql.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+      (actor as unknown as { migrate(): boolean }).migrate();
+      return {
+        version: sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one()
+          .value,
+        rows: sql.exec("SELECT name, transport, queue FROM registered_nodes").toArray(),
+      };
+    });
+    expect(after).toEqual({ version: "6", rows: [{ name: "a", transport: "queue", queue: null }] });
   });
 });

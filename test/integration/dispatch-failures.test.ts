@@ -2,7 +2,7 @@
 // dispatched state whose lease expires goes through the retry policy.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { splitProcessMergeGraph } from "../../src/examples/graphs";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { fresh, runRow, runStub, stateRows, triggerRun, upsertValid } from "./helpers/http";
 
 interface Row {
@@ -22,9 +22,9 @@ describe("dispatch failures", () => {
     });
     const stub = runStub(runId);
     const rounds = await runInDurableObject(stub, async (instance, state) => {
-      const env = (instance as unknown as { env: { DISPATCH: Queue } }).env;
-      const queue = env.DISPATCH;
-      env.DISPATCH = {
+      const env = (instance as unknown as { env: { EXAMPLES_QUEUE: Queue } }).env;
+      const queue = env.EXAMPLES_QUEUE;
+      env.EXAMPLES_QUEUE = {
         ...queue,
         sendBatch: () => Promise.reject(new Error("queue unavailable")),
       } as unknown as Queue;
@@ -32,7 +32,7 @@ describe("dispatch failures", () => {
         state.storage.sql.exec("UPDATE states SET enqueue_after = 0 WHERE seq = 1");
         await instance.alarm();
       } finally {
-        env.DISPATCH = queue;
+        env.EXAMPLES_QUEUE = queue;
       }
       return state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n;
     });

@@ -2,7 +2,7 @@
 // storage (ready states, alarms, leases) and finishes with exact counts.
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { splitProcessMergeGraph } from "../../src/examples/graphs";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { fresh, json, runRow, settled, triggerRun, upsertValid } from "./helpers/http";
 
 describe("restarts", () => {

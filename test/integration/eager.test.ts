@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { RunActor } from "../../src/actors/run-actor";
 import { configOf } from "../../src/config";
 import { fresh, json, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
-import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface Row {
   seq: number;

@@ -4,13 +4,13 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
+import { exampleNodes } from "../../examples/runtime/src/nodes";
 import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
-import { splitProcessMergeGraph } from "../../src/examples/graphs";
-import { exampleNodes } from "../../src/examples/nodes";
 import { BaseNode } from "../../src/sdk/base-node";
 import { fresh, KEY, settled } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";
-import { TEST_NAMESPACE } from "./helpers/test-nodes";
+import { TEST_NAMESPACE } from "./runtime/test-nodes";
 
 /** The seed's split → process → merge graph with its nodes moved to `ns`. */
 const exampleGraphIn = (ns: string): GraphNodeModel[] =>

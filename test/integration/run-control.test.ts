@@ -19,7 +19,7 @@ import {
   statesOf,
   trigger,
 } from "./helpers/pull";
-import { ctlNode, TEST_NAMESPACE as NS } from "./helpers/test-nodes";
+import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface Row {
   seq: number;

@@ -3,10 +3,10 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { readEvents } from "../../src/client/sse";
 import type { RunNodesView } from "../../src/contracts";
 import { actorName, runKeyOfRunId } from "../../src/engine/ids";
-import { splitProcessMergeGraph } from "../../src/examples/graphs";
 import { call, fresh, json, runStub, settled, triggerRun, upsertValid } from "./helpers/http";
 import { enqueue, node, registerPull, report, trigger } from "./helpers/pull";
 

@@ -1,8 +1,8 @@
-// The seed's example, end to end through the dispatch queue and the bundled push runtime.
+// The seed's example, end to end through the example runtime Worker and its queue.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { splitProcessGraph, splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { runKeyOfRunId } from "../../src/engine/ids";
-import { splitProcessGraph, splitProcessMergeGraph } from "../../src/examples/graphs";
 import { fresh, json, settled, triggerRun, upsertValid } from "./helpers/http";
 
 interface GraphView {

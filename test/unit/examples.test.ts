@@ -1,8 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { RegisteredNode } from "../../src/engine/model";
-import { verifyGraph } from "../../src/engine/template/registry-check";
-import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
-import { validateGraphStructure } from "../../src/engine/template/structure";
 import {
   DataProcessorNode,
   DataSplitterNode,
@@ -10,8 +6,12 @@ import {
   ResultMergerNode,
   splitProcessGraph,
   splitProcessMergeGraph,
-} from "../../src/examples";
-import { formatDecimal, parseDecimal, sumDecimals } from "../../src/examples/decimal";
+} from "../../examples/runtime/src";
+import { formatDecimal, parseDecimal, sumDecimals } from "../../examples/runtime/src/decimal";
+import type { RegisteredNode } from "../../src/engine/model";
+import { verifyGraph } from "../../src/engine/template/registry-check";
+import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
+import { validateGraphStructure } from "../../src/engine/template/structure";
 import { type AnyNode, type ExecuteOutcome, executeNode, toRegisteredNode } from "../../src/sdk";
 
 const ctx = { stateId: "s", runId: "r" };

@@ -78,6 +78,19 @@ export const components: Record<string, z.ZodType> = {
   NodeDetails: r.NodeDetails,
   RunCosts: r.RunCosts,
   RunNodes: r.RunNodes,
+  RuntimeReportRequest: bodies.runtimeCallBodySchemas.report,
+  RuntimePickupRequest: bodies.runtimeCallBodySchemas.pickup,
+  RuntimeReportAndTakeRequest: bodies.runtimeCallBodySchemas.reportAndTake,
+  RuntimeNodesSeenRequest: bodies.runtimeCallBodySchemas.nodesSeen,
+  RuntimePickupResult: r.RuntimePickupResult,
+  RuntimeReportAndTakeResult: r.RuntimeReportAndTakeResult,
+  RuntimeNodesSeenResult: r.RuntimeNodesSeenResult,
+  RuntimeInputsOfRequest: bodies.runtimeCallBodySchemas.inputsOf,
+  RuntimeSecretsOfRequest: bodies.runtimeCallBodySchemas.secretsOf,
+  RuntimeRegisterNodesRequest: bodies.runtimeCallBodySchemas.registerNodes,
+  RuntimeReportResult: r.RuntimeReportResult,
+  RuntimePerStateResult: r.RuntimePerStateResult,
+  RuntimeRegistrationResult: r.RuntimeRegistrationResult,
 };
 
 const notFound = (what: string): ResponseSpec => ({ description: `${what} not found`, schema: r.ErrorBody });
@@ -123,8 +136,9 @@ export const operations: OperationSpec[] = [
     tag: "nodes",
     summary: "Register a runtime's nodes",
     description:
-      "A node is served by whoever registered it last. `transport` (ours) is `queue` for push runtimes " +
-      "inside the engine Worker; HTTP-polling runtimes omit it (`pull`).",
+      "A node is served by whoever registered it last. `transport` (ours) is `queue` for push runtimes, " +
+      "with `queue` naming the engine's queue binding for the runtime's queue (400 if the engine has none); " +
+      "HTTP-polling runtimes omit both (`pull`).",
     body: bodies.registerNodesBodySchema,
     responses: { 200: { description: "registered", schema: r.RegisteredNodes } },
   },
@@ -361,5 +375,98 @@ export const operations: OperationSpec[] = [
     tag: "runtime",
     summary: "The secrets the state's node declared",
     responses: { 200: { description: "the secrets", schema: r.SecretsResult }, 404: notFound("state") },
+  },
+  // The runtime interface over HTTPS (contracts/engine-rpc.ts): what a runtime Worker behind a service
+  // binding calls on the engine's RuntimeEntrypoint, for one that cannot have the binding.
+  {
+    method: "post",
+    path: "/v0/runtime/report",
+    operationId: "runtimeReport",
+    tag: "runtime",
+    extension: true,
+    summary: "Report a batch of results to a run or branch-shard actor",
+    description:
+      "`args`: the actor's name (the `run` of the queue message), the reports, optionally the namespace. " +
+      "One outcome per report; a state that moved on changes nothing.",
+    body: bodies.runtimeCallBodySchemas.report,
+    responses: { 200: { description: "one outcome per report", schema: r.RuntimeReportResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/pickup",
+    operationId: "runtimePickup",
+    tag: "runtime",
+    extension: true,
+    summary: "Confirm the deliveries a consumer holds (at pickup, then as a heartbeat)",
+    description:
+      "`args`: the actor's name and the deliveries (`seq`, and `d` from the queue message). Answers the " +
+      "seqs still to run: a state that finished, or was sent again since, is left out.",
+    body: bodies.runtimeCallBodySchemas.pickup,
+    responses: { 200: { description: "the seqs to run", schema: r.RuntimePickupResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/reportAndTake",
+    operationId: "runtimeReportAndTake",
+    tag: "runtime",
+    extension: true,
+    summary: "Report a batch of results and take ready states of the consumer's nodes to run at once",
+    description:
+      "`args`: the actor's name, the reports, and `{nodes, max}`: the nodes the consumer serves and how " +
+      "many ready states it would run now (eager execution; none when the engine has it off).",
+    body: bodies.runtimeCallBodySchemas.reportAndTake,
+    responses: {
+      200: {
+        description: "one outcome per report, and the states leased to the consumer",
+        schema: r.RuntimeReportAndTakeResult,
+      },
+    },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/nodesSeen",
+    operationId: "runtimeNodesSeen",
+    tag: "runtime",
+    extension: true,
+    summary: "Record that a runtime served these nodes just now",
+    description: "`args`: the namespace and the node names. Runtimes call it at most every few seconds.",
+    body: bodies.runtimeCallBodySchemas.nodesSeen,
+    responses: { 200: { description: "recorded", schema: r.RuntimeNodesSeenResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/inputsOf",
+    operationId: "runtimeInputsOf",
+    tag: "runtime",
+    extension: true,
+    summary: "Inputs of states whose queue messages carried them by reference",
+    description: "`args`: the actor's name and the states' seqs.",
+    body: bodies.runtimeCallBodySchemas.inputsOf,
+    responses: { 200: { description: "inputs per seq", schema: r.RuntimePerStateResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/secretsOf",
+    operationId: "runtimeSecretsOf",
+    tag: "runtime",
+    extension: true,
+    summary: "For each state, exactly the secrets its node declared",
+    description: "`args`: the actor's name, the states' seqs, optionally the namespace.",
+    body: bodies.runtimeCallBodySchemas.secretsOf,
+    responses: { 200: { description: "secrets per seq", schema: r.RuntimePerStateResult } },
+  },
+  {
+    method: "post",
+    path: "/v0/runtime/registerNodes",
+    operationId: "runtimeRegisterNodes",
+    tag: "runtime",
+    extension: true,
+    summary: "Register a push runtime's nodes for its queue",
+    description: "`args`: the registration. 400 when the engine has no queue binding of the name given.",
+    body: bodies.runtimeCallBodySchemas.registerNodes,
+    responses: {
+      200: { description: "registered", schema: r.RuntimeRegistrationResult },
+      400: refused("the engine has no queue binding of that name"),
+    },
   },
 ];

@@ -3,6 +3,7 @@
 // the one the OpenAPI document is generated from, so the two cannot disagree. No actor imports: the
 // document is also built in Node, by the tests.
 import { z } from "zod";
+import { ACTOR_NAME } from "../../contracts/engine-rpc";
 import { laxInt } from "../../engine/lax-integer";
 import {
   exceedsBytes,
@@ -11,6 +12,7 @@ import {
   MAX_ENQUEUE_NODES,
   MAX_NODE_SCHEMA_BYTES,
   MAX_NODES_PER_REGISTRATION,
+  MAX_RUNTIME_CALL_ITEMS,
   MAX_SECRETS_PER_GRAPH,
 } from "../../engine/limits";
 import { Transport } from "../../engine/model";
@@ -26,26 +28,75 @@ const jsonSchema = z
     `Schema is larger than ${MAX_NODE_SCHEMA_BYTES} bytes of JSON`,
   );
 
+const nodeRegistration = z.object({
+  name: boundedName(),
+  inputs_schema: jsonSchema,
+  outputs_schema: jsonSchema,
+  secrets: z.array(boundedName()).max(MAX_SECRETS_PER_GRAPH),
+});
+
 /**
  * `PUT /v0/namespace/{ns}/nodes/`. Unknown fields are dropped, as pydantic does: the Python SDK sends
- * `runtime_namespace` and per-node `namespace`. `transport` is our extension, accepted for the whole
- * runtime and per node (a node's own value wins); an HTTP-polling runtime omits it and is "pull".
+ * `runtime_namespace` and per-node `namespace`. `transport` and `queue` are our extensions, accepted for
+ * the whole runtime and per node (a node's own value wins); an HTTP-polling runtime omits them and is
+ * "pull". A `queue` node names the engine's queue producer binding its states go to.
  */
 export const registerNodesBodySchema = z.object({
   runtime_name: boundedName(),
   transport: Transport.optional(),
+  queue: boundedName().optional(),
   nodes: z
-    .array(
-      z.object({
-        name: boundedName(),
-        inputs_schema: jsonSchema,
-        outputs_schema: jsonSchema,
-        secrets: z.array(boundedName()).max(MAX_SECRETS_PER_GRAPH),
-        transport: Transport.optional(),
-      }),
-    )
+    .array(nodeRegistration.extend({ transport: Transport.optional(), queue: boundedName().optional() }))
     .max(MAX_NODES_PER_REGISTRATION),
 });
+
+// ---- the runtime interface over HTTP (`POST /v0/runtime/{method}`, contracts/engine-rpc.ts) ----
+
+/** A push runtime's registration, as `registerNodes` takes it over the binding and over HTTP. */
+export const runtimeRegistrationSchema = z.object({
+  namespace: boundedName().min(1),
+  runtimeName: boundedName(),
+  queue: boundedName().min(1),
+  nodes: z.array(nodeRegistration).max(MAX_NODES_PER_REGISTRATION),
+  keepOthers: z.boolean().optional(),
+});
+
+const actorName = z.string().regex(ACTOR_NAME, "a run key (16 hex digits), optionally followed by :shard");
+const seqs = z.array(z.int().min(0).max(0xffffffff)).max(MAX_RUNTIME_CALL_ITEMS);
+const report = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("executed"),
+    seq: z.int().min(0),
+    outputs: z.array(jsonObject),
+    page: z.object({ offset: z.int().min(0), more: z.boolean() }).optional(),
+  }),
+  z.object({ type: z.literal("errored"), seq: z.int().min(0), error: z.string() }),
+  z.object({ type: z.literal("pruned"), seq: z.int().min(0), data: jsonObject }),
+  z.object({ type: z.literal("requeue"), seq: z.int().min(0), delayMs: z.int().min(0).max(MAX_DELAY_MS) }),
+]);
+/** The arguments, optionally followed by a namespace (two tuples: JSON Schema has no optional item). */
+const withNamespace = <A extends z.ZodType, B extends z.ZodType>(args: [A, B]) =>
+  z.union([z.tuple(args), z.tuple([...args, boundedName()])]);
+
+/** The body of each runtime call over HTTP: `{"args": [...]}`, the method's arguments in order. */
+const deliveries = z
+  .array(z.object({ seq: z.int().min(0).max(0xffffffff), d: z.int().optional() }))
+  .max(MAX_RUNTIME_CALL_ITEMS);
+const eagerAsk = z.object({
+  nodes: z.array(z.object({ ns: boundedName(), node: boundedName() })).max(MAX_ENQUEUE_NODES),
+  max: z.int().min(0).max(MAX_RUNTIME_CALL_ITEMS),
+});
+export const runtimeCallBodySchemas = {
+  pickup: z.object({ args: z.tuple([actorName, deliveries]) }),
+  report: z.object({ args: withNamespace([actorName, z.array(report).max(MAX_RUNTIME_CALL_ITEMS)]) }),
+  reportAndTake: z.object({
+    args: z.tuple([actorName, z.array(report).max(MAX_RUNTIME_CALL_ITEMS), eagerAsk]),
+  }),
+  nodesSeen: z.object({ args: z.tuple([boundedName(), z.array(boundedName()).max(MAX_ENQUEUE_NODES)]) }),
+  inputsOf: z.object({ args: z.tuple([actorName, seqs]) }),
+  secretsOf: z.object({ args: withNamespace([actorName, seqs]) }),
+  registerNodes: z.object({ args: z.tuple([runtimeRegistrationSchema]) }),
+};
 
 /**
  * `POST /v0/namespace/{ns}/states/enqueue`. A batch_size ≤ 0 is valid and claims nothing, as in Exosphere;

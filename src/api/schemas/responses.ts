@@ -2,6 +2,7 @@
 // plain objects from the engine's types): they describe them for the OpenAPI document, and the integration
 // tests parse real answers with them, so a field added to an answer and not here fails a test.
 import { z } from "zod";
+import { DispatchedState } from "../../contracts/dispatch";
 import {
   CronTrigger,
   NodeTemplate,
@@ -58,6 +59,7 @@ export const RegisteredNode = NodeRegistration.extend({
   runtime_name: z.string(),
   runtime_namespace: z.string(),
   transport: Transport,
+  queue: z.string().optional().describe("ours: the engine's queue binding a push node's ready states go to"),
   created_at: naiveIso,
   updated_at: naiveIso,
   last_seen_at: naiveIso
@@ -257,4 +259,41 @@ export const RunNodes = z.object({
   warnings,
   waiting,
   nodes: z.array(NodeProgress).describe("the graph the run snapshotted, in template order"),
+});
+
+// ---- the runtime interface over HTTP (`POST /v0/runtime/{method}`): `{"result": …}` ----
+
+export const RuntimeReportResult = z.object({
+  result: z.array(
+    z.union([
+      z.object({
+        applied: z.literal(true),
+        status: StateStatus,
+        retryCreated: z.boolean().optional(),
+        enqueueAfter: z.number(),
+      }),
+      z.object({
+        applied: z.literal(false),
+        reason: z.enum(["not_found", "not_queued", "terminal", "page_gap", "duplicate_page"]),
+        status: StateStatus.optional(),
+      }),
+    ]),
+  ),
+});
+/** Inputs or secrets per state seq (the seq as a JSON object key). */
+export const RuntimePickupResult = z.object({ result: z.array(z.int()) });
+export const RuntimeReportAndTakeResult = z.object({
+  result: z.object({
+    outcomes: RuntimeReportResult.shape.result,
+    eager: z
+      .array(DispatchedState)
+      .describe("ready states leased to the consumer, as a queue message carries them"),
+  }),
+});
+export const RuntimeNodesSeenResult = z.object({}).describe("nothing to say");
+export const RuntimePerStateResult = z.object({
+  result: z.record(z.string(), z.record(z.string(), z.string())),
+});
+export const RuntimeRegistrationResult = z.object({
+  result: z.object({ runtime_name: z.string(), queue: z.string(), registered: z.array(z.string()) }),
 });

@@ -7,6 +7,8 @@ import { NodeTemplate, RetryPolicy, StoreConfig, Transport } from "../model";
 /** What the run needs to know of each node it may create, captured at trigger time. */
 export const NodeInfo = z.object({
   transport: Transport,
+  /** For a `queue` node: the engine's queue producer binding of the runtime that registered it. */
+  queue: z.string().optional(),
   /** Secret names the node declared when it was registered. */
   secrets: z.array(z.string()),
   /** Property names of the node's inputs schema: a child's inputs are rendered for these only. */

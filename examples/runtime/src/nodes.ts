@@ -1,6 +1,5 @@
 import { z } from "zod";
-// Imported from the module, not the SDK index, so these stay loadable without the runtime parts of the SDK.
-import { BaseNode } from "../sdk/base-node";
+import { BaseNode } from "exoflare";
 import { type Decimal, formatDecimal, numberTokens, parseDecimal, sumDecimals } from "./decimal";
 import { kindOf, parseJsonArray, parsePositiveInteger, topLevelElements } from "./json-array";
 

@@ -1,11 +1,10 @@
-import type { z } from "zod";
-import type { upsertGraphBodySchema } from "../engine/template/request-schema";
+import type { GraphNodeModel } from "exoflare/client";
 import { EXAMPLES_NAMESPACE } from "./nodes";
 
 // The seed's two graph templates, as bodies for `PUT /v0/namespace/examples/graph/{name}`. The splitter's
 // inputs are defaults: a trigger's `inputs` ({"data": "[1,2,3]", "chunk_size": "2"}) replaces them.
 
-type UpsertGraphRequest = z.input<typeof upsertGraphBodySchema>;
+type UpsertGraphRequest = { secrets: Record<string, string>; nodes: GraphNodeModel[] };
 
 const dataSplitter = {
   node_name: "DataSplitterNode",

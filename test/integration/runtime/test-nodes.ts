@@ -1,8 +1,9 @@
-// Push-runtime nodes used by integration tests (namespace "ctl"). Their behaviour is driven by inputs,
+// Push-runtime nodes used by integration tests (namespace "ctl"), served by a runtime Worker of their own
+// (worker.ts) beside the engine, as a user's would be. Their behaviour is driven by inputs,
 // so each test states what should happen in the graph it upserts.
+
+import { BaseNode, createRuntime, type NodeContext, PruneSignal, ReQueueAfterSignal } from "exoflare";
 import { z } from "zod";
-import { BaseNode, type NodeContext, PruneSignal, ReQueueAfterSignal } from "../../../src/sdk";
-import { createRuntime } from "../../../src/sdk/runtime";
 
 export const TEST_NAMESPACE = "ctl";
 
@@ -117,6 +118,7 @@ const SecretNames = z.object({ api_token: z.string() });
 export const testRuntime = createRuntime({
   namespace: TEST_NAMESPACE,
   name: "test-runtime",
+  queue: "TEST_QUEUE",
   nodes: [
     new FlakyNode(),
     new ListNode(),
