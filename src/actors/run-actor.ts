@@ -31,6 +31,7 @@ import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from ".
 import { type GraphStructureView, type NodeDetailsView, nodeDetails } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
+import { ReportBatch } from "./report-batch";
 import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
@@ -49,8 +50,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private dispatcher!: Dispatcher;
   private link!: ShardLink;
   private costBook!: CostBook;
+  private reports!: ReportBatch;
   private opened = false;
   private reportRpcs = 0;
+  private claimRpcs = 0;
   /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
   private linkDue = false;
   private inputsByReference = 0;
@@ -86,6 +89,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.store = new SqlRunStore(ctx.storage.sql, this.meta?.shard ?? 0);
     this.costBook = new CostBook(ctx.storage.sql);
     this.reportRpcs = 0;
+    this.claimRpcs = 0;
     this.inputsByReference = 0;
     this.pickupRpcs = 0;
     this.epoch = nextDeliveryEpoch(ctx.storage.sql);
@@ -99,6 +103,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       peer: (name) => this.env.RUN.getByName(name),
       transact: (fn) => this.transact(fn),
       dispatch: () => this.dispatcher.flush(),
+    });
+    // Concurrent report RPCs share a transaction and a dispatch pass (report-batch.ts).
+    this.reports = new ReportBatch({
+      applyAll: (calls) =>
+        this.transact(() => {
+          const now = Date.now();
+          return calls.map((c) => this.runEngine().apply(c.reports, now, c.namespace));
+        }),
+      afterCommit: () => this.afterCommit(),
     });
     this.dispatcher = new Dispatcher({
       env,
@@ -173,13 +186,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       .slice(0, limit);
   }
 
-  /** Applies a batch of runtime reports in one transaction; answers one outcome per report. */
+  /**
+   * Applies a batch of runtime reports in one transaction; answers one outcome per report. Report RPCs
+   * that arrive while another commits are applied together with it (report-batch.ts).
+   */
   async report(reports: Report[], namespace?: string): Promise<ReportOutcome[]> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
-    const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now(), namespace));
+    const outcomes = await this.reports.submit({ reports, namespace });
     if (outcomes.some((o) => o.applied)) this.lastProgressAt = Date.now();
-    await this.afterCommit();
     return outcomes;
   }
 
@@ -236,6 +251,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   async claimPulled(seqs: number[]): Promise<PulledState[]> {
     const meta = this.meta;
     if (!meta) return [];
+    this.claimRpcs += 1;
     const now = Date.now();
     const lease = now + configOf(this.env).pullLeaseMs;
     const claimed = this.transact(() => {
@@ -484,6 +500,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private liveCosts(): RunCosts {
     return {
       reportRpcs: this.reportRpcs,
+      reportCommits: this.reports.cost.reportCommits,
+      claimRpcs: this.claimRpcs,
       inputsByReference: this.inputsByReference,
       pickupRpcs: this.pickupRpcs,
       rowsWritten: this.store.cost.rowsWritten,
