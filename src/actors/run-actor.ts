@@ -56,6 +56,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private claimRpcs = 0;
   /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
   private linkDue = false;
+  /** A commit made states ready that `afterCommit` has not dispatched yet. */
+  private dispatchDue = false;
   private inputsByReference = 0;
   private pickupRpcs = 0;
   /** This instance's delivery epoch (one more than the last instance's) and when it started. */
@@ -510,11 +512,17 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     };
   }
 
-  /** After a commit: dispatch what became ready, and send batches to shards or deltas to the run actor. */
+  /**
+   * After a commit: dispatch what became ready, and send batches to shards or deltas to the run actor.
+   * A commit that made nothing ready (most reports of a fan-out's branches) needs no dispatch pass: what
+   * earlier commits made ready went out after them, or goes out from the alarm that they armed.
+   */
   private async afterCommit(): Promise<void> {
     const link = this.linkDue ? this.link.send() : Promise.resolve();
+    const dispatch = this.dispatchDue ? this.dispatcher.flush() : Promise.resolve();
     this.linkDue = false;
-    await Promise.all([this.dispatcher.flush(), link]);
+    this.dispatchDue = false;
+    await Promise.all([dispatch, link]);
   }
 
   private runEngine(): RunEngine {
@@ -552,7 +560,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     if (linkTouched) this.linkDue = true;
     // Requested in the same turn as the commit, so that what it made ready or wrote to an outbox and the
     // alarm that guarantees it goes out become durable together.
-    if (this.store.takeReadyTouched() || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
+    const readyTouched = this.store.takeReadyTouched();
+    if (readyTouched) this.dispatchDue = true;
+    if (readyTouched || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
     // A unite waiting for its gather: the alarm runs it at once, in an event of its own.
     if (this.store.takeGatherTouched()) this.scheduleAlarm(Date.now());
     return result;
