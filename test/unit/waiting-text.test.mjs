@@ -22,7 +22,9 @@ describe("waiting runs, in words", () => {
       "5 state(s) of node DataProcessorNode (processor, namespace examples) wait since 2026-12-02T11:58:00; " +
         "no runtime has registered DataProcessorNode",
     );
-    expect(describeWaiting([never], now)).toContain('pull runtime "py" is registered for it but has never served it');
+    expect(describeWaiting([never], now)).toContain(
+      'pull runtime "py" is registered for it but has never served it',
+    );
     expect(describeWaiting([old], now)).toContain('pull runtime "py" last served it 600 s ago');
     expect(describeWaiting([fresh], now)).toContain('queue runtime "rt" last served it 5 s ago');
   });
