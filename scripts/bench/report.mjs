@@ -9,7 +9,8 @@ export function withRatios(results) {
   return results.map((r) => {
     if (!r.ok) return { ...r, vsFloor: null, vsWorkflows: null };
     const floor = rate(r.floorOf ?? "floor", r.n);
-    const workflows = rate("workflows", r.n);
+    // A pull row compares with its own floor only: Workflows runs another job.
+    const workflows = r.floorOf ? null : rate("workflows", r.n);
     return {
       ...r,
       vsFloor: floor ? r.statesPerSecond / floor : null,
