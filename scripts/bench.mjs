@@ -5,6 +5,7 @@
 //   npm run bench                          # n = 1,000, 10,000, 100,000 (+ 3,000 for the Workflows ratio)
 //   npm run bench -- --quick               # n = 1,000 only; fails only on wrong results (CI smoke test)
 //   npm run bench -- --sizes 1000,5000 --out results.json
+//   npm run bench -- --sizes "" --workflow-sizes "" --pull-sizes 1000,10000   # the pull rows alone
 //
 // Everything runs on 127.0.0.1 with fresh temporary state; every process started here is stopped and
 // the temporary directory removed on exit, error or interrupt.
