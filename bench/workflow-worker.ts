@@ -13,9 +13,13 @@
 //   POST /floor/:job/setup?n=N      → { rows }          insert n rows, not done (not timed)
 //   POST /floor/:job/run            → { sent }          send the n messages (timed by the caller)
 //   GET  /floor/:job                → { n, done, firstSendAt, doneAt }
+//   /pull-floor/...                 → the pull floor (pull-floor.ts)
 import { DurableObject, WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
+import { type PullFloorEnv, pullFloorFetch } from "./pull-floor";
 
-interface BenchEnv {
+export { PullFloorActor } from "./pull-floor";
+
+interface BenchEnv extends PullFloorEnv {
   SPLIT_PROCESS_MERGE: Workflow<{ n: number }>;
   FLOOR: DurableObjectNamespace<FloorActor>;
   FLOOR_QUEUE: Queue<FloorMessage>;
@@ -135,6 +139,7 @@ export default {
         return Response.json({ status, output, error });
       }
     }
+    if (parts[0] === "pull-floor") return pullFloorFetch(request, env, parts);
     if (parts[0] === "floor" && parts[1]) {
       const job = parts[1];
       const floor = env.FLOOR.getByName(job);

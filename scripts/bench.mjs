@@ -5,6 +5,7 @@
 //   npm run bench                          # n = 1,000, 10,000, 100,000 (+ 3,000 for the Workflows ratio)
 //   npm run bench -- --quick               # n = 1,000 only; fails only on wrong results (CI smoke test)
 //   npm run bench -- --sizes 1000,5000 --out results.json
+//   npm run bench -- --sizes "" --workflow-sizes "" --pull-sizes 1000,10000   # the pull rows alone
 //
 // Everything runs on 127.0.0.1 with fresh temporary state; every process started here is stopped and
 // the temporary directory removed on exit, error or interrupt.
@@ -34,6 +35,7 @@ import {
   stopAllStarted,
   waitForOk,
 } from "./bench/processes.mjs";
+import { loadPullSources, PULL_DEFAULTS, runPullRows } from "./bench/pull.mjs";
 import { table, withRatios } from "./bench/report.mjs";
 import { intOption, oneLine, parseCli } from "./lib/cli.mjs";
 import { registerExampleRuntime } from "./lib/example-runtime.mjs";
@@ -84,6 +86,32 @@ const { values: opts, usage } = parseCli({
       default: "20",
       description: "runs of the 10-branch latency row, for exoflare and for Workflows (0: none)",
     },
+    "pull-sizes": {
+      type: "string",
+      value: "N,N,…",
+      default: "1000,10000",
+      description: "branches per pull run (seed graph as pull nodes) and pull-floor rows (empty: none)",
+    },
+    "pull-batch-size": {
+      type: "string",
+      value: "N",
+      description: `batch_size per poll (default ${PULL_DEFAULTS.batchSize})`,
+    },
+    "pull-workers": {
+      type: "string",
+      value: "N",
+      description: `workers per pull runtime (default ${PULL_DEFAULTS.workers})`,
+    },
+    "pull-poll-ms": {
+      type: "string",
+      value: "MS",
+      description: `poll interval (default ${PULL_DEFAULTS.pollMs})`,
+    },
+    "pull-runtimes": {
+      type: "string",
+      value: "N",
+      description: `pull runtimes (default ${PULL_DEFAULTS.runtimes})`,
+    },
     "states-per-message": {
       type: "string",
       value: "N",
@@ -99,7 +127,16 @@ const parseSizes = (name, s) =>
     .map((x) => intOption(usage, name, x.trim(), { min: 1 }));
 const sizes = opts.quick ? [1_000] : parseSizes("sizes", opts.sizes);
 const workflowSizes = opts.quick ? [1_000] : parseSizes("workflow-sizes", opts["workflow-sizes"]);
-if (sizes.length === 0) usage("--sizes needs at least one size");
+const pullSizes = opts.quick ? [1_000] : parseSizes("pull-sizes", opts["pull-sizes"]);
+const pullOption = (name, fallback, min) =>
+  opts[name] === undefined ? fallback : intOption(usage, name, opts[name], { min });
+const pullOptions = {
+  batchSize: pullOption("pull-batch-size", PULL_DEFAULTS.batchSize, 1),
+  workers: pullOption("pull-workers", PULL_DEFAULTS.workers, 1),
+  pollMs: pullOption("pull-poll-ms", PULL_DEFAULTS.pollMs, 0),
+  runtimes: pullOption("pull-runtimes", PULL_DEFAULTS.runtimes, 1),
+};
+if (sizes.length === 0 && pullSizes.length === 0) usage("--sizes or --pull-sizes needs at least one size");
 const latencyRuns = opts.quick ? 3 : intOption(usage, "latency-runs", opts["latency-runs"], { min: 0 });
 if (opts["states-per-message"] !== undefined) {
   intOption(usage, "states-per-message", opts["states-per-message"], { min: 1 });
@@ -254,7 +291,7 @@ async function main() {
   ]);
 
   const results = [];
-  const measure = async (job, n, worker, fn) => {
+  const measure = async (job, n, worker, fn, extra = {}) => {
     const memory = sampleMemory(worker.child.pid);
     let r;
     try {
@@ -285,6 +322,8 @@ async function main() {
         : {}),
       ...(r.runId ? { runId: r.runId, states: r.states, merged: r.merged, phases: r.phases } : {}),
       ...(r.insideSeconds !== undefined ? { insideSeconds: r.insideSeconds } : {}),
+      ...(r.requests ? { requests: r.requests } : {}),
+      ...extra,
     };
     results.push(result);
     console.log(
@@ -303,6 +342,16 @@ async function main() {
       await measure("workflows", n, workflows, () => workflowJob({ base: workflows.base, n }));
     }
   }
+  await runPullRows({
+    engine,
+    floor,
+    apiKey,
+    sizes: pullSizes,
+    graph,
+    sources: await loadPullSources(loadTs),
+    options: pullOptions,
+    measure,
+  });
   for (const n of allSizes) {
     if (workflowSizes.includes(n)) continue;
     results.push({

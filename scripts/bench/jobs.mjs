@@ -8,7 +8,7 @@ const pollInterval = (elapsedMs) => Math.min(1000, Math.max(50, elapsedMs / 50))
 
 export class JobError extends Error {}
 
-async function call(base, path, { method = "GET", headers = {}, body, timeoutMs = 600_000 } = {}) {
+export async function call(base, path, { method = "GET", headers = {}, body, timeoutMs = 600_000 } = {}) {
   const res = await fetch(base + path, {
     method,
     headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -27,7 +27,7 @@ async function call(base, path, { method = "GET", headers = {}, body, timeoutMs 
 }
 
 /** Polls `probe` until it answers a non-undefined value, or throws after `timeoutMs`. */
-async function until(probe, t0, timeoutMs, what) {
+export async function until(probe, t0, timeoutMs, what) {
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;

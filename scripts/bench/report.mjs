@@ -3,13 +3,14 @@
 const fmt = (v, digits = 2) => (v === null || v === undefined ? "—" : Number(v).toFixed(digits));
 const fmtInt = (v) => (v === null || v === undefined ? "—" : Math.round(v).toLocaleString("en-US"));
 
-/** Adds states/s and the ratios to the floor and to Workflows at the same n. */
+/** Adds states/s and the ratios to the floor (a pull row's: the pull floor) and to Workflows at the same n. */
 export function withRatios(results) {
   const rate = (job, n) => results.find((r) => r.job === job && r.n === n && r.ok)?.statesPerSecond ?? null;
   return results.map((r) => {
     if (!r.ok) return { ...r, vsFloor: null, vsWorkflows: null };
-    const floor = rate("floor", r.n);
-    const workflows = rate("workflows", r.n);
+    const floor = rate(r.floorOf ?? "floor", r.n);
+    // A pull row compares with its own floor only: Workflows runs another job.
+    const workflows = r.floorOf ? null : rate("workflows", r.n);
     return {
       ...r,
       vsFloor: floor ? r.statesPerSecond / floor : null,

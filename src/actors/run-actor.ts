@@ -37,6 +37,7 @@ import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from ".
 import { type GraphStructureView, type NodeDetailsView, nodeDetails } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
+import { ReportBatch } from "./report-batch";
 import { ShardCancels } from "./run-cancel";
 import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
@@ -57,10 +58,14 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private link!: ShardLink;
   private shardCancels!: ShardCancels;
   private costBook!: CostBook;
+  private reports!: ReportBatch;
   private opened = false;
   private reportRpcs = 0;
+  private claimRpcs = 0;
   /** A commit wrote to the shard protocol's outboxes that `afterCommit` has not sent yet. */
   private linkDue = false;
+  /** A commit made states ready that `afterCommit` has not dispatched yet. */
+  private dispatchDue = false;
   private inputsByReference = 0;
   private pickupRpcs = 0;
   /** This instance's delivery epoch (one more than the last instance's) and when it started. */
@@ -94,6 +99,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.store = new SqlRunStore(ctx.storage.sql, this.meta?.shard ?? 0);
     this.costBook = new CostBook(ctx.storage.sql);
     this.reportRpcs = 0;
+    this.claimRpcs = 0;
     this.inputsByReference = 0;
     this.pickupRpcs = 0;
     this.epoch = nextDeliveryEpoch(ctx.storage.sql);
@@ -114,6 +120,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       peer: (name) => this.env.RUN.getByName(name),
       transact: (fn) => this.transact(fn),
       retryAt: (at) => this.scheduleAlarm(at),
+    });
+    // Concurrent report RPCs share a transaction and a dispatch pass (report-batch.ts).
+    this.reports = new ReportBatch({
+      applyAll: (calls) =>
+        this.transact(() => {
+          const now = Date.now();
+          return calls.map((c) => this.runEngine().apply(c.reports, now, c.namespace));
+        }),
+      afterCommit: () => this.afterCommit(),
     });
     this.dispatcher = new Dispatcher({
       env,
@@ -231,13 +246,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     return this.runEngine().claim(picked, now, now + EAGER_LEASE_MS, -this.epoch);
   }
 
-  /** Applies a batch of runtime reports in one transaction; answers one outcome per report. */
+  /**
+   * Applies a batch of runtime reports in one transaction; answers one outcome per report. Report RPCs
+   * that arrive while another commits are applied together with it (report-batch.ts).
+   */
   async report(reports: Report[], namespace?: string): Promise<ReportOutcome[]> {
     this.reportRpcs += 1;
     if (!this.meta) return reports.map(() => ({ applied: false, reason: "not_found" }) as const);
-    const outcomes = this.transact(() => this.runEngine().apply(reports, Date.now(), namespace));
+    const outcomes = await this.reports.submit({ reports, namespace });
     if (outcomes.some((o) => o.applied)) this.lastProgressAt = Date.now();
-    await this.afterCommit();
     return outcomes;
   }
 
@@ -294,6 +311,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   async claimPulled(seqs: number[]): Promise<PulledState[]> {
     const meta = this.meta;
     if (!meta) return [];
+    this.claimRpcs += 1;
     const now = Date.now();
     const pullLeaseMs = configOf(this.env).pullLeaseMs;
     let firstLease = Number.POSITIVE_INFINITY;
@@ -614,6 +632,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private liveCosts(): RunCosts {
     return {
       reportRpcs: this.reportRpcs,
+      reportCommits: this.reports.cost.reportCommits,
+      claimRpcs: this.claimRpcs,
       inputsByReference: this.inputsByReference,
       pickupRpcs: this.pickupRpcs,
       rowsWritten: this.store.cost.rowsWritten,
@@ -622,11 +642,17 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     };
   }
 
-  /** After a commit: dispatch what became ready, and send batches to shards or deltas to the run actor. */
+  /**
+   * After a commit: dispatch what became ready, and send batches to shards or deltas to the run actor.
+   * A commit that made nothing ready (most reports of a fan-out's branches) needs no dispatch pass: what
+   * earlier commits made ready went out after them, or goes out from the alarm that they armed.
+   */
   private async afterCommit(): Promise<void> {
     const link = this.linkDue ? this.link.send() : Promise.resolve();
+    const dispatch = this.dispatchDue ? this.dispatcher.flush() : Promise.resolve();
     this.linkDue = false;
-    await Promise.all([this.dispatcher.flush(), link]);
+    this.dispatchDue = false;
+    await Promise.all([dispatch, link]);
   }
 
   private runEngine(): RunEngine {
@@ -664,7 +690,9 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     if (linkTouched) this.linkDue = true;
     // Requested in the same turn as the commit, so that what it made ready or wrote to an outbox and the
     // alarm that guarantees it goes out become durable together.
-    if (this.store.takeReadyTouched() || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
+    const readyTouched = this.store.takeReadyTouched();
+    if (readyTouched) this.dispatchDue = true;
+    if (readyTouched || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
     // A unite waiting for its gather: the alarm runs it at once, in an event of its own.
     if (this.store.takeGatherTouched()) this.scheduleAlarm(Date.now());
     return result;

@@ -5,6 +5,10 @@
 
 export interface RunCosts {
   reportRpcs: number;
+  /** Transactions that applied report RPCs: concurrent RPCs share one (report-batch.ts). */
+  reportCommits: number;
+  /** Claims of pulled states (`claimPulled` RPCs from `states/enqueue`). */
+  claimRpcs: number;
   /** States whose inputs a consumer fetched because they were too large to travel in the message. */
   inputsByReference: number;
   /** Rows the engine's work wrote (the cost rows themselves are not counted). */
@@ -23,6 +27,8 @@ export interface RunCosts {
 
 const NAMES: readonly (keyof RunCosts)[] = [
   "reportRpcs",
+  "reportCommits",
+  "claimRpcs",
   "inputsByReference",
   "rowsWritten",
   "queueMessages",
@@ -36,6 +42,8 @@ const NAMES: readonly (keyof RunCosts)[] = [
 
 export const noCosts = (): RunCosts => ({
   reportRpcs: 0,
+  reportCommits: 0,
+  claimRpcs: 0,
   inputsByReference: 0,
   rowsWritten: 0,
   queueMessages: 0,

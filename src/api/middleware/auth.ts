@@ -19,13 +19,24 @@ function comparisonKey(): Promise<CryptoKey> {
   return hmacKey;
 }
 
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const key = await comparisonKey();
-  const [da, db] = await Promise.all([
-    crypto.subtle.sign("HMAC", key, encoder.encode(a)),
-    crypto.subtle.sign("HMAC", key, encoder.encode(b)),
-  ]);
-  return crypto.subtle.timingSafeEqual(da, db);
+/**
+ * The configured secret's digest, kept once computed (a value, not a promise: a request never waits on
+ * another request's work), so that a request signs only what it was given.
+ */
+let secretDigest: { secret: string; digest: ArrayBuffer } | undefined;
+
+async function digest(value: string): Promise<ArrayBuffer> {
+  return crypto.subtle.sign("HMAC", await comparisonKey(), encoder.encode(value));
+}
+
+/** Compares `given` with `secret` in constant time. */
+export async function constantTimeEqual(given: string, secret: string): Promise<boolean> {
+  let known = secretDigest?.secret === secret ? secretDigest.digest : undefined;
+  if (known === undefined) {
+    known = await digest(secret);
+    secretDigest = { secret, digest: known };
+  }
+  return crypto.subtle.timingSafeEqual(await digest(given), known);
 }
 
 export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {

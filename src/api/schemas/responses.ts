@@ -229,6 +229,8 @@ export const NodeDetails = z.object({
 export const RunCosts = z.object({
   run_id: z.string(),
   reportRpcs: z.int(),
+  reportCommits: z.int(),
+  claimRpcs: z.int(),
   inputsByReference: z.int(),
   rowsWritten: z.int(),
   queueMessages: z.int(),

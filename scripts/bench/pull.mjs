@@ -1,0 +1,277 @@
+// The benchmark's pull rows: the seed graph (split → process → merge) registered as pull nodes in their
+// own namespace and executed by pull runtimes that follow Exosphere's Python SDK request pattern, beside a
+// pull floor that answers the same requests with one Durable Object call and one row each
+// (bench/pull-floor.ts). See docs/benchmarks.md.
+//
+// The runtime below mirrors the SDK's loop (spec §5.2), not our PullRuntime: a poller that, while its
+// local queue holds fewer than `batch_size` states, sends one `states/enqueue` with that batch size, puts
+// the states into a queue bounded at 2 × batch_size, then sleeps `poll_interval` (twice that after an
+// error); `workers` tasks each take a state, execute its node, and send one `executed` request per state.
+import { performance } from "node:perf_hooks";
+import { call, JobError, jobTimeoutMs, until } from "./jobs.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export const PULL_NAMESPACE = "bench-pull";
+export const PULL_DEFAULTS = { batchSize: 500, workers: 64, pollMs: 100, runtimes: 1 };
+
+/** The seed's nodes and the SDK's execution helper, from the sources (so the benchmark cannot drift). */
+export async function loadPullSources(loadTs) {
+  const m = await loadTs([
+    "src/examples/nodes.ts",
+    "src/sdk/base-node.ts",
+    "src/sdk/execute.ts",
+    "src/sdk/registration.ts",
+  ]);
+  const nodes = m.exampleNodes();
+  return {
+    nodes,
+    byName: new Map(nodes.map((n) => [m.nodeNameOf(n), n])),
+    executeNode: m.executeNode,
+    registrations: nodes.map((n) => m.toRegisteredNode(n)),
+  };
+}
+
+/**
+ * One SDK-style runtime against `base + prefix` (`/v0/namespace/{ns}` for the engine, the floor's job path
+ * for the floor). Answers `stop()`, which ends the loops after the states in hand are reported, and
+ * counters of what it sent.
+ */
+function sdkRuntime({ base, prefix, headers, sources, batchSize, workers, pollMs }) {
+  const stats = { polls: 0, executed: 0, refused: 0, failed: 0 };
+  const queue = [];
+  const takers = [];
+  const putters = [];
+  let running = true;
+  const names = [...sources.byName.keys()];
+
+  const put = async (state) => {
+    while (queue.length >= 2 * batchSize && running) await new Promise((r) => putters.push(r));
+    queue.push(state);
+    takers.shift()?.();
+  };
+  const take = async () => {
+    while (queue.length === 0) {
+      if (!running) return null;
+      await new Promise((r) => takers.push(r));
+    }
+    putters.shift()?.();
+    return queue.shift();
+  };
+  const post = (path, body) =>
+    fetch(base + prefix + path, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  async function poller() {
+    while (running) {
+      let pause = pollMs;
+      if (queue.length < batchSize) {
+        try {
+          const res = await post("/states/enqueue", { nodes: names, batch_size: batchSize });
+          const body = await res.json();
+          if (!res.ok) throw new Error(`enqueue answered ${res.status}: ${JSON.stringify(body)}`);
+          stats.polls += 1;
+          for (const state of body.states) await put(state);
+        } catch (e) {
+          if (running) console.error(`  pull runtime: polling failed: ${e instanceof Error ? e.message : e}`);
+          pause = 2 * pollMs;
+        }
+      }
+      await sleep(pause);
+    }
+  }
+
+  async function worker() {
+    for (;;) {
+      const state = await take();
+      if (state === null) return;
+      const node = sources.byName.get(state.node_name);
+      const outcome = node
+        ? await sources.executeNode(node, state.inputs ?? {}, {}, { stateId: state.state_id })
+        : { type: "errored", error: `no node ${state.node_name}` };
+      const [path, body] =
+        outcome.type === "executed"
+          ? ["executed", { outputs: outcome.outputs }]
+          : ["errored", { error: outcome.error ?? outcome.type }];
+      try {
+        const res = await post(`/state/${state.state_id}/${path}`, body);
+        await res.arrayBuffer();
+        if (res.ok) stats.executed += 1;
+        else stats.refused += 1; // the SDK only logs a non-200 report
+      } catch {
+        stats.failed += 1;
+      }
+    }
+  }
+
+  const loops = [poller(), ...Array.from({ length: workers }, worker)];
+  return {
+    stats,
+    async stop() {
+      running = false;
+      for (const wake of [...takers.splice(0), ...putters.splice(0)]) wake();
+      await Promise.all(loops);
+    },
+  };
+}
+
+function startRuntimes(options, target) {
+  return Array.from({ length: options.runtimes }, () => sdkRuntime({ ...target, ...options }));
+}
+
+async function stopRuntimes(runtimes) {
+  await Promise.all(runtimes.map((r) => r.stop()));
+  const total = { polls: 0, executed: 0, refused: 0, failed: 0 };
+  for (const r of runtimes) for (const k of Object.keys(total)) total[k] += r.stats[k];
+  return total;
+}
+
+/** Registers the seed's nodes as pull nodes in the pull namespace (what the SDK's `start` does first). */
+export async function registerPullNodes({ base, apiKey, sources }) {
+  await call(base, `/v0/namespace/${PULL_NAMESPACE}/nodes/`, {
+    method: "PUT",
+    headers: { "x-api-key": apiKey },
+    body: {
+      runtime_name: "bench-pull",
+      runtime_namespace: PULL_NAMESPACE,
+      transport: "pull",
+      nodes: sources.registrations.map((r) => ({ ...r, namespace: PULL_NAMESPACE, transport: "pull" })),
+    },
+  });
+}
+
+/**
+ * exoflare, pulled: the seed graph in the pull namespace, chunk size 1 (n branches), timed from the
+ * trigger until the run shows no pending state, with the runtimes already polling; then the counts, the
+ * merged total and the cost counters are checked and read.
+ */
+export async function exoflarePullJob({ base, apiKey, n, graph, sources, options }) {
+  const headers = { "x-api-key": apiKey };
+  const ns = PULL_NAMESPACE;
+  const graphName = `bench-pull-${n}-${Date.now().toString(36)}`;
+  const body = { ...graph, nodes: graph.nodes.map((node) => ({ ...node, namespace: ns })) };
+  const upserted = await call(base, `/v0/namespace/${ns}/graph/${graphName}`, {
+    method: "PUT",
+    headers,
+    body,
+  });
+  if (upserted.validation_status !== "VALID") {
+    throw new JobError(`graph did not validate: ${JSON.stringify(upserted.validation_errors)}`);
+  }
+  const data = JSON.stringify(Array.from({ length: n }, (_, i) => i + 1));
+  const runtimes = startRuntimes(options, { base, prefix: `/v0/namespace/${ns}`, headers, sources });
+  let row;
+  let runId;
+  let seconds;
+  let sent;
+  try {
+    const t0 = performance.now();
+    ({ run_id: runId } = await call(base, `/v0/namespace/${ns}/graph/${graphName}/trigger`, {
+      method: "POST",
+      headers,
+      body: { inputs: { data, chunk_size: "1" } },
+    }));
+    row = await until(
+      async () => {
+        const page = await call(base, `/v0/namespace/${ns}/runs/1/1000`, { headers });
+        const r = page.runs.find((x) => x.run_id === runId);
+        return r && r.pending_count === 0 && r.status !== "PENDING" ? r : undefined;
+      },
+      t0,
+      jobTimeoutMs(n),
+      `exoflare-pull n=${n}`,
+    );
+    seconds = (performance.now() - t0) / 1000;
+  } finally {
+    sent = await stopRuntimes(runtimes);
+  }
+  const errors = [];
+  const states = 2 * n + 1;
+  if (row.status !== "SUCCESS") errors.push(`run status ${row.status}, expected SUCCESS`);
+  if (row.total_count !== states) errors.push(`total_count ${row.total_count}, expected ${states}`);
+  if (row.success_count !== states) errors.push(`success_count ${row.success_count}, expected ${states}`);
+  if (sent.refused > 0 || sent.failed > 0) {
+    errors.push(`${sent.refused} reports refused and ${sent.failed} failed (expected none)`);
+  }
+  const graphView = await call(base, `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=merger`, {
+    headers,
+  });
+  const mergers = graphView.nodes.filter((s) => s.identifier === "merger");
+  let merged = `${mergers.length} merger states`;
+  if (mergers.length === 1) {
+    const merger = await call(
+      base,
+      `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${mergers[0].id}`,
+      {
+        headers,
+      },
+    );
+    merged = merger.outputs?.merged;
+  }
+  const expected = String((BigInt(n) * BigInt(n + 1)) / 2n);
+  if (merged !== expected) errors.push(`merged ${merged}, expected ${expected}`);
+  const costs = await call(base, `/v0/namespace/${ns}/states/run/${runId}/costs`, { headers });
+  return { seconds, runId, states, merged, expected, costs, requests: sent, errors };
+}
+
+/** The pull floor: n ready items claimed and reported by the same runtimes through the floor's routes. */
+export async function pullFloorJob({ base, n, sources, options }) {
+  const job = `pull-floor-${n}-${Date.now().toString(36)}`;
+  await call(base, `/pull-floor/${job}/setup?n=${n}`, { method: "POST" });
+  const t0 = performance.now();
+  const runtimes = startRuntimes(options, { base, prefix: `/pull-floor/${job}`, headers: {}, sources });
+  let seconds;
+  let sent;
+  try {
+    await until(
+      async () => {
+        const s = await call(base, `/pull-floor/${job}`);
+        return s.done === n ? s : undefined;
+      },
+      t0,
+      jobTimeoutMs(n),
+      `pull-floor n=${n}`,
+    );
+    seconds = (performance.now() - t0) / 1000;
+  } finally {
+    sent = await stopRuntimes(runtimes);
+  }
+  const errors = [];
+  if (sent.executed !== n || sent.refused > 0 || sent.failed > 0) {
+    errors.push(
+      `${sent.executed} executed, ${sent.refused} refused, ${sent.failed} failed (expected ${n}, 0, 0)`,
+    );
+  }
+  return { seconds, requests: sent, errors };
+}
+
+/**
+ * Runs the pull rows: for each size, the pull floor then exoflare, through bench.mjs's `measure` (so the
+ * rows carry the same columns). `floorOf` makes the exoflare row's "× floor" the pull floor's.
+ */
+export async function runPullRows({ engine, floor, apiKey, sizes, graph, sources, options, measure }) {
+  if (sizes.length === 0) return;
+  console.log(
+    `bench: pull rows at ${sizes.join(", ")}; runtimes: ${options.runtimes} × ${options.workers} workers, ` +
+      `batch_size ${options.batchSize}, poll interval ${options.pollMs} ms`,
+  );
+  await registerPullNodes({ base: engine.base, apiKey, sources });
+  // Warm-up, not reported.
+  await exoflarePullJob({ base: engine.base, apiKey, n: 10, graph, sources, options });
+  await pullFloorJob({ base: floor.base, n: 10, sources, options });
+  for (const n of sizes) {
+    await measure("pull-floor", n, floor, () => pullFloorJob({ base: floor.base, n, sources, options }), {
+      floorOf: "pull-floor",
+    });
+    await measure(
+      "exoflare-pull",
+      n,
+      engine,
+      () => exoflarePullJob({ base: engine.base, apiKey, n, graph, sources, options }),
+      { floorOf: "pull-floor" },
+    );
+  }
+}
