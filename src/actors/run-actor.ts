@@ -649,7 +649,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
    */
   private async afterCommit(): Promise<void> {
     const link = this.linkDue ? this.link.send() : Promise.resolve();
-    const dispatch = this.dispatchDue ? this.dispatcher.flush() : Promise.resolve();
+    // A state that ended may free a slot of a concurrency-limited node: the dispatch pass releases the
+    // parked states (run control), even though nothing new became ready.
+    const limited = this.meta !== null && this.runEngine().graph.concurrencyLimits.size > 0;
+    const dispatch = this.dispatchDue || limited ? this.dispatcher.flush() : Promise.resolve();
     this.linkDue = false;
     this.dispatchDue = false;
     await Promise.all([dispatch, link]);
