@@ -18,7 +18,7 @@ export const PULL_DEFAULTS = { batchSize: 500, workers: 64, pollMs: 100, runtime
 /** The seed's nodes and the SDK's execution helper, from the sources (so the benchmark cannot drift). */
 export async function loadPullSources(loadTs) {
   const m = await loadTs([
-    "src/examples/nodes.ts",
+    "examples/runtime/src/nodes.ts",
     "src/sdk/base-node.ts",
     "src/sdk/execute.ts",
     "src/sdk/registration.ts",
