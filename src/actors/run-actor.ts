@@ -235,15 +235,21 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     const graph = this.runEngine().graph;
     // Concurrency limits (run control) hold for eager hand-outs too: only states holding a slot are ready.
     for (const [identifier, limit] of graph.concurrencyLimits) this.store.balanceSlots(identifier, limit);
-    const picked = this.store
-      .eagerCandidates(now, max * 4)
-      .filter(
-        (s) =>
-          served.has(`${s.namespace}\u0000${s.node_name}`) &&
-          graph.info(graph.node(s.identifier))?.transport !== "pull",
-      )
-      .slice(0, max);
-    return this.runEngine().claim(picked, now, now + EAGER_LEASE_MS, -this.epoch);
+    // Only a narrow hop runs eagerly: when more is ready than one answer may carry, the whole lot goes
+    // through the queue, which spreads a wide fan-out over many consumer invocations at once.
+    const candidates = this.store.eagerCandidates(now, max + 1);
+    if (candidates.length > max) return [];
+    const picked = candidates.filter(
+      (s) =>
+        served.has(`${s.namespace}\u0000${s.node_name}`) &&
+        graph.info(graph.node(s.identifier))?.transport !== "pull",
+    );
+    return this.runEngine().claim(
+      picked.map((s) => s.seq),
+      now,
+      now + EAGER_LEASE_MS,
+      -this.epoch,
+    );
   }
 
   /**

@@ -221,15 +221,17 @@ export abstract class SqlOutboxes extends SqlRows {
    * Due ready states that may run eagerly (never handed out eagerly before), oldest due first; the caller
    * keeps those of the nodes the consumer serves.
    */
-  eagerCandidates(now: number, limit: number): StateRow[] {
+  eagerCandidates(
+    now: number,
+    limit: number,
+  ): { seq: number; identifier: string; namespace: string; node_name: string }[] {
     return this.sql
-      .exec<StateRecord>(
-        "SELECT * FROM states WHERE status = 'CREATED' AND offered = 0 AND enqueue_after <= ? AND (delivery IS NULL OR delivery > 0) ORDER BY enqueue_after LIMIT ?",
+      .exec<{ seq: number; identifier: string; namespace: string; node_name: string }>(
+        "SELECT seq, identifier, namespace, node_name FROM states WHERE status = 'CREATED' AND offered = 0 AND enqueue_after <= ? AND (delivery IS NULL OR delivery > 0) ORDER BY enqueue_after LIMIT ?",
         now,
         limit,
       )
-      .toArray()
-      .map((r) => this.toRow(r));
+      .toArray();
   }
 
   /** Renews the lease of eager deliveries a consumer confirmed. */
