@@ -1,4 +1,4 @@
-// Dispatch, the run actor's side (the wire is messages.ts and pack.ts; the push consumer is the SDK's
+// Dispatch, the run actor's side (the wire is contracts/dispatch.ts and pack.ts; the push consumer is the SDK's
 // runtime.ts; pull runtimes take ready states through the states/enqueue route). A ready state is a CREATED row not yet handed out, written in the same
 // transaction that makes the state ready. Each round claims a bounded batch of
 // due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
