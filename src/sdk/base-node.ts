@@ -20,8 +20,17 @@ export interface NodeContext<Secrets = Record<string, string>> {
 }
 
 /** One output (one branch), several outputs (a fan-out, one branch each) or nothing (zero branches). */
-// biome-ignore lint/suspicious/noConfusingVoidType: void lets an `execute() {}` with no return statement implement the method; undefined alone would not.
-export type NodeResult<Output> = Output | Output[] | undefined | null | void;
+export type NodeResult<Output> =
+  | Output
+  | Output[]
+  // A generator (sync or async) of outputs: a push consumer reports them a page at a time as they come,
+  // so a fan-out of a million outputs never sits in its memory at once.
+  | Iterable<Output>
+  | AsyncIterable<Output>
+  | undefined
+  | null
+  // biome-ignore lint/suspicious/noConfusingVoidType: void lets an `execute() {}` with no return statement implement the method; undefined alone would not.
+  | void;
 
 /**
  * The TypeScript counterpart of the Python SDK's `BaseNode`. Subclass it, declare the schemas as fields and

@@ -1,12 +1,14 @@
 import type { z } from "zod";
 import { MAX_JSON_DEPTH, valueNestsDeeperThan } from "../engine/limits";
 import { timeoutError } from "../engine/run/control";
+import type { OutputPage } from "../engine/run/types";
 import { type AnyNode, nodeDefinitionProblems, nodeNameOf } from "./base-node";
 import { isSignal } from "./signals";
 
 /** What executing one state came to; each case maps to one runtime report (executed/errored/prune/re-enqueue). */
 export type ExecuteOutcome =
-  | { type: "executed"; outputs: Record<string, string>[] }
+  /** `page`: the last page of outputs streamed a page at a time (the earlier ones went to `onPage`). */
+  | { type: "executed"; outputs: Record<string, string>[]; page?: OutputPage }
   | { type: "errored"; error: string }
   | { type: "pruned"; data: Record<string, unknown> }
   | { type: "requeue"; delayMs: number };
@@ -20,6 +22,16 @@ export interface ExecuteContext {
    * background, but its result is ignored.
    */
   timeoutMs?: number;
+  /**
+   * Streaming (push consumer): when the node returns a generator, every `pageSize` validated outputs are
+   * handed to `onPage` (their offset given) as they come, and the outcome carries only the last page.
+   * `onPage` answers false when the engine refused the page (the state moved on): the run then stops.
+   * Without it, a generator's outputs are collected into one list.
+   */
+  stream?: {
+    pageSize: number;
+    onPage(outputs: Record<string, string>[], offset: number): Promise<boolean>;
+  };
 }
 
 const REDACTED = "[redacted]";
@@ -98,6 +110,7 @@ async function run(
     return errored(messageOf(thrown), secretValues);
   }
 
+  if (isGenerated(result)) return outputsOf(node, result, ctx, secretValues);
   const items = result === undefined || result === null ? [] : Array.isArray(result) ? result : [result];
   const outputs: Record<string, string>[] = [];
   for (const [index, item] of items.entries()) {
@@ -112,6 +125,60 @@ async function run(
     outputs.push(output.data as Record<string, string>);
   }
   return { type: "executed", outputs };
+}
+
+/** A generator's (or any non-array iterable's) outputs; a plain output object is not iterable. */
+function isGenerated(result: unknown): result is Iterable<unknown> | AsyncIterable<unknown> {
+  if (result === null || typeof result !== "object" || Array.isArray(result)) return false;
+  return Symbol.asyncIterator in result || Symbol.iterator in result;
+}
+
+/**
+ * Validates a generator's outputs as they come. With `ctx.stream`, full pages go to `onPage` one page
+ * behind (so the last one, known only when the generator ends, is the outcome's); without it, they are
+ * collected. A generator that throws, or an invalid output, errors the state (after pages were applied, the
+ * engine ends the execution as a whole).
+ */
+async function outputsOf(
+  node: AnyNode,
+  generated: Iterable<unknown> | AsyncIterable<unknown>,
+  ctx: ExecuteContext,
+  secretValues: readonly string[],
+): Promise<ExecuteOutcome> {
+  const name = nodeNameOf(node);
+  const stream = ctx.stream;
+  let page: Record<string, string>[] = [];
+  let offset = 0;
+  let index = 0;
+  try {
+    for await (const item of generated as AsyncIterable<unknown>) {
+      const output = node.outputs.safeParse(item);
+      if (!output.success) {
+        return errored(
+          `Invalid outputs from node '${name}': output ${index}: ${describeIssues(output.error.issues)}`,
+          secretValues,
+        );
+      }
+      index += 1;
+      if (stream && page.length === stream.pageSize) {
+        if (!(await stream.onPage(page, offset))) {
+          return errored(`Node '${name}' stopped: the engine refused its outputs at ${offset}`, secretValues);
+        }
+        offset += page.length;
+        page = [];
+      }
+      page.push(output.data as Record<string, string>);
+    }
+  } catch (thrown) {
+    // A signal before any output was handed out means what it means from `execute` itself.
+    if (isSignal(thrown) && offset === 0 && thrown.kind === "requeue") {
+      return { type: "requeue", delayMs: thrown.delayMs };
+    }
+    return errored(messageOf(thrown), secretValues);
+  }
+  return stream && offset > 0
+    ? { type: "executed", outputs: page, page: { offset, more: false } }
+    : { type: "executed", outputs: page };
 }
 
 // Definition checks build JSON Schemas, so they are done once per node instance, not once per state.

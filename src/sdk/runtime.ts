@@ -313,6 +313,8 @@ async function executeAndReport(
       ? await executeNode(node, s.inputs ?? refInputs[seq] ?? {}, secrets[seq] ?? {}, {
           stateId: s.id,
           ...(s.timeout === undefined ? {} : { timeoutMs: s.timeout * 1000 }),
+          // A node that yields its outputs reports them a page at a time as they come (bounded memory).
+          stream: { pageSize: perPage, onPage: (outputs, offset) => streamPage(run, seq, outputs, offset) },
         })
       : {
           type: "errored",
@@ -362,10 +364,23 @@ export async function reportInPages(
   }
 }
 
+/** One page of a streaming node's outputs, more to come; false when the engine refused it (moved on). */
+async function streamPage(
+  run: Pick<RunRuntimeRpc, "report">,
+  seq: number,
+  outputs: Record<string, string>[],
+  offset: number,
+): Promise<boolean> {
+  const [outcome] = await run.report([{ type: "executed", seq, outputs, page: { offset, more: true } }]);
+  return outcome?.applied === true || (outcome?.applied === false && outcome.reason === "duplicate_page");
+}
+
 export function toReport(seq: number, outcome: ExecuteOutcome): Report {
   switch (outcome.type) {
     case "executed":
-      return { type: "executed", seq, outputs: outcome.outputs };
+      return outcome.page
+        ? { type: "executed", seq, outputs: outcome.outputs, page: outcome.page }
+        : { type: "executed", seq, outputs: outcome.outputs };
     case "errored":
       return { type: "errored", seq, error: outcome.error };
     case "pruned":

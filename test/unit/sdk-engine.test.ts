@@ -2,10 +2,12 @@
 // engine's interface (never an actor stub), the HTTPS client speaks the routes' shape, and a refused
 // registration is an error that says why.
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { exampleNodes } from "../../examples/runtime/src/nodes";
 import type { EngineRpc, Report, ReportOutcome } from "../../src/contracts";
 import { ENGINE_RPC_METHODS, RUN_CALLS } from "../../src/contracts/engine-rpc";
 import {
+  BaseNode,
   createRuntime,
   EngineCallError,
   httpEngine,
@@ -147,6 +149,80 @@ describe("the consumer", () => {
     ]);
     await runtimeOn(engine).queue(batch, {});
     expect(settled).toEqual({ m0: "ack", m1: "retry" });
+  });
+});
+
+/** Yields `n` outputs, throwing after `failAfter` of them when given: a fan-out that never sits in memory. */
+class Counter extends BaseNode<typeof CounterInputs, typeof CounterOutputs> {
+  static override nodeName = "Counter";
+  override readonly inputs = CounterInputs;
+  override readonly outputs = CounterOutputs;
+  async *execute({ n, failAfter }: z.infer<typeof CounterInputs>) {
+    for (let i = 0; i < Number(n); i++) {
+      if (failAfter !== "" && i === Number(failAfter)) throw new Error(`stopped at ${i}`);
+      yield { v: String(i) };
+    }
+  }
+}
+const CounterInputs = z.object({ n: z.string(), failAfter: z.string() });
+const CounterOutputs = z.object({ v: z.string() });
+
+describe("a node that yields its outputs", () => {
+  const run = "0123456789abcdef";
+  const consume = async (n: number, failAfter = "") => {
+    const { engine, calls } = recordingEngine();
+    const runtime = createRuntime({
+      namespace: "gen",
+      name: "gen",
+      queue: "Q",
+      nodes: [new Counter()],
+      engine: () => engine,
+    });
+    const { batch, settled } = batchOf([
+      {
+        v: 1,
+        run,
+        states: [
+          {
+            id: `${run}00000001`,
+            node: "Counter",
+            ns: "gen",
+            identifier: "c",
+            inputs: { n: String(n), failAfter },
+          },
+        ],
+      },
+    ]);
+    // Pages of two outputs.
+    await runtime.queue(batch, { REPORT_PAGE_OUTPUTS: "2" });
+    const reports = calls
+      .filter((c) => c.method === "report" || c.method === "reportAndTake")
+      .map((c) => (c.args[1] as Report[])[0]);
+    return { reports, settled };
+  };
+  const out = (...vs: number[]) => vs.map((v) => ({ v: String(v) }));
+
+  it("reports them a page at a time as they come, the last page with the batch's report", async () => {
+    const { reports, settled } = await consume(5);
+    expect(reports).toEqual([
+      { type: "executed", seq: 1, outputs: out(0, 1), page: { offset: 0, more: true } },
+      { type: "executed", seq: 1, outputs: out(2, 3), page: { offset: 2, more: true } },
+      { type: "executed", seq: 1, outputs: out(4), page: { offset: 4, more: false } },
+    ]);
+    expect(settled).toEqual({ m0: "ack" });
+  });
+
+  it("reports a generator that fits in one page as one whole report", async () => {
+    const { reports } = await consume(2);
+    expect(reports).toEqual([{ type: "executed", seq: 1, outputs: out(0, 1) }]);
+  });
+
+  it("reports an error when the generator throws after pages went out (the engine ends the execution)", async () => {
+    const { reports } = await consume(5, "3");
+    expect(reports).toEqual([
+      { type: "executed", seq: 1, outputs: out(0, 1), page: { offset: 0, more: true } },
+      { type: "errored", seq: 1, error: "stopped at 3" },
+    ]);
   });
 });
 

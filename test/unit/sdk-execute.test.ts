@@ -312,3 +312,29 @@ describe("executeNode", () => {
     expect(await executeNode(new ExplodingNode(), {}, {}, ctx)).toEqual({ type: "errored", error: "boom" });
   });
 });
+
+describe("a node that yields its outputs", () => {
+  const Yielding = class extends BaseNode<typeof Inputs, typeof Outputs> {
+    static override nodeName = "Yielding";
+    override readonly inputs = Inputs;
+    override readonly outputs = Outputs;
+    *execute({ text }: z.infer<typeof Inputs>) {
+      // "bad" yields an output its schema refuses (past the type checker, as a JavaScript node could).
+      for (const word of text.split(" "))
+        yield word === "bad" ? ({ word: 7 } as unknown as { word: string }) : { word };
+    }
+  };
+
+  it("collects a generator's outputs when nobody streams them (the pull runtime)", async () => {
+    const outcome = await executeNode(new Yielding(), { text: "a b c" }, {}, ctx);
+    expect(outcome).toEqual({ type: "executed", outputs: [{ word: "a" }, { word: "b" }, { word: "c" }] });
+  });
+
+  it("errors on an invalid yielded output, naming its index", async () => {
+    const outcome = await executeNode(new Yielding(), { text: "a bad" }, {}, ctx);
+    expect(outcome).toMatchObject({ type: "errored" });
+    expect(outcome.type === "errored" && outcome.error).toMatch(
+      /Invalid outputs from node 'Yielding': output 1/,
+    );
+  });
+});

@@ -13,21 +13,23 @@ export const EXAMPLES_NAMESPACE = "examples";
 const SplitterInputs = z.object({ data: z.string(), chunk_size: z.string() });
 const SplitterOutputs = z.object({ chunk: z.string() });
 
-/** Splits `data` (a JSON array) into consecutive chunks of `chunk_size` elements: one output, one branch each. */
+/**
+ * Splits `data` (a JSON array) into consecutive chunks of `chunk_size` elements: one output, one branch
+ * each. It yields them, so a push consumer reports a million chunks a page at a time and never holds them
+ * all (the checks run before the first chunk).
+ */
 export class DataSplitterNode extends BaseNode<typeof SplitterInputs, typeof SplitterOutputs> {
   static override readonly nodeName = "DataSplitterNode";
   readonly inputs = SplitterInputs;
   readonly outputs = SplitterOutputs;
 
-  execute({ data, chunk_size }: z.infer<typeof SplitterInputs>): z.infer<typeof SplitterOutputs>[] {
+  *execute({ data, chunk_size }: z.infer<typeof SplitterInputs>): Generator<z.infer<typeof SplitterOutputs>> {
     const size = parsePositiveInteger("chunk_size", chunk_size);
     parseJsonArray("data", data);
     const elements = topLevelElements(data);
-    const chunks: z.infer<typeof SplitterOutputs>[] = [];
     for (let i = 0; i < elements.length; i += size) {
-      chunks.push({ chunk: `[${elements.slice(i, i + size).join(",")}]` });
+      yield { chunk: `[${elements.slice(i, i + size).join(",")}]` };
     }
-    return chunks;
   }
 }
 
