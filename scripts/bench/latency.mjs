@@ -2,22 +2,10 @@
 // same job as a Cloudflare Workflow. Each run is watched on its own (the run's live view, the instance's
 // status) every few milliseconds, so the figure is the engine's latency, not the benchmark's polling.
 import { performance } from "node:perf_hooks";
-import { JobError } from "./jobs.mjs";
+import { call, JobError } from "./jobs.mjs";
 
 const POLL_MS = 2;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function call(base, path, { method = "GET", headers = {}, body } = {}) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new JobError(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
 
 /** The median and the 95th percentile (nearest rank) of the samples, in ms. */
 export function percentiles(samples) {

@@ -5,7 +5,16 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { describe, expect, it, vi } from "vitest";
 import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import type { RunActor } from "../../src/actors/run-actor";
-import { fresh, json, runRow, runStub, stateRows, triggerRun, upsertValid } from "./helpers/http";
+import {
+  dispatchRootThrough,
+  fresh,
+  json,
+  runRow,
+  runStub,
+  stateRows,
+  triggerRun,
+  upsertValid,
+} from "./helpers/http";
 
 interface Row {
   seq: number;
@@ -15,7 +24,7 @@ interface Row {
 }
 
 /** The private clock of the instance's grace period, set back as if it had started long ago. */
-type Internals = { env: { EXAMPLES_QUEUE: Queue }; openedAt: number };
+type Internals = { openedAt: number };
 
 /** A run whose root is dispatched into a queue that drops every message, as a killed engine's queue does. */
 async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
@@ -35,23 +44,9 @@ async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
     start_delay: 60_000,
   });
   const stub = runStub(runId);
-  const sent = await runInDurableObject(stub, async (instance, state) => {
-    const env = (instance as unknown as Internals).env;
-    const queue = env.EXAMPLES_QUEUE;
-    let messages = 0;
-    env.EXAMPLES_QUEUE = {
-      ...queue,
-      sendBatch: async (batch: unknown[]) => {
-        messages += batch.length;
-      },
-    } as unknown as Queue;
-    try {
-      state.storage.sql.exec("UPDATE states SET enqueue_after = 0 WHERE seq = 1");
-      await instance.alarm();
-    } finally {
-      env.EXAMPLES_QUEUE = queue;
-    }
-    return messages;
+  let sent = 0;
+  await dispatchRootThrough(stub, async (batch) => {
+    sent += batch.length;
   });
   expect(sent).toBe(1);
   const [root] = await stateRows<Row>(runId);

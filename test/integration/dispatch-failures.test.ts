@@ -3,7 +3,15 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
-import { fresh, runRow, runStub, stateRows, triggerRun, upsertValid } from "./helpers/http";
+import {
+  dispatchRootThrough,
+  fresh,
+  runRow,
+  runStub,
+  stateRows,
+  triggerRun,
+  upsertValid,
+} from "./helpers/http";
 
 interface Row {
   seq: number;
@@ -21,21 +29,12 @@ describe("dispatch failures", () => {
       start_delay: 60_000,
     });
     const stub = runStub(runId);
-    const rounds = await runInDurableObject(stub, async (instance, state) => {
-      const env = (instance as unknown as { env: { EXAMPLES_QUEUE: Queue } }).env;
-      const queue = env.EXAMPLES_QUEUE;
-      env.EXAMPLES_QUEUE = {
-        ...queue,
-        sendBatch: () => Promise.reject(new Error("queue unavailable")),
-      } as unknown as Queue;
-      try {
-        state.storage.sql.exec("UPDATE states SET enqueue_after = 0 WHERE seq = 1");
-        await instance.alarm();
-      } finally {
-        env.EXAMPLES_QUEUE = queue;
-      }
-      return state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n;
-    });
+    await dispatchRootThrough(stub, () => Promise.reject(new Error("queue unavailable")));
+    const rounds = await runInDurableObject(
+      stub,
+      (_, state) =>
+        state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
+    );
     // Claimed and recorded as an unconfirmed round, but never sent.
     expect(rounds).toBe(1);
     expect((await stateRows<Row>(runId)).map((r) => r.status)).toEqual(["QUEUED"]);

@@ -108,3 +108,25 @@ export async function stateRows<T>(runId: string): Promise<T[]> {
   }
   return rows;
 }
+
+/**
+ * Dispatches the root of a run triggered with a start delay (so nothing went out yet) by running its
+ * actor's alarm once, with the example runtime's queue replaced by `sendBatch` for that one alarm: a queue
+ * that fails, or one that drops every message as a killed engine's queue does.
+ */
+export async function dispatchRootThrough(
+  stub: ReturnType<typeof runStub>,
+  sendBatch: (batch: unknown[]) => Promise<void>,
+): Promise<void> {
+  await runInDurableObject(stub, async (instance, state) => {
+    const env = (instance as unknown as { env: { EXAMPLES_QUEUE: Queue } }).env;
+    const queue = env.EXAMPLES_QUEUE;
+    env.EXAMPLES_QUEUE = { ...queue, sendBatch } as unknown as Queue;
+    try {
+      state.storage.sql.exec("UPDATE states SET enqueue_after = 0 WHERE seq = 1");
+      await instance.alarm();
+    } finally {
+      env.EXAMPLES_QUEUE = queue;
+    }
+  });
+}
