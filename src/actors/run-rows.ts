@@ -37,6 +37,8 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
   lease_expires: number | null;
 }
 
+const chunkKey = (seq: number, col: string) => `${seq}\u0000${col}`;
+
 /** Parses a JSON column; `chunked` reads a value that was too large for the row. */
 export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string): StateRow {
   const value = (col: JsonColumn, text: string) => (text === CHUNKED ? chunked(col) : text);
@@ -79,8 +81,32 @@ export interface RunCostCounters {
  */
 export abstract class SqlRows {
   readonly cost: RunCostCounters = { rowsWritten: 0 };
+  /**
+   * The (seq, column) pairs that have chunks. Chunked values are rare (each is over ROW_VALUE_BYTES), so
+   * the set stays small, and replacing a value that was never chunked (every report's outputs) costs no
+   * statement. Reloaded after a rolled-back transaction.
+   */
+  private chunked = new Set<string>();
 
-  constructor(protected readonly sql: SqlStorage) {}
+  constructor(protected readonly sql: SqlStorage) {
+    this.loadChunked();
+  }
+
+  protected loadChunked(): void {
+    this.chunked = new Set(
+      this.sql
+        .exec<{ seq: number; col: string }>("SELECT DISTINCT seq, col FROM chunks")
+        .toArray()
+        .map((r) => chunkKey(r.seq, r.col)),
+    );
+  }
+
+  /** Deletes the chunks of one value, if it has any. */
+  protected dropChunks(seq: number, col: JsonColumn): void {
+    const key = chunkKey(seq, col);
+    if (!this.chunked.delete(key)) return;
+    this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = ?", seq, col);
+  }
 
   getState(seq: number): StateRow | undefined {
     const r = this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
@@ -138,8 +164,9 @@ export abstract class SqlRows {
    */
   protected column(seq: number, col: JsonColumn, value: unknown, replacing: boolean): string {
     const json = JSON.stringify(value);
-    if (replacing) this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = ?", seq, col);
+    if (replacing) this.dropChunks(seq, col);
     if (!exceedsBytes(json, ROW_VALUE_BYTES)) return json;
+    this.chunked.add(chunkKey(seq, col));
     let part = 0;
     for (let at = 0; at < json.length; part++) {
       let to = Math.min(json.length, at + VALUE_CHUNK_CHARS);

@@ -1,13 +1,15 @@
 // The run actor's SQLite schema, created (or upgraded) idempotently in one place.
 import { STATE_STATUSES } from "../engine/model";
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
-  return (
-    sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'states'").toArray().length > 0
-  );
+  return tableExists(sql, "states");
+}
+
+function tableExists(sql: SqlStorage, name: string): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 }
 
 /**
@@ -101,10 +103,23 @@ export function migrateRunSchema(sql: SqlStorage): void {
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_parked ON states (identifier, enqueue_after, seq) WHERE status = 'CREATED' AND offered = 2",
   );
-  // Values too large for a row, in order: (state, column, part).
+  const rowidChunks =
+    (version?.value ?? "0") !== "0" && Number(version?.value) <= 5 && tableExists(sql, "chunks");
+  if (rowidChunks) {
+    // v6: chunks in a rowid table (below). In a WITHOUT ROWID table a chunk's text is part of the key's
+    // record, and SQLite reads a whole overflowing record to compare keys: every lookup near a large
+    // value read it (a split of 100,000 items spent 200 µs per branch there).
+    sql.exec("ALTER TABLE chunks RENAME TO chunks_v5");
+  }
+  // Values too large for a row, in order: (state, column, part). A rowid table: its key index holds only
+  // the key, so a lookup never reads a chunk's text.
   sql.exec(`CREATE TABLE IF NOT EXISTS chunks (
     seq INTEGER NOT NULL, col TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
-    PRIMARY KEY (seq, col, part)) WITHOUT ROWID`);
+    PRIMARY KEY (seq, col, part))`);
+  if (rowidChunks) {
+    sql.exec("INSERT INTO chunks (seq, col, part, text) SELECT seq, col, part, text FROM chunks_v5");
+    sql.exec("DROP TABLE chunks_v5");
+  }
   // Only a firing unite reads a subtree: successful states of one node under a lineage prefix.
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",

@@ -55,7 +55,7 @@ export abstract class SqlOutboxes extends SqlRows {
 
   spawnConfirmed(id: number): void {
     this.sql.exec("DELETE FROM spawn_outbox WHERE id = ?", id);
-    this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = 'spawn'", -id);
+    this.dropChunks(-id, "spawn");
     this.cost.rowsWritten += 1;
   }
 

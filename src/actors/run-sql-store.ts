@@ -331,6 +331,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     this.toleratedDelta = 0;
     this.cancelled = this.sql.exec("SELECT 1 FROM meta WHERE key = 'cancelled'").toArray().length > 0;
     this.remote.clear();
+    this.loadChunked();
     this.readyTouched = false;
     this.linkTouched = false;
     this.gatherTouched = false;

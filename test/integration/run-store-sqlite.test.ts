@@ -84,3 +84,57 @@ describe("the run actor's schema upgrade to v5 (the CANCELLED status)", () => {
       expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states_v4'").toArray()).toEqual([]);
     }));
 });
+
+describe("values stored in chunks", () => {
+  it("replaces a chunked value with a small one and back, without stale chunks, across a rolled-back write", () =>
+    runInDurableObject(env.RUN.getByName(`chunks-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const store = new SqlRunStore(sql, 0);
+      const big = { v: "x".repeat(ROW_VALUE_BYTES + 10) };
+      const chunkRows = () => sql.exec<{ n: number }>("SELECT count(*) AS n FROM chunks").one().n;
+      store.insertState(row(1, { status: "QUEUED", outputs: big }));
+      expect(chunkRows()).toBeGreaterThan(1);
+      store.updateState(1, { outputs: { v: "small" } }, 2);
+      expect(chunkRows()).toBe(0);
+      expect(store.getState(1)?.outputs).toEqual({ v: "small" });
+      store.updateState(1, { outputs: big }, 3);
+      // A transaction that replaces the value and rolls back leaves the chunks (and the store's knowledge
+      // of them) as they were: the next replacement still drops them.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          store.updateState(1, { outputs: { v: "gone" } }, 4);
+          throw new Error("roll back");
+        }),
+      ).toThrow("roll back");
+      store.discard();
+      expect(store.getState(1)?.outputs).toEqual(big);
+      store.updateState(1, { outputs: { v: "after" } }, 5);
+      expect(chunkRows()).toBe(0);
+      // A new store instance (an actor restart) knows the chunks written before it.
+      store.updateState(1, { outputs: big }, 6);
+      new SqlRunStore(sql, 0).updateState(1, { outputs: { v: "restarted" } }, 7);
+      expect(chunkRows()).toBe(0);
+    }));
+});
+
+describe("the run actor's schema upgrade to v6 (chunks in a rowid table)", () => {
+  it("moves a v5 WITHOUT ROWID chunks table's rows into the rowid table", () =>
+    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      sql.exec("DROP TABLE chunks");
+      sql.exec(`CREATE TABLE chunks (seq INTEGER NOT NULL, col TEXT NOT NULL, part INTEGER NOT NULL,
+        text TEXT NOT NULL, PRIMARY KEY (seq, col, part)) WITHOUT ROWID`);
+      sql.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
+      const store = new SqlRunStore(sql, 0);
+      const big = { v: "y".repeat(ROW_VALUE_BYTES + 10) };
+      store.insertState(row(1, { status: "QUEUED", outputs: big }));
+
+      migrateRunSchema(sql);
+      const ddl = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'chunks'").one().sql;
+      expect(ddl).not.toMatch(/WITHOUT ROWID/);
+      expect(new SqlRunStore(sql, 0).getState(1)?.outputs).toEqual(big);
+      expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'chunks_v5'").toArray()).toEqual([]);
+    }));
+});
