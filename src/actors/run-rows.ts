@@ -81,15 +81,60 @@ export interface RunCostCounters {
  */
 export abstract class SqlRows {
   readonly cost: RunCostCounters = { rowsWritten: 0 };
+  /** Every statement of the store goes through this: it first writes what is buffered, in order. */
+  protected readonly sql: SqlStorage;
+  private readonly writes: StateWrites;
   /**
    * The (seq, column) pairs that have chunks. Chunked values are rare (each is over ROW_VALUE_BYTES), so
    * the set stays small, and replacing a value that was never chunked (every report's outputs) costs no
    * statement. Reloaded after a rolled-back transaction.
    */
   private chunked = new Set<string>();
+  private readonly prefetched = new Map<number, StateRecord>();
 
-  constructor(protected readonly sql: SqlStorage) {
+  constructor(raw: SqlStorage) {
+    this.writes = new StateWrites(raw);
+    const writes = this.writes;
+    this.sql = {
+      exec: (query: string, ...bindings: unknown[]) => {
+        writes.drain();
+        return raw.exec(query, ...bindings);
+      },
+    } as SqlStorage;
     this.loadChunked();
+  }
+
+  /**
+   * From now until `drainWrites`, state rows are inserted and updated in multi-row statements (see
+   * StateWrites). Any other statement of the store writes what is buffered first, so the store reads
+   * what it wrote. Only for a caller that drains inside the same transaction.
+   */
+  bufferWrites(): void {
+    this.forgetPrefetched();
+    this.writes.buffering = true;
+  }
+
+  /** Writes what is buffered and stops buffering. MUST be called inside the transaction that buffered. */
+  drainWrites(): void {
+    this.forgetPrefetched();
+    this.writes.drain();
+    this.writes.buffering = false;
+  }
+
+  /** Forgets what is buffered (the transaction rolled back) and stops buffering. */
+  protected dropWrites(): void {
+    this.forgetPrefetched();
+    this.writes.clear();
+    this.writes.buffering = false;
+  }
+
+  protected writeInsert(values: SqlStorageValue[]): void {
+    this.writes.insert(values);
+  }
+
+  protected writeUpdate(seq: number, sets: string[], values: SqlStorageValue[]): void {
+    this.forgetPrefetched(seq);
+    this.writes.update(seq, sets, values);
   }
 
   protected loadChunked(): void {
@@ -108,8 +153,30 @@ export abstract class SqlRows {
     this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = ?", seq, col);
   }
 
+  /**
+   * Reads the rows of states about to be read one by one (a batch of reports) in one statement. Each
+   * prefetched row serves one `getState` of it until it is written, and none outlives the transaction.
+   */
+  prefetch(seqs: readonly number[]): void {
+    if (seqs.length < 2) return;
+    for (const r of this.sql.exec<StateRecord>(
+      "SELECT * FROM states WHERE seq IN (SELECT value FROM json_each(?))",
+      JSON.stringify(seqs),
+    )) {
+      this.prefetched.set(r.seq, r);
+    }
+  }
+
+  /** Forgets prefetched rows: `seq`'s (written), or all of them. */
+  protected forgetPrefetched(seq?: number): void {
+    if (seq === undefined) this.prefetched.clear();
+    else this.prefetched.delete(seq);
+  }
+
   getState(seq: number): StateRow | undefined {
-    const r = this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
+    const cached = this.prefetched.get(seq);
+    if (cached) this.prefetched.delete(seq);
+    const r = cached ?? this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
     if (!r) return undefined;
     const state = this.toRow(r);
     if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);
@@ -184,5 +251,134 @@ export abstract class SqlRows {
       at = to;
     }
     return CHUNKED;
+  }
+}
+
+/** The columns of a state row as `insertState` writes them, in order. */
+const INSERT_COLUMNS = [
+  "seq",
+  "identifier",
+  "node_name",
+  "namespace",
+  "status",
+  "inputs",
+  "outputs",
+  "error",
+  "data",
+  "parents",
+  "exec_seq",
+  "fanout_index",
+  "lineage",
+  "retry_count",
+  "fanout_id",
+  "manual_retry_fanout_id",
+  "does_unites",
+  "never_ran",
+  "reported_outputs",
+  "enqueue_after",
+  "created_at",
+  "updated_at",
+] as const;
+const INSERT_ONE = `INSERT INTO states (${INSERT_COLUMNS.join(", ")}) VALUES (${INSERT_COLUMNS.map(() => "?").join(",")})`;
+const INSERT_MANY = `INSERT INTO states (${INSERT_COLUMNS.join(", ")}) SELECT ${INSERT_COLUMNS.map((_, i) => `value->>${i}`).join(", ")} FROM json_each(?)`;
+
+/** Rows per multi-row statement, and the bytes of its one JSON parameter (a value is at most 2 MB). */
+const ROWS_PER_STATEMENT = 1_000;
+const STATEMENT_PARAM_BYTES = 1_500_000;
+
+type StateWrite =
+  | { kind: "insert"; seq: number; values: SqlStorageValue[]; json: string }
+  | { kind: "update"; seq: number; shape: string; values: SqlStorageValue[]; json: string };
+
+/**
+ * State row writes in multi-row statements. A fan-out page inserts thousands of rows, a dispatch round
+ * claims up to 2,000, a report batch settles as many; one statement per row costs about twice the
+ * SQLite work of one statement per 1,000 rows, whose rows travel as one JSON array parameter. Writes
+ * keep their order: consecutive inserts, or consecutive updates that set the same columns of distinct
+ * rows, share a statement, and anything else starts the next one.
+ */
+class StateWrites {
+  buffering = false;
+  private pending: StateWrite[] = [];
+
+  constructor(private readonly raw: SqlStorage) {}
+
+  insert(values: SqlStorageValue[]): void {
+    if (!this.buffering) {
+      this.raw.exec(INSERT_ONE, ...values);
+      return;
+    }
+    this.pending.push({ kind: "insert", seq: values[0] as number, values, json: JSON.stringify(values) });
+  }
+
+  update(seq: number, sets: string[], values: SqlStorageValue[]): void {
+    if (!this.buffering) {
+      this.raw.exec(
+        `UPDATE states SET ${sets.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`,
+        ...values,
+        seq,
+      );
+      return;
+    }
+    this.pending.push({
+      kind: "update",
+      seq,
+      shape: sets.join(","),
+      values,
+      json: JSON.stringify([seq, ...values]),
+    });
+  }
+
+  clear(): void {
+    this.pending = [];
+  }
+
+  /** Writes everything buffered, in order. */
+  drain(): void {
+    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    let i = 0;
+    while (i < pending.length) {
+      const first = pending[i] as StateWrite;
+      const seqs = new Set<number>([first.seq]);
+      let bytes = first.json.length * 3;
+      let j = i + 1;
+      while (j < pending.length && j - i < ROWS_PER_STATEMENT) {
+        const next = pending[j] as StateWrite;
+        if (next.kind !== first.kind || seqs.has(next.seq)) break;
+        if (next.kind === "update" && first.kind === "update" && next.shape !== first.shape) break;
+        if (bytes + next.json.length * 3 > STATEMENT_PARAM_BYTES) break;
+        bytes += next.json.length * 3;
+        seqs.add(next.seq);
+        j += 1;
+      }
+      this.write(pending.slice(i, j));
+      i = j;
+    }
+  }
+
+  private write(group: StateWrite[]): void {
+    const first = group[0] as StateWrite;
+    if (group.length === 1 || first.kind === "insert") {
+      if (group.length === 1 && first.kind === "insert") this.raw.exec(INSERT_ONE, ...first.values);
+      else if (first.kind === "insert") this.raw.exec(INSERT_MANY, `[${group.map((w) => w.json).join(",")}]`);
+      else {
+        const sets = first.shape.split(",");
+        this.raw.exec(
+          `UPDATE states SET ${sets.map((c) => `${c} = ?`).join(", ")} WHERE seq = ?`,
+          ...first.values,
+          first.seq,
+        );
+      }
+      return;
+    }
+    const sets = first.shape.split(",");
+    this.raw.exec(
+      `UPDATE states SET ${sets.map((c, k) => `${c} = u.v${k}`).join(", ")}
+       FROM (SELECT value->>0 AS s, ${sets.map((_, k) => `value->>${k + 1} AS v${k}`).join(", ")} FROM json_each(?)) AS u
+       WHERE states.seq = u.s`,
+      `[${group.map((w) => w.json).join(",")}]`,
+    );
   }
 }

@@ -46,11 +46,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   insertState(s: StateRow): void {
-    this.sql.exec(
-      `INSERT INTO states (seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents,
-        exec_seq, fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites,
-        never_ran, reported_outputs, enqueue_after, created_at, updated_at)
-        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    this.writeInsert([
       s.seq,
       s.identifier,
       s.node_name,
@@ -75,31 +71,34 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       s.enqueue_after,
       s.created_at,
       s.updated_at,
-    );
+    ]);
     this.cost.rowsWritten += 1;
   }
 
   updateState(seq: number, patch: StatePatch, now: number): void {
-    const sets: string[] = ["updated_at = ?"];
+    const sets: string[] = ["updated_at"];
     const values: SqlStorageValue[] = [now];
-    if (patch.status !== undefined) sets.push("status = ?") && values.push(patch.status);
-    if (patch.inputs !== undefined)
-      sets.push("inputs = ?") && values.push(this.column(seq, "inputs", patch.inputs, true));
-    if (patch.never_ran !== undefined) sets.push("never_ran = ?") && values.push(patch.never_ran ? 1 : 0);
-    if (patch.outputs !== undefined)
-      sets.push("outputs = ?") && values.push(this.column(seq, "outputs", patch.outputs, true));
-    if (patch.error !== undefined) sets.push("error = ?") && values.push(patch.error);
-    if (patch.data !== undefined)
-      sets.push("data = ?") && values.push(this.column(seq, "data", patch.data, true));
-    if (patch.reported_outputs !== undefined)
-      sets.push("reported_outputs = ?") && values.push(patch.reported_outputs);
-    if (patch.enqueue_after !== undefined) sets.push("enqueue_after = ?") && values.push(patch.enqueue_after);
-    if (patch.fanout_index !== undefined) sets.push("fanout_index = ?") && values.push(patch.fanout_index);
-    if (patch.lease_expires !== undefined) sets.push("lease_expires = ?") && values.push(patch.lease_expires);
-    if (patch.delivery !== undefined) sets.push("delivery = ?") && values.push(patch.delivery);
+    const set = (column: string, value: SqlStorageValue) => {
+      sets.push(column);
+      values.push(value);
+    };
+    if (patch.status !== undefined) set("status", patch.status);
+    if (patch.inputs !== undefined) set("inputs", this.column(seq, "inputs", patch.inputs, true));
+    if (patch.never_ran !== undefined) set("never_ran", patch.never_ran ? 1 : 0);
+    if (patch.outputs !== undefined) set("outputs", this.column(seq, "outputs", patch.outputs, true));
+    if (patch.error !== undefined) set("error", patch.error);
+    if (patch.data !== undefined) set("data", this.column(seq, "data", patch.data, true));
+    if (patch.reported_outputs !== undefined) set("reported_outputs", patch.reported_outputs);
+    if (patch.enqueue_after !== undefined) set("enqueue_after", patch.enqueue_after);
+    if (patch.fanout_index !== undefined) set("fanout_index", patch.fanout_index);
+    if (patch.lease_expires !== undefined) set("lease_expires", patch.lease_expires);
+    if (patch.delivery !== undefined) set("delivery", patch.delivery);
     // Back to CREATED (a requeue): ready to be handed out again once due.
-    if (patch.status === "CREATED") sets.push("offered = 0, lease_expires = NULL");
-    this.sql.exec(`UPDATE states SET ${sets.join(", ")} WHERE seq = ?`, ...values, seq);
+    if (patch.status === "CREATED") {
+      set("offered", 0);
+      set("lease_expires", null);
+    }
+    this.writeUpdate(seq, sets, values);
     this.cost.rowsWritten += 1;
   }
 
@@ -288,6 +287,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   /** Writes the counters changed by this transaction. MUST be called inside the same transaction. */
   flush(): void {
+    this.drainWrites();
     if (this.shard !== 0) {
       // A shard's counts and its changes to the run actor's barriers go to the run actor, in order.
       const counts = Object.fromEntries([...this.countDeltas].filter(([, n]) => n !== 0));
@@ -327,6 +327,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
+    this.dropWrites();
     this.countDeltas.clear();
     this.toleratedDelta = 0;
     this.cancelled = this.sql.exec("SELECT 1 FROM meta WHERE key = 'cancelled'").toArray().length > 0;

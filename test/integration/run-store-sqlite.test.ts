@@ -7,28 +7,36 @@ import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
 import { row, runStoreContract } from "../contract/run-store-contract";
 
-runStoreContract("sqlite", (shard, values, test) =>
-  runInDurableObject(env.RUN.getByName(`contract-${crypto.randomUUID()}`), async (_actor, state) => {
-    const sql = state.storage.sql;
-    migrateRunSchema(sql);
-    for (const [key, value] of Object.entries(values)) {
-      sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
-    }
-    const store = new SqlRunStore(sql, shard);
-    await test({
-      store,
-      commit: () => store.flush(),
-      counts: () => store.counts(),
-      dueAt: (now) => store.readyStates(now, 1_000).map((r) => r.seq),
-      takeRemoteDeltas: () => {
-        const rows = store.pendingSettles(1_000);
-        const last = rows[rows.length - 1];
-        if (last) store.settlesConfirmed(last.id);
-        return rows.flatMap((r) => r.delta.barriers);
-      },
-    });
-  }),
-);
+// Twice: writing each row at once, and buffering row writes into multi-row statements until the commit
+// (as the run actor does inside a transaction).
+for (const buffered of [false, true]) {
+  runStoreContract(buffered ? "sqlite, buffered writes" : "sqlite", (shard, values, test) =>
+    runInDurableObject(env.RUN.getByName(`contract-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      for (const [key, value] of Object.entries(values)) {
+        sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
+      }
+      const store = new SqlRunStore(sql, shard);
+      if (buffered) store.bufferWrites();
+      await test({
+        store,
+        commit: () => {
+          store.flush();
+          if (buffered) store.bufferWrites();
+        },
+        counts: () => store.counts(),
+        dueAt: (now) => store.readyStates(now, 1_000).map((r) => r.seq),
+        takeRemoteDeltas: () => {
+          const rows = store.pendingSettles(1_000);
+          const last = rows[rows.length - 1];
+          if (last) store.settlesConfirmed(last.id);
+          return rows.flatMap((r) => r.delta.barriers);
+        },
+      });
+    }),
+  );
+}
 
 describe("the run actor's spawn outbox", () => {
   it("keeps a batch heavier than a row in chunks, reads it back whole, and drops the chunks once confirmed", () =>

@@ -58,7 +58,9 @@ export class RunEngine extends ShardEngine {
   ): StateRow[] {
     this.begin(now);
     const claimed: StateRow[] = [];
-    for (const s of states) {
+    const list = [...states];
+    this.store.prefetch?.(list.filter((s): s is number => typeof s === "number"));
+    for (const s of list) {
       const state = typeof s === "number" ? this.store.getState(s) : s;
       if (state?.status !== "CREATED") continue;
       this.setStatus(state, "QUEUED", { lease_expires: leaseExpires, delivery });
@@ -74,6 +76,7 @@ export class RunEngine extends ShardEngine {
    */
   apply(reports: Report[], now: number, namespace?: string): ReportOutcome[] {
     this.begin(now);
+    this.store.prefetch?.(reports.map((r) => r.seq));
     const outcomes = reports.map((report) => this.applyOne(report, namespace));
     this.settleBarriers();
     this.end();

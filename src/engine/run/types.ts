@@ -140,6 +140,8 @@ export interface RunStore {
   /** Allocates the next state seq of this run. */
   nextSeq(): number;
   getState(seq: number): StateRow | undefined;
+  /** Optional: reads these states' rows together, ahead of one `getState` each (a batch of reports). */
+  prefetch?(seqs: readonly number[]): void;
   /** Just the outputs of a state (ancestor lookups must not parse whole rows, e.g. a splitter's inputs). */
   outputsOf(seq: number): Record<string, unknown> | undefined;
   insertState(row: StateRow): void;
