@@ -37,16 +37,13 @@ export class ReadyQueueActor extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     if (refs.length === 0) return;
     if (!this.created) this.create();
-    this.ctx.storage.transactionSync(() => {
-      for (const r of refs) {
-        sql.exec(
-          `INSERT INTO ready (state_id, due, taken_at) VALUES (?, ?, NULL)
-           ON CONFLICT (state_id) DO UPDATE SET due = excluded.due, taken_at = NULL`,
-          r.id,
-          r.due,
-        );
-      }
-    });
+    // One statement for the batch: its refs travel as one JSON parameter (an offer is at most a round).
+    sql.exec(
+      `INSERT INTO ready (state_id, due, taken_at)
+         SELECT value->>0, value->>1, NULL FROM json_each(?) WHERE true
+       ON CONFLICT (state_id) DO UPDATE SET due = excluded.due, taken_at = NULL`,
+      JSON.stringify(refs.map((r) => [r.id, r.due])),
+    );
   }
 
   /** Takes up to `limit` due refs, oldest due first; O(limit) through the due index. */
@@ -62,7 +59,13 @@ export class ReadyQueueActor extends DurableObject<Env> {
         ids.push(row.state_id);
         if (ids.length >= limit) break;
       }
-      for (const id of ids) sql.exec("UPDATE ready SET taken_at = ? WHERE state_id = ?", now, id);
+      if (ids.length > 0) {
+        sql.exec(
+          "UPDATE ready SET taken_at = ? WHERE state_id IN (SELECT value FROM json_each(?))",
+          now,
+          JSON.stringify(ids),
+        );
+      }
       return ids;
     });
   }
@@ -74,9 +77,11 @@ export class ReadyQueueActor extends DurableObject<Env> {
   async ack(ids: string[]): Promise<void> {
     if (!this.created) return;
     const sql = this.ctx.storage.sql;
-    this.ctx.storage.transactionSync(() => {
-      for (const id of ids) sql.exec("DELETE FROM ready WHERE state_id = ? AND taken_at IS NOT NULL", id);
-    });
+    if (ids.length === 0) return;
+    sql.exec(
+      "DELETE FROM ready WHERE taken_at IS NOT NULL AND state_id IN (SELECT value FROM json_each(?))",
+      JSON.stringify(ids),
+    );
   }
 
   async size(): Promise<number> {

@@ -158,14 +158,13 @@ export abstract class SqlOutboxes extends SqlRows {
   markOffered(seqs: readonly number[], offered: boolean): void {
     // Ready again: the actor must make sure its alarm will dispatch them.
     if (!offered && seqs.length > 0) this.readyTouched = true;
-    for (const seq of seqs) {
-      this.sql.exec(
-        "UPDATE states SET offered = ? WHERE seq = ? AND status = 'CREATED'",
-        offered ? 1 : 0,
-        seq,
-      );
-      this.cost.rowsWritten += 1;
-    }
+    if (seqs.length === 0) return;
+    this.sql.exec(
+      "UPDATE states SET offered = ? WHERE status = 'CREATED' AND seq IN (SELECT value FROM json_each(?))",
+      offered ? 1 : 0,
+      JSON.stringify(seqs),
+    );
+    this.cost.rowsWritten += seqs.length;
   }
 
   /**
@@ -236,14 +235,13 @@ export abstract class SqlOutboxes extends SqlRows {
 
   /** Renews the lease of eager deliveries a consumer confirmed. */
   renewLeases(seqs: readonly number[], leaseExpires: number): void {
-    for (const seq of seqs) {
-      this.sql.exec(
-        "UPDATE states SET lease_expires = ? WHERE seq = ? AND status = 'QUEUED'",
-        leaseExpires,
-        seq,
-      );
-      this.cost.rowsWritten += 1;
-    }
+    if (seqs.length === 0) return;
+    this.sql.exec(
+      "UPDATE states SET lease_expires = ? WHERE status = 'QUEUED' AND seq IN (SELECT value FROM json_each(?))",
+      leaseExpires,
+      JSON.stringify(seqs),
+    );
+    this.cost.rowsWritten += seqs.length;
   }
 
   /**
@@ -263,15 +261,14 @@ export abstract class SqlOutboxes extends SqlRows {
 
   /** Records that these states are sent again in delivery `epoch`, with a new execution lease. */
   redeliver(seqs: readonly number[], epoch: number, leaseExpires: number): void {
-    for (const seq of seqs) {
-      this.sql.exec(
-        "UPDATE states SET delivery = ?, lease_expires = ? WHERE seq = ?",
-        epoch,
-        leaseExpires,
-        seq,
-      );
-      this.cost.rowsWritten += 1;
-    }
+    if (seqs.length === 0) return;
+    this.sql.exec(
+      "UPDATE states SET delivery = ?, lease_expires = ? WHERE seq IN (SELECT value FROM json_each(?))",
+      epoch,
+      leaseExpires,
+      JSON.stringify(seqs),
+    );
+    this.cost.rowsWritten += seqs.length;
   }
 
   /**
