@@ -146,3 +146,54 @@ describe("the run actor's schema upgrade to v6 (chunks in a rowid table)", () =>
       expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'chunks_v5'").toArray()).toEqual([]);
     }));
 });
+
+describe("buffered state writes", () => {
+  it("writes what a transaction buffered as it would one row at a time: order, nulls, odd text, repeats", () =>
+    runInDurableObject(env.RUN.getByName(`buffered-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const odd = 'quote " backslash \\ tab \t newline \n nul \u0000 é 🎉 \ud800 end';
+      const rows = Array.from({ length: 2_500 }, (_, i) =>
+        row(i + 1, {
+          identifier: i % 3 === 0 ? "a" : "b",
+          status: i % 2 === 0 ? "CREATED" : "SUCCESS",
+          outputs: i % 7 === 0 ? { text: odd, i } : {},
+          error: i % 5 === 0 ? `error ${i}` : null,
+          enqueue_after: i % 11 === 0 ? 7 : 3,
+        }),
+      );
+      const store = new SqlRunStore(sql, 0);
+      store.bufferWrites();
+      for (const r of rows) store.insertState(r);
+      // Claims with one lease (every value shared), reports with their own outputs, and a row updated
+      // twice in a row: the second write wins.
+      for (let seq = 1; seq <= 2_500; seq += 2) {
+        store.updateState(seq, { status: "QUEUED", lease_expires: 99, delivery: 1 }, 10);
+      }
+      for (let seq = 1; seq <= 2_500; seq += 4) {
+        store.updateState(seq, { status: "SUCCESS", outputs: { n: seq, odd }, error: null }, 11);
+      }
+      store.updateState(5, { status: "ERRORED", error: "first" }, 12);
+      store.updateState(5, { status: "ERRORED", error: "second" }, 13);
+      store.flush();
+
+      const got = (seq: number) => store.getState(seq);
+      expect(got(1)).toMatchObject({
+        status: "SUCCESS",
+        outputs: { n: 1, odd },
+        error: null,
+        updated_at: 11,
+      });
+      expect(got(3)).toMatchObject({ status: "QUEUED", outputs: {}, updated_at: 10 });
+      expect(got(5)).toMatchObject({ status: "ERRORED", error: "second", updated_at: 13 });
+      expect(got(2)).toEqual({ ...rows[1], parents: [] });
+      expect(got(8)?.outputs).toEqual({ text: odd, i: 7 });
+      expect(got(12)).toMatchObject({ enqueue_after: 7, identifier: "b", error: null });
+      expect(got(16)).toMatchObject({ error: "error 15", status: "SUCCESS" });
+      const leased = sql
+        .exec<{ n: number }>("SELECT count(*) AS n FROM states WHERE lease_expires = 99 AND delivery = 1")
+        .one().n;
+      expect(leased).toBe(1_250);
+      expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM states").one().n).toBe(2_500);
+    }));
+});
