@@ -675,6 +675,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       newFanoutId: () => crypto.randomUUID(),
       shard: meta.shard,
       shards: meta.shards,
+      // A wide fan-out's push branches are born claimed in this instance's delivery epoch (dispatcher.ts
+      // sends them after the commit), with the lease a dispatch round would give them.
+      claimAtBirth: (identifier) => ({
+        leaseExpires:
+          Date.now() +
+          configOf(this.env).pushLeaseMs +
+          this.runEngine().graph.executionLeaseMs(identifier, 0),
+        delivery: this.epoch,
+      }),
     });
     return this.engine;
   }

@@ -278,6 +278,8 @@ const INSERT_COLUMNS = [
   "enqueue_after",
   "created_at",
   "updated_at",
+  "lease_expires",
+  "delivery",
 ] as const;
 const INSERT_ONE = `INSERT INTO states (${INSERT_COLUMNS.join(", ")}) VALUES (${INSERT_COLUMNS.map(() => "?").join(",")})`;
 

@@ -2,7 +2,7 @@
 // caller wraps each engine call in `transactionSync` and then calls `flush()` inside it.
 
 import { firstSeqOf } from "../engine/ids";
-import { exceedsBytes, ROW_VALUE_BYTES } from "../engine/limits";
+import { DISPATCH_ROUND_STATES, exceedsBytes, ROW_VALUE_BYTES } from "../engine/limits";
 import type { StateStatus } from "../engine/model";
 import type {
   Barrier,
@@ -24,6 +24,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   private shardsUsed: boolean;
   private cancelled: boolean;
   private toleratedDelta = 0;
+  private born: { id: number; states: StateRow[] }[] = [];
 
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
@@ -46,6 +47,39 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   insertState(s: StateRow): void {
+    this.insertRow(s, null, null);
+  }
+
+  insertClaimed(s: StateRow, leaseExpires: number, delivery: number): void {
+    this.insertRow(s, leaseExpires, delivery);
+  }
+
+  /**
+   * States born claimed in this transaction, as dispatch rounds written with it: the dispatcher sends them
+   * after the commit from memory; a crash before that leaves the rounds unconfirmed, and they are sent
+   * again like any other.
+   */
+  bornClaimed(states: StateRow[]): void {
+    const now = Date.now();
+    for (let i = 0; i < states.length; i += DISPATCH_ROUND_STATES) {
+      const round = states.slice(i, i + DISPATCH_ROUND_STATES);
+      const id = this.openRound(
+        round.map((s) => s.seq),
+        now,
+      );
+      this.born.push({ id, states: round });
+    }
+    this.readyTouched = true;
+  }
+
+  /** The rounds of states born claimed that committed and are not sent yet (taken once). */
+  takeBorn(): { id: number; states: StateRow[] }[] {
+    const born = this.born;
+    this.born = [];
+    return born;
+  }
+
+  private insertRow(s: StateRow, leaseExpires: number | null, delivery: number | null): void {
     this.writeInsert([
       s.seq,
       s.identifier,
@@ -71,6 +105,8 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       s.enqueue_after,
       s.created_at,
       s.updated_at,
+      leaseExpires,
+      delivery,
     ]);
     this.cost.rowsWritten += 1;
   }
@@ -327,6 +363,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
+    this.born = [];
     this.dropWrites();
     this.countDeltas.clear();
     this.toleratedDelta = 0;

@@ -40,6 +40,8 @@ export interface DispatchStore {
   /** Marks pull states as offered to their ready queue, or as to be offered again. */
   markOffered(seqs: readonly number[], offered: boolean): void;
   openRound(seqs: readonly number[], now: number): number;
+  /** Rounds of states born claimed (a wide fan-out's branches) that committed and wait to be sent. */
+  takeBorn(): { id: number; states: StateRow[] }[];
   closeRound(id: number): void;
   /** Rounds opened at or before `before` and never confirmed, oldest first. */
   unconfirmedRounds(before: number, limit: number): { id: number; seqs: number[] }[];
@@ -107,6 +109,7 @@ export class Dispatcher {
         const pass = this.waiting;
         this.waiting = [];
         try {
+          await this.sendBorn();
           let more = false;
           for (let i = 0; i < DISPATCH_ROUNDS_PER_PASS; i++) {
             more = await this.round();
@@ -215,6 +218,29 @@ export class Dispatcher {
     const round = taken.round;
     this.host.transact(() => this.host.store.closeRound(round));
     return taken.more;
+  }
+
+  /**
+   * Sends the rounds of states born claimed, from memory (no read, no claim write), and closes them. A
+   * round whose send fails stays unconfirmed: the unconfirmed-round path sends it again.
+   */
+  private async sendBorn(): Promise<void> {
+    const born = this.host.store.takeBorn();
+    if (born.length === 0) return;
+    const epoch = this.host.deliveryEpoch();
+    const sent: number[] = [];
+    for (const round of born) {
+      try {
+        await this.send(round.states, epoch);
+        sent.push(round.id);
+      } catch (e) {
+        console.error("dispatch failed; the alarm will retry", e instanceof Error ? e.message : e);
+      }
+    }
+    if (sent.length > 0)
+      this.host.transact(() => {
+        for (const id of sent) this.host.store.closeRound(id);
+      });
   }
 
   private transportOf(state: StateRow): Transport | undefined {

@@ -224,6 +224,12 @@ export const EAGER_LEASE_MS = 15_000;
 
 /** Ready states one report hands back to run at once, at most. */
 export const EAGER_MAX_PER_REPORT = 64;
+/**
+ * A fan-out page (or a shard's batch) that creates more push branches than one eager answer may carry
+ * creates them claimed, each written once, and sends them after its commit: eager execution could not
+ * take them, and a claim written later is one more write per branch.
+ */
+export const BORN_CLAIMED_FROM = EAGER_MAX_PER_REPORT;
 
 /** What one consumer invocation runs eagerly, at most: states, and wall time before it stops asking. */
 export const EAGER_MAX_STATES_PER_INVOCATION = 1_024;

@@ -53,6 +53,67 @@ describe("dispatch failures", () => {
     });
   });
 
+  it("a wide fan-out's branches are born claimed, sent after the commit, and sent again if that send failed", async () => {
+    const graph = fresh("born");
+    await upsertValid("examples", graph, splitProcessMergeGraph);
+    const n = 300;
+    const runId = await triggerRun("examples", graph, {
+      inputs: { data: JSON.stringify(Array.from({ length: n }, (_, i) => i + 1)), chunk_size: "1" },
+      start_delay: 60_000,
+    });
+    const stub = runStub(runId);
+    // The root goes out (its send "succeeds" without reaching the queue); the splitter's report then
+    // creates 300 branches while every send fails.
+    await dispatchRootThrough(stub, async () => {});
+    const born = await runInDurableObject(stub, async (instance, state) => {
+      const env = (instance as unknown as { env: { EXAMPLES_QUEUE: Queue } }).env;
+      const queue = env.EXAMPLES_QUEUE;
+      env.EXAMPLES_QUEUE = {
+        ...queue,
+        sendBatch: () => Promise.reject(new Error("queue unavailable")),
+      } as unknown as Queue;
+      // This run keeps its branches in the run actor (the tests' configuration shards from output 2).
+      const actor = instance as unknown as { meta: { shards: unknown }; engine: unknown };
+      actor.meta.shards = { count: 0, from: 0 };
+      actor.engine = null;
+      try {
+        const outputs = Array.from({ length: n }, (_, i) => ({ chunk: `[${i + 1}]` }));
+        const [outcome] = await instance.report([{ type: "executed", seq: 1, outputs }]);
+        expect(outcome).toMatchObject({ applied: true });
+      } finally {
+        env.EXAMPLES_QUEUE = queue;
+      }
+      const sql = state.storage.sql;
+      return {
+        branches: sql
+          .exec<{ status: string; leased: number; delivery: number | null; n: number }>(
+            `SELECT status, lease_expires > 0 AS leased, delivery, count(*) AS n FROM states
+             WHERE identifier = 'processor' GROUP BY status, leased, delivery`,
+          )
+          .toArray(),
+        rounds: sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
+        rows: (await instance.costs()).rowsWritten,
+      };
+    });
+    // Born QUEUED, leased and tagged with a delivery, in one unconfirmed round: written once each (the
+    // root, 299 clones, 300 branches, and a few bookkeeping rows), with no claim write of their own.
+    expect(born.branches).toEqual([{ status: "QUEUED", leased: 1, delivery: 1, n }]);
+    expect(born.rounds).toBe(1);
+    expect(born.rows).toBeLessThan(2 * n + 20);
+    await vi.waitUntil(
+      async () => {
+        await runDurableObjectAlarm(stub);
+        return (await runRow("examples", runId))?.status === "SUCCESS";
+      },
+      { timeout: 30_000, interval: 100 },
+    );
+    expect(await runRow("examples", runId)).toMatchObject({
+      success_count: 2 * n + 1,
+      errored_count: 0,
+      total_count: 2 * n + 1,
+    });
+  });
+
   it("turns an expired push lease into an errored attempt that the retry policy retries", async () => {
     const graph = fresh("lease");
     await upsertValid("examples", graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 1 } });

@@ -25,6 +25,12 @@ export interface EngineEnv {
   shard?: number;
   /** Where the run actor hands wide fan-outs' branches (no shards when absent). */
   shards?: ShardPlan;
+  /**
+   * The push claim a wide fan-out's branch of node `identifier` is born with (its execution lease and
+   * delivery), so that it is written once and sent without a claim write of its own; absent where the
+   * store cannot send what it claims (the engine's own tests), null to create it CREATED as usual.
+   */
+  claimAtBirth?: (identifier: string) => { leaseExpires: number; delivery: number } | null;
 }
 
 export const clip = (error: string) =>
@@ -160,6 +166,25 @@ export abstract class EngineCore {
     this.store.count(state.status, 1);
     this.barriers.adjust(this.barriers.keysOf(state), 1);
     this.store.ready(state.seq, state.enqueue_after);
+  }
+
+  /**
+   * The claim a new state of a wide fan-out is born with (see EngineEnv.claimAtBirth): only for a push
+   * node without a concurrency limit, due now, and only where the store can send it.
+   */
+  protected birthClaim(identifier: string, due: number): { leaseExpires: number; delivery: number } | null {
+    if (!this.env.claimAtBirth || !this.store.insertClaimed || due > this.now) return null;
+    if (this.graph.concurrencyLimits.has(identifier)) return null;
+    if (this.graph.info(this.graph.node(identifier))?.transport === "pull") return null;
+    return this.env.claimAtBirth(identifier);
+  }
+
+  /** Inserts a state born claimed (QUEUED, leased, tagged with its delivery); the caller sends it. */
+  protected insertClaimed(state: StateRow, claim: { leaseExpires: number; delivery: number }): void {
+    state.status = "QUEUED";
+    this.store.insertClaimed?.(state, claim.leaseExpires, claim.delivery);
+    this.store.count("QUEUED", 1);
+    this.barriers.adjust(this.barriers.keysOf(state), 1);
   }
 
   protected setStatus(state: StateRow, status: StateStatus, patch: StatePatch = {}): void {

@@ -1,6 +1,6 @@
 // Executed reports (design §4, §6): fan-out in pages, zero-width executions, branches handed to shards, and
 // the ends of an execution that failed to render its children or stopped sending pages.
-import { exceedsBytes, MAX_STATE_VALUE_BYTES, SPAWN_BATCH_CHARS } from "../limits";
+import { BORN_CLAIMED_FROM, exceedsBytes, MAX_STATE_VALUE_BYTES, SPAWN_BATCH_CHARS } from "../limits";
 import type { NodeTemplate } from "../model";
 import { childLineage, MAX_FANOUT } from "./lineage";
 import { RenderError, renderInputs } from "./render";
@@ -66,6 +66,9 @@ export abstract class FanOutEngine extends UniteEngine {
       if (!last) this.barriers.adjust(this.barriers.ownKeys(state), 1);
     }
     const batches = new Map<number, SpawnBatch>();
+    // A wide page's branches are born claimed and sent after the commit (one write each, no claim).
+    const wide = members.length * spawn.length > BORN_CLAIMED_FROM;
+    const born: StateRow[] = [];
     for (let [m, children] of members) {
       const shard = this.shardOf(m.fanout_index, state.identifier);
       if (shard !== 0) {
@@ -87,20 +90,24 @@ export abstract class FanOutEngine extends UniteEngine {
       }
       for (const next of children) {
         const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
-        this.insert(
-          this.newState({
-            seq: this.nextSeq(),
-            identifier: next.identifier,
-            node_name: next.node_name,
-            namespace: next.namespace,
-            inputs,
-            parents: [...m.parents, [m.identifier, m.seq, m.exec_seq]],
-            lineage: childLineage(m),
-            enqueue_after: this.now,
-          }),
-        );
+        const child = this.newState({
+          seq: this.nextSeq(),
+          identifier: next.identifier,
+          node_name: next.node_name,
+          namespace: next.namespace,
+          inputs,
+          parents: [...m.parents, [m.identifier, m.seq, m.exec_seq]],
+          lineage: childLineage(m),
+          enqueue_after: this.now,
+        });
+        const claim = wide ? this.birthClaim(next.identifier, child.enqueue_after) : null;
+        if (claim) {
+          this.insertClaimed(child, claim);
+          born.push(child);
+        } else this.insert(child);
       }
     }
+    if (born.length > 0) this.store.bornClaimed?.(born);
     for (const [shard, batch] of batches) this.store.forward(shard, batch);
     // One write for the head per page: its output 0 (children never read it back from the store), how far
     // the execution got, and its end with the last page.

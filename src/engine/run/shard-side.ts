@@ -1,5 +1,6 @@
 // The shard side of the branch-shard protocol (design §6): a shard writes the branches the run actor
 // handed it; the run actor applies what a shard's transactions changed.
+import { BORN_CLAIMED_FROM } from "../limits";
 import type { StateStatus } from "../model";
 import { CANCELLED_ERROR } from "./control";
 import { FanOutEngine } from "./fan-out";
@@ -15,6 +16,9 @@ export abstract class ShardEngine extends FanOutEngine {
     this.begin(now);
     const { head } = batch;
     const cancelled = this.store.isCancelled();
+    // A wide batch's branches are born claimed (see fan-out.ts); the run actor counted them CREATED.
+    const wide = batch.members.reduce((n, m) => n + m.children.length, 0) > BORN_CLAIMED_FROM;
+    const born: StateRow[] = [];
     for (const member of batch.members) {
       const clone: StateRow = {
         ...this.newState({
@@ -54,10 +58,20 @@ export abstract class ShardEngine extends FanOutEngine {
           this.store.count("CANCELLED", 1);
           continue;
         }
+        const claim = wide ? this.birthClaim(row.identifier, now) : null;
+        if (claim) {
+          row.status = "QUEUED";
+          this.store.insertClaimed?.(row, claim.leaseExpires, claim.delivery);
+          this.store.count("CREATED", -1);
+          this.store.count("QUEUED", 1);
+          born.push(row);
+          continue;
+        }
         this.store.insertState(row);
         this.store.ready(row.seq, now);
       }
     }
+    if (born.length > 0) this.store.bornClaimed?.(born);
     this.end();
   }
 

@@ -145,6 +145,13 @@ export interface RunStore {
   /** Just the outputs of a state (ancestor lookups must not parse whole rows, e.g. a splitter's inputs). */
   outputsOf(seq: number): Record<string, unknown> | undefined;
   insertState(row: StateRow): void;
+  /**
+   * Optional (an actor's store): inserts a QUEUED state already claimed for a push delivery (a wide
+   * fan-out's branch, born claimed), leased until `leaseExpires` and tagged with `delivery`.
+   */
+  insertClaimed?(row: StateRow, leaseExpires: number, delivery: number): void;
+  /** Optional: records states born claimed in this transaction as dispatch rounds, sent after the commit. */
+  bornClaimed?(states: StateRow[]): void;
   updateState(seq: number, patch: StatePatch, now: number): void;
   getBarrier(unite: string, execSeq: number): Barrier | undefined;
   putBarrier(barrier: Barrier): void;
