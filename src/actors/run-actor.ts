@@ -73,6 +73,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private openedAt = 0;
   /** Deliveries of earlier epochs that a consumer confirmed since this instance started: not lost. */
   private confirmed = new Set<number>();
+  /** No delivery of an earlier instance is left to send again (see lostDeliveries). */
+  private staleSettled = false;
   /** When a report or a shard's settle last changed this run (or this instance started). */
   private lastProgressAt = 0;
   private waitingCache: { at: number; nodes: WaitingNode[] } | null = null;
@@ -106,6 +108,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.openedAt = Date.now();
     this.lastProgressAt = this.openedAt;
     this.confirmed = new Set();
+    this.staleSettled = false;
     this.link = new ShardLink({
       store: this.store,
       meta: () => this.meta,
@@ -200,11 +203,16 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
    * lease of this instance's start: the restart lost them (dispatcher.ts sends them again).
    */
   private lostDeliveries(now: number, limit: number): number[] {
+    // Nothing an earlier instance sent is left to look for: none existed (the first instance), or a scan
+    // found every one of them sent again, finished or confirmed. New deliveries all carry this epoch, so
+    // none can appear; scanning again would read every leased state of the run to find nothing.
+    if (this.staleSettled || this.epoch <= 1) return [];
     if (now < this.openedAt + configOf(this.env).deliveryLeaseMs) return [];
-    return this.store
-      .staleDeliveries(this.epoch, limit + this.confirmed.size)
-      .filter((seq) => !this.confirmed.has(seq))
-      .slice(0, limit);
+    const want = limit + this.confirmed.size;
+    const stale = this.store.staleDeliveries(this.epoch, want);
+    const lost = stale.filter((seq) => !this.confirmed.has(seq)).slice(0, limit);
+    if (stale.length < want && lost.length === 0) this.staleSettled = true;
+    return lost;
   }
 
   /**

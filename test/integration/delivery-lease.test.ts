@@ -101,6 +101,33 @@ describe("delivery lease", () => {
     expect((await costsOf(runId)).redeliveries).toBe(1);
   });
 
+  it("looks for an earlier instance's deliveries until none is left, then never reads for them again", async () => {
+    const { runId } = await rootSentIntoTheVoid(fresh("scan"));
+    const stub = await restart(runId);
+    await afterTheDeliveryLease(stub);
+    await vi.waitUntil(async () => (await runRow("examples", runId))?.status === "SUCCESS", {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect((await costsOf(runId)).redeliveries).toBe(1);
+    // The lost root was found and sent again, and a later scan found nothing left: the rounds of this
+    // instance no longer read the run's leased states for it (each such read scans all of them).
+    const scans = await runInDurableObject(stub, async (instance) => {
+      const store = (instance as unknown as { store: { staleDeliveries: (...a: unknown[]) => number[] } })
+        .store;
+      let n = 0;
+      const original = store.staleDeliveries.bind(store);
+      store.staleDeliveries = (...a: unknown[]) => {
+        n += 1;
+        return original(...a);
+      };
+      await instance.alarm();
+      await instance.alarm();
+      return n;
+    });
+    expect(scans).toBe(0);
+  });
+
   it("does not send again what a consumer confirmed after the restart, and refuses the old copy later", async () => {
     const { runId, delivery } = await rootSentIntoTheVoid(fresh("held"));
     let stub = await restart(runId);
