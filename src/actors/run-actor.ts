@@ -701,7 +701,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     let result: T;
     try {
       result = this.ctx.storage.transactionSync(() => {
-        // State rows written in this transaction go out in multi-row statements (run-rows.ts).
+        // State rows written in this transaction go out in multi-row statements (run-state-writes.ts).
         this.store.bufferWrites();
         const value = fn();
         this.store.flush();
