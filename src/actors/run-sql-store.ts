@@ -27,7 +27,6 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   private born: { id: number; states: StateRow[] }[] = [];
 
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
-  /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
   constructor(
     sql: SqlStorage,
     private readonly shard = 0,
