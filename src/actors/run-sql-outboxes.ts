@@ -11,8 +11,16 @@ import { CHUNKED, SqlRows, type StateRecord } from "./run-rows";
  * leases) and the shard protocol's outboxes (spawn batches, settle deltas, gathers). The flags tell the
  * actor, after a commit, what to send or which alarm to arm.
  */
+/** Spawn batches kept in memory for their send at most (each is bounded by SPAWN_BATCH_CHARS). */
+const UNSENT_SPAWNS_IN_MEMORY = 64;
+
 export abstract class SqlOutboxes extends SqlRows {
   protected readyTouched = false;
+  /**
+   * Spawn batches this instance wrote to the outbox and has not seen confirmed, by id: sent from memory.
+   * Cleared after a rolled-back transaction (its rows are gone; the others are read back).
+   */
+  protected readonly unsentSpawns = new Map<number, SpawnBatch>();
   /** Set when a transaction wrote to an outbox of the shard protocol (the actor then flushes it). */
   protected linkTouched = false;
   protected gatherTouched = false;
@@ -38,22 +46,33 @@ export abstract class SqlOutboxes extends SqlRows {
     return touched;
   }
 
-  /** Batches of branches not yet confirmed by their shard, oldest first. */
+  /**
+   * Batches of branches not yet confirmed by their shard, oldest first. A batch this instance wrote is
+   * taken from memory (no read of its row, no parse); one written before a restart is read back.
+   */
   pendingSpawns(limit: number): { id: number; shard: number; batch: SpawnBatch }[] {
     return this.sql
-      .exec<{ id: number; shard: number; body: string }>(
-        "SELECT id, shard, body FROM spawn_outbox ORDER BY id LIMIT ?",
-        limit,
-      )
+      .exec<{ id: number; shard: number }>("SELECT id, shard FROM spawn_outbox ORDER BY id LIMIT ?", limit)
       .toArray()
       .map((r) => ({
         id: r.id,
         shard: r.shard,
-        batch: parseSpawnBatch(r.body === CHUNKED ? this.readChunks(-r.id, "spawn") : r.body),
+        batch: this.unsentSpawns.get(r.id) ?? this.storedSpawn(r.id),
       }));
   }
 
+  /** Keeps a batch just written for its send, unless many are unconfirmed already (a shard is down). */
+  protected keepUnsent(id: number, batch: SpawnBatch): void {
+    if (this.unsentSpawns.size < UNSENT_SPAWNS_IN_MEMORY) this.unsentSpawns.set(id, batch);
+  }
+
+  private storedSpawn(id: number): SpawnBatch {
+    const { body } = this.sql.exec<{ body: string }>("SELECT body FROM spawn_outbox WHERE id = ?", id).one();
+    return parseSpawnBatch(body === CHUNKED ? this.readChunks(-id, "spawn") : body);
+  }
+
   spawnConfirmed(id: number): void {
+    this.unsentSpawns.delete(id);
     this.sql.exec("DELETE FROM spawn_outbox WHERE id = ?", id);
     this.dropChunks(-id, "spawn");
     this.cost.rowsWritten += 1;

@@ -238,7 +238,15 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     }
     const body = JSON.stringify(batch);
     if (!exceedsBytes(body, ROW_VALUE_BYTES)) {
-      this.sql.exec("INSERT INTO spawn_outbox (shard, at, body) VALUES (?, ?, ?)", shard, Date.now(), body);
+      const { id } = this.sql
+        .exec<{ id: number }>(
+          "INSERT INTO spawn_outbox (shard, at, body) VALUES (?, ?, ?) RETURNING id",
+          shard,
+          Date.now(),
+          body,
+        )
+        .one();
+      this.keepUnsent(id, batch);
     } else {
       // One branch heavier than a row (a large output): the batch goes to chunks, keyed by minus its id.
       const id = this.sql
@@ -253,6 +261,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
         this.column(-id, "spawn", batch, false),
         id,
       );
+      this.keepUnsent(id, batch);
     }
     this.cost.rowsWritten += 1;
     this.linkTouched = true;
@@ -363,6 +372,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
     this.born = [];
+    this.unsentSpawns.clear();
     this.dropWrites();
     this.countDeltas.clear();
     this.toleratedDelta = 0;
