@@ -42,6 +42,30 @@ export async function until(probe, t0, timeoutMs, what) {
 export const jobTimeoutMs = (n) => 120_000 + n * 20;
 
 /**
+ * Triggers a run of `graphName` and polls the namespace's runs list until it shows no pending state:
+ * answers the run id, its row and the seconds from the trigger request to that moment.
+ */
+export async function triggerAndWait({ base, headers, ns, graphName, body, n, what }) {
+  const t0 = performance.now();
+  const { run_id: runId } = await call(base, `/v0/namespace/${ns}/graph/${graphName}/trigger`, {
+    method: "POST",
+    headers,
+    body,
+  });
+  const row = await until(
+    async () => {
+      const page = await call(base, `/v0/namespace/${ns}/runs/1/1000`, { headers });
+      const r = page.runs.find((x) => x.run_id === runId);
+      return r && r.pending_count === 0 && r.status !== "PENDING" ? r : undefined;
+    },
+    t0,
+    jobTimeoutMs(n),
+    what,
+  );
+  return { runId, row, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
  * exoflare: the seed's split → process → merge graph under a fresh name, chunk size 1 (n branches),
  * timed from the trigger request until the run shows no pending state; then the counts, the merged
  * total and the run actor's cost counters are checked and read.
@@ -61,23 +85,15 @@ export async function exoflareJob({ base, apiKey, n, graph, ids }) {
   const data = JSON.stringify(Array.from({ length: n }, (_, i) => i + 1));
   const body = JSON.stringify({ inputs: { data, chunk_size: "1" } });
 
-  const t0 = performance.now();
-  const { run_id: runId } = await call(base, `/v0/namespace/${ns}/graph/${graphName}/trigger`, {
-    method: "POST",
+  const { runId, row, seconds } = await triggerAndWait({
+    base,
     headers,
+    ns,
+    graphName,
     body,
+    n,
+    what: `exoflare n=${n}`,
   });
-  const row = await until(
-    async () => {
-      const page = await call(base, `/v0/namespace/${ns}/runs/1/1000`, { headers });
-      const r = page.runs.find((x) => x.run_id === runId);
-      return r && r.pending_count === 0 && r.status !== "PENDING" ? r : undefined;
-    },
-    t0,
-    jobTimeoutMs(n),
-    `exoflare n=${n}`,
-  );
-  const seconds = (performance.now() - t0) / 1000;
 
   const errors = [];
   const states = 2 * n + 1; // n splitter states (head + clones), n processors, one merger

@@ -8,7 +8,7 @@
 // the states into a queue bounded at 2 × batch_size, then sleeps `poll_interval` (twice that after an
 // error); `workers` tasks each take a state, execute its node, and send one `executed` request per state.
 import { performance } from "node:perf_hooks";
-import { call, JobError, jobTimeoutMs, until } from "./jobs.mjs";
+import { call, JobError, jobTimeoutMs, triggerAndWait, until } from "./jobs.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -168,23 +168,15 @@ export async function exoflarePullJob({ base, apiKey, n, graph, sources, options
   let seconds;
   let sent;
   try {
-    const t0 = performance.now();
-    ({ run_id: runId } = await call(base, `/v0/namespace/${ns}/graph/${graphName}/trigger`, {
-      method: "POST",
+    ({ runId, row, seconds } = await triggerAndWait({
+      base,
       headers,
+      ns,
+      graphName,
       body: { inputs: { data, chunk_size: "1" } },
+      n,
+      what: `exoflare-pull n=${n}`,
     }));
-    row = await until(
-      async () => {
-        const page = await call(base, `/v0/namespace/${ns}/runs/1/1000`, { headers });
-        const r = page.runs.find((x) => x.run_id === runId);
-        return r && r.pending_count === 0 && r.status !== "PENDING" ? r : undefined;
-      },
-      t0,
-      jobTimeoutMs(n),
-      `exoflare-pull n=${n}`,
-    );
-    seconds = (performance.now() - t0) / 1000;
   } finally {
     sent = await stopRuntimes(runtimes);
   }

@@ -19,6 +19,17 @@ interface Row {
   error: string | null;
 }
 
+/** Runs the run actor's alarm (which sends unconfirmed rounds again) until the run ends SUCCESS. */
+async function alarmsUntilSuccess(stub: ReturnType<typeof runStub>, runId: string): Promise<void> {
+  await vi.waitUntil(
+    async () => {
+      await runDurableObjectAlarm(stub);
+      return (await runRow("examples", runId))?.status === "SUCCESS";
+    },
+    { timeout: 30_000, interval: 100 },
+  );
+}
+
 describe("dispatch failures", () => {
   it("sends a round again after its sendBatch failed, and the run finishes exactly", async () => {
     const graph = fresh("resend");
@@ -39,13 +50,7 @@ describe("dispatch failures", () => {
     expect(rounds).toBe(1);
     expect((await stateRows<Row>(runId)).map((r) => r.status)).toEqual(["QUEUED"]);
     // The alarm sends the round again once it is RESEND_AFTER_MS old; the run then completes.
-    await vi.waitUntil(
-      async () => {
-        await runDurableObjectAlarm(stub);
-        return (await runRow("examples", runId))?.status === "SUCCESS";
-      },
-      { timeout: 30_000, interval: 100 },
-    );
+    await alarmsUntilSuccess(stub, runId);
     expect(await runRow("examples", runId)).toMatchObject({
       success_count: 7,
       errored_count: 0,
@@ -100,13 +105,7 @@ describe("dispatch failures", () => {
     expect(born.branches).toEqual([{ status: "QUEUED", leased: 1, delivery: 1, n }]);
     expect(born.rounds).toBe(1);
     expect(born.rows).toBeLessThan(2 * n + 20);
-    await vi.waitUntil(
-      async () => {
-        await runDurableObjectAlarm(stub);
-        return (await runRow("examples", runId))?.status === "SUCCESS";
-      },
-      { timeout: 30_000, interval: 100 },
-    );
+    await alarmsUntilSuccess(stub, runId);
     expect(await runRow("examples", runId)).toMatchObject({
       success_count: 2 * n + 1,
       errored_count: 0,

@@ -150,6 +150,30 @@ describe("the run actor's schema upgrade to v6 (chunks in a rowid table)", () =>
     }));
 });
 
+describe("prefetched state rows", () => {
+  it("serve one read each and never outlive a write to their state", () =>
+    runInDurableObject(env.RUN.getByName(`prefetch-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const store = new SqlRunStore(sql, 0);
+      for (const seq of [1, 2, 3]) store.insertState(row(seq, { status: "QUEUED" }));
+      store.bufferWrites();
+      store.prefetch([1, 2, 3]);
+      store.updateState(1, { status: "SUCCESS", outputs: { n: 1 } }, 7);
+      // A state written after the prefetch reads its write, not the prefetched row (the write is still
+      // buffered: the read writes it first).
+      expect(store.getState(1)).toMatchObject({ status: "SUCCESS", outputs: { n: 1 }, updated_at: 7 });
+      expect(store.getState(2)).toMatchObject({ status: "QUEUED" });
+      // A second read of the same state goes to the table again, and sees a write made by other means.
+      sql.exec("UPDATE states SET error = 'changed' WHERE seq = 2");
+      expect(store.getState(2)?.error).toBe("changed");
+      store.flush();
+      // Nothing prefetched outlives the transaction.
+      sql.exec("UPDATE states SET error = 'later' WHERE seq = 3");
+      expect(store.getState(3)?.error).toBe("later");
+    }));
+});
+
 describe("buffered state writes", () => {
   it("writes what a transaction buffered as it would one row at a time: order, nulls, odd text, repeats", () =>
     runInDurableObject(env.RUN.getByName(`buffered-${crypto.randomUUID()}`), async (_actor, state) => {
