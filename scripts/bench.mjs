@@ -47,6 +47,9 @@ const wrangler = join(root, "node_modules", ".bin", "wrangler");
 /** Workflows caps steps per instance (10,000 by default, 25,000 at most); the job needs n + 2. */
 const WORKFLOW_STEP_LIMIT = 10_000;
 const DEFAULT_SIZES = [1_000, 10_000, 100_000];
+/** Branches (floor rows) of the unreported warm-up run of exoflare and the floor; Workflows' is capped. */
+const DEFAULT_WARMUP = 10_000;
+const WORKFLOW_WARMUP_MAX = 1_000;
 const DEFAULT_WORKFLOW_SIZES = [1_000, 3_000];
 
 const { values: opts, usage } = parseCli({
@@ -112,6 +115,12 @@ const { values: opts, usage } = parseCli({
       value: "N",
       description: `pull runtimes (default ${PULL_DEFAULTS.runtimes})`,
     },
+    warmup: {
+      type: "string",
+      value: "N",
+      default: String(DEFAULT_WARMUP),
+      description: `n of the unreported warm-up run each job makes first (Workflows at most ${WORKFLOW_WARMUP_MAX}; 0: 10)`,
+    },
     "states-per-message": {
       type: "string",
       value: "N",
@@ -137,6 +146,7 @@ const pullOptions = {
   runtimes: pullOption("pull-runtimes", PULL_DEFAULTS.runtimes, 1),
 };
 if (sizes.length === 0 && pullSizes.length === 0) usage("--sizes or --pull-sizes needs at least one size");
+const warmup = opts.quick ? 10 : Math.max(10, intOption(usage, "warmup", opts.warmup, { min: 0 }));
 const latencyRuns = opts.quick ? 3 : intOption(usage, "latency-runs", opts["latency-runs"], { min: 0 });
 if (opts["states-per-message"] !== undefined) {
   intOption(usage, "states-per-message", opts["states-per-message"], { min: 1 });
@@ -283,12 +293,30 @@ async function main() {
 
   const graph = sources.splitProcessMergeGraph;
   const ids = { stateIdOf: sources.stateIdOf, runKeyOfRunId: sources.runKeyOfRunId };
-  // Warm-up, not reported: first requests pay for isolate start-up and node registration.
-  await Promise.all([
-    exoflareJob({ base: engine.base, apiKey, n: 10, graph, ids }),
-    floorJob({ base: floor.base, n: 10 }),
-    workflows && workflowJob({ base: workflows.base, n: 10 }),
-  ]);
+  // Warm-up, one job at a time, not in the table: first requests pay for isolate start-up and node
+  // registration, and V8 optimizes the hot code only after it ran a while (a fresh engine's first 10,000
+  // branches take up to twice as long as its third). The rows measure the steady state.
+  const warmups = {};
+  const warm = async (name, fn) => {
+    const t = performance.now();
+    const r = await fn();
+    if (r.errors?.length) throw new Error(`${name} warm-up: ${r.errors.join("; ")}`);
+    warmups[name] = { n: r.n, seconds: (performance.now() - t) / 1000 };
+  };
+  await warm("exoflare", async () => ({
+    n: warmup,
+    ...(await exoflareJob({ base: engine.base, apiKey, n: warmup, graph, ids })),
+  }));
+  await warm("floor", async () => ({ n: warmup, ...(await floorJob({ base: floor.base, n: warmup })) }));
+  if (workflows) {
+    const n = Math.min(warmup, WORKFLOW_WARMUP_MAX);
+    await warm("workflows", async () => ({ n, ...(await workflowJob({ base: workflows.base, n })) }));
+  }
+  console.log(
+    `bench: warm-up ${Object.entries(warmups)
+      .map(([name, w]) => `${name} n=${w.n} ${w.seconds.toFixed(2)} s`)
+      .join(", ")}`,
+  );
 
   const results = [];
   const measure = async (job, n, worker, fn, extra = {}) => {
@@ -407,6 +435,7 @@ async function main() {
     notes:
       "states/s = n / seconds; n = branches (exoflare: one processor state each, 2n+1 states in all), " +
       "Workflows process steps, floor rows. Costs per state are divided by n.",
+    warmups,
     results: final,
     latency,
     ok: failed.length === 0 && (latency === null || latency.exoflare.errors.length === 0),

@@ -38,6 +38,51 @@ export interface StateRecord extends Record<string, SqlStorageValue> {
   lease_expires: number | null;
 }
 
+/**
+ * The states table's columns as `stateRecords` reads them. A query selects these (never `*`) and its rows
+ * are read as arrays: workerd builds a row as an array several times faster than as an object, and a
+ * batch of reports reads thousands of rows (10,000 rows: 100 ms as objects, 40 ms as arrays).
+ */
+const STATE_COLUMNS =
+  "seq, identifier, node_name, namespace, status, inputs, outputs, error, data, parents, exec_seq, fanout_index, lineage, retry_count, fanout_id, manual_retry_fanout_id, does_unites, never_ran, reported_outputs, enqueue_after, created_at, updated_at, offered, lease_expires";
+
+/** `SELECT <the state columns> FROM states <rest>`, for `stateRecords`. */
+export const selectStates = (rest: string) => `SELECT ${STATE_COLUMNS} FROM states ${rest}`;
+
+/** The rows of a `selectStates` query. */
+export function stateRecords(cursor: SqlStorageCursor<Record<string, SqlStorageValue>>): StateRecord[] {
+  const out: StateRecord[] = [];
+  for (const a of cursor.raw()) {
+    out.push({
+      seq: a[0] as number,
+      identifier: a[1] as string,
+      node_name: a[2] as string,
+      namespace: a[3] as string,
+      status: a[4] as string,
+      inputs: a[5] as string | null,
+      outputs: a[6] as string,
+      error: a[7] as string | null,
+      data: a[8] as string,
+      parents: a[9] as string,
+      exec_seq: a[10] as number,
+      fanout_index: a[11] as number,
+      lineage: a[12] as string,
+      retry_count: a[13] as number,
+      fanout_id: a[14] as string,
+      manual_retry_fanout_id: a[15] as string,
+      does_unites: a[16] as number,
+      never_ran: a[17] as number,
+      reported_outputs: a[18] as number,
+      enqueue_after: a[19] as number,
+      created_at: a[20] as number,
+      updated_at: a[21] as number,
+      offered: a[22] as number,
+      lease_expires: a[23] as number | null,
+    });
+  }
+  return out;
+}
+
 const chunkKey = (seq: number, col: string) => `${seq}\u0000${col}`;
 
 /** Parses a JSON column; `chunked` reads a value that was too large for the row. */
@@ -160,12 +205,11 @@ export abstract class SqlRows {
    */
   prefetch(seqs: readonly number[]): void {
     if (seqs.length < 2) return;
-    for (const r of this.sql.exec<StateRecord>(
-      "SELECT * FROM states WHERE seq IN (SELECT value FROM json_each(?))",
+    const cursor = this.sql.exec(
+      selectStates("WHERE seq IN (SELECT value FROM json_each(?))"),
       JSON.stringify(seqs),
-    )) {
-      this.prefetched.set(r.seq, r);
-    }
+    );
+    for (const r of stateRecords(cursor)) this.prefetched.set(r.seq, r);
   }
 
   /** Forgets prefetched rows: `seq`'s (written), or all of them. */
@@ -177,7 +221,7 @@ export abstract class SqlRows {
   getState(seq: number): StateRow | undefined {
     const cached = this.prefetched.get(seq);
     if (cached) this.prefetched.delete(seq);
-    const r = cached ?? this.sql.exec<StateRecord>("SELECT * FROM states WHERE seq = ?", seq).toArray()[0];
+    const r = cached ?? stateRecords(this.sql.exec(selectStates("WHERE seq = ?"), seq))[0];
     if (!r) return undefined;
     const state = this.toRow(r);
     if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);

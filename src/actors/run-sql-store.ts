@@ -193,8 +193,8 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       prefix,
       `${prefix}g`,
     );
-    for (const row of cursor) {
-      const outputs = this.parse(row.seq, "outputs", row.outputs);
+    for (const [seq, text] of cursor.raw() as Iterable<[number, string]>) {
+      const outputs = this.parse(seq, "outputs", text);
       // A state without the field (of an execution with no outputs) adds no value.
       if (field in outputs) yield outputs[field];
     }

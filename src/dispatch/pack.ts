@@ -2,10 +2,10 @@
 // (a message ≤ 128 KB; a batch ≤ 100 messages and ≤ 256 KB).
 
 import type { DispatchedState, DispatchMessage } from "../contracts/dispatch";
-import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES } from "../engine/limits";
+import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES, utf8Length } from "../engine/limits";
 
-const encoder = new TextEncoder();
-export const byteLength = (value: unknown): number => encoder.encode(JSON.stringify(value)).length;
+/** `value`'s size as JSON in UTF-8 bytes. */
+export const byteLength = (value: unknown): number => utf8Length(JSON.stringify(value) ?? "");
 
 export interface PackOptions {
   /** Most states one message may carry (trades fewer messages for less parallelism per message). */

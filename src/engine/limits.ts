@@ -276,10 +276,18 @@ export const NODE_COUNTS_MAX_AGE_MS = 1_000;
 // ---- byte sizes ----
 
 const utf8 = new TextEncoder();
+/** Any UTF-16 code unit outside ASCII (a surrogate too). */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** `text`'s length in UTF-8 bytes; without encoding it when it is ASCII (one byte per character). */
+export function utf8Length(text: string): number {
+  return NON_ASCII.test(text) ? utf8.encode(text).length : text.length;
+}
+
 /** Whether `json` is longer than `max` bytes in UTF-8 (cheap when it is clearly shorter). */
 export function exceedsBytes(json: string, max: number): boolean {
   if (json.length * 3 <= max) return false;
-  return json.length > max || utf8.encode(json).length > max;
+  return json.length > max || utf8Length(json) > max;
 }
 
 /**

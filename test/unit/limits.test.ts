@@ -1,5 +1,25 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { jsonNestsDeeperThan, valueNestsDeeperThan } from "../../src/engine/limits";
+import { exceedsBytes, jsonNestsDeeperThan, utf8Length, valueNestsDeeperThan } from "../../src/engine/limits";
+
+describe("utf8Length", () => {
+  const encoded = (s: string) => new TextEncoder().encode(s).length;
+
+  it("is the UTF-8 length TextEncoder gives, ASCII or not, lone surrogates included", () => {
+    for (const s of ["", "abc", "é", "€", "😀", "a\ud800b", "\udc00", "\u007f\u0080"]) {
+      expect(utf8Length(s)).toBe(encoded(s));
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => utf8Length(s) === encoded(s)),
+      { numRuns: 500 },
+    );
+  });
+
+  it("decides exceedsBytes by bytes, not characters", () => {
+    expect(exceedsBytes("é".repeat(600), 1_000)).toBe(true); // 600 characters, 1,200 bytes
+    expect(exceedsBytes("e".repeat(1_000), 1_000)).toBe(false);
+  });
+});
 
 const arrays = (n: number) => "[".repeat(n) + "]".repeat(n);
 const objects = (n: number) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
