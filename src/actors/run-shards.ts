@@ -13,7 +13,7 @@
 // gather run) again within seconds. Duplicates are harmless by construction.
 import { actorName } from "../engine/ids";
 import type { RunEngine } from "../engine/run/engine";
-import { gatherArray, type SubtreeItem, type SubtreeReader } from "../engine/run/gather";
+import { gatherArray, type SubtreePage, type SubtreeReader } from "../engine/run/gather";
 import { subtreePrefix } from "../engine/run/lineage";
 import { mergeSettles } from "../engine/run/settle";
 import type { SettleDelta, SpawnBatch } from "../engine/run/types";
@@ -38,7 +38,7 @@ export interface RunPeer {
     field: string,
     after: { lineage: string; seq: number } | null,
     limit: number,
-  ): Promise<SubtreeItem[]>;
+  ): Promise<SubtreePage>;
 }
 
 export interface ShardLinkHost {

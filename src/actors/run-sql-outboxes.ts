@@ -1,6 +1,7 @@
 // The run actor's storage beside the engine's port: dispatch bookkeeping (ready states, rounds, leases)
 // and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
 import type { WaitingNode } from "../contracts";
+import type { SubtreePage } from "../engine/run/gather";
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
 import { isoNaive } from "../engine/time";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
@@ -129,34 +130,15 @@ export abstract class SqlOutboxes extends SqlRows {
     this.cost.rowsWritten += 1;
   }
 
-  /** One page of `subtreeValues`, after the (lineage, seq) position `after`, for a unite's gather. */
+  /** One page of `subtreeTexts`, after the (lineage, seq) position `after`, for a unite's gather. */
   subtreePage(
     identifier: string,
     prefix: string,
     field: string,
     after: { lineage: string; seq: number } | null,
     limit: number,
-  ): { lineage: string; seq: number; has: boolean; value: unknown }[] {
-    const from = after ?? { lineage: prefix, seq: -1 };
-    const cursor = this.sql.exec<{ seq: number; lineage: string; outputs: string }>(
-      `SELECT seq, lineage, outputs FROM states WHERE identifier = ? AND status = 'SUCCESS'
-         AND (lineage > ? OR (lineage = ? AND seq > ?)) AND lineage < ?
-       ORDER BY lineage, seq LIMIT ?`,
-      identifier,
-      from.lineage,
-      from.lineage,
-      from.seq,
-      `${prefix}g`,
-      limit,
-    );
-    const page: { lineage: string; seq: number; has: boolean; value: unknown }[] = [];
-    // Read as arrays (cheaper than objects, see `stateRecords`).
-    for (const [seq, lineage, text] of cursor.raw() as Iterable<[number, string, string]>) {
-      const outputs = this.parse(seq, "outputs", text);
-      // `has` false: the state has no such output (an execution with no outputs); it adds no value.
-      page.push({ lineage, seq, has: field in outputs, value: outputs[field] });
-    }
-    return page;
+  ): SubtreePage {
+    return this.subtreeRows(identifier, prefix, field, after, limit);
   }
 
   /** Due CREATED states not yet handed out, oldest due first, through the `states_ready` index. */

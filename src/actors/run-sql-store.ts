@@ -184,20 +184,9 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     return this.sql.exec<{ value: string }>("SELECT value FROM store WHERE key = ?", key).toArray()[0]?.value;
   }
 
-  *subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown> {
-    // Lineage keys are hex, so every key under the prefix sorts below prefix + "g".
-    const cursor = this.sql.exec<{ seq: number; outputs: string }>(
-      `SELECT seq, outputs FROM states WHERE identifier = ? AND status = 'SUCCESS' AND lineage >= ? AND lineage < ?
-       ORDER BY lineage, seq`,
-      identifier,
-      prefix,
-      `${prefix}g`,
-    );
-    for (const [seq, text] of cursor.raw() as Iterable<[number, string]>) {
-      const outputs = this.parse(seq, "outputs", text);
-      // A state without the field (of an execution with no outputs) adds no value.
-      if (field in outputs) yield outputs[field];
-    }
+  subtreeTexts(identifier: string, prefix: string, field: string): string[] {
+    // A state without the field (of an execution with no outputs) adds no value.
+    return this.subtreeRows(identifier, prefix, field, null, null).values.filter((v) => v !== null);
   }
 
   clonesOf(execSeq: number): number[] {

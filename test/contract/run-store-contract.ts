@@ -2,8 +2,10 @@
 // in-memory store the engine's unit tests use (test/unit/run-store-memory.test.ts, in Node) and the run
 // actor's SQLite store (test/integration/run-store-sqlite.test.ts, inside workerd). Tests of the engine
 // assert on the port; this suite is what makes the two stores interchangeable.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { firstSeqOf } from "../../src/engine/ids";
+import { ROW_VALUE_BYTES } from "../../src/engine/limits";
 import type { BarrierDelta, RunStore, SpawnBatch, StateRow } from "../../src/engine/run/types";
 
 /** What the suite needs beside the port: the effects a store makes visible only to its actor. */
@@ -123,7 +125,39 @@ export function runStoreContract(name: string, withStore: WithStore): void {
         put(4, "0000000a000001", { v: "b" });
         put(5, "0000000a000003", { v: "x" }, "ERRORED");
         put(6, "0000000b000000", { v: "other subtree" });
-        expect([...store.subtreeValues("q", "0000000a", "v")]).toEqual(["a", "b", "c"]);
+        expect(store.subtreeTexts("q", "0000000a", "v")).toEqual(['"a"', '"b"', '"c"']);
+      }));
+
+    it("gives each subtree value as the JSON text JSON.stringify gives it, whatever the value", () =>
+      withStore(0, {}, ({ store }) => {
+        // Unicode, escapes, lone surrogates, numbers in exponent form, nested values, null.
+        const values = fc.sample(fc.jsonValue(), { numRuns: 300, seed: 7 });
+        // The last one is larger than a row: its outputs are stored in chunks.
+        values.push(
+          'é\n"\\\u2028',
+          "\ud800",
+          1e21,
+          -0.5,
+          { a: [1, { b: null }] },
+          null,
+          "",
+          "x".repeat(ROW_VALUE_BYTES),
+        );
+        values.forEach((v, i) =>
+          store.insertState(
+            row(i + 1, {
+              identifier: "q",
+              lineage: `0000000a${String(i).padStart(6, "0")}`,
+              outputs: { v, [`a "quoted" field`]: v },
+              status: "SUCCESS",
+            }),
+          ),
+        );
+        expect(store.subtreeTexts("q", "0000000a", "v")).toEqual(values.map((v) => JSON.stringify(v)));
+        // A field name no JSON path can hold is read the slow way, with the same answer.
+        expect(store.subtreeTexts("q", "0000000a", `a "quoted" field`)).toEqual(
+          values.map((v) => JSON.stringify(v)),
+        );
       }));
 
     it("finds an execution's clones and a retry attempt", () =>

@@ -1,9 +1,16 @@
 // A unite's array gathered from several actors, page by page, in fan-out order.
 import { describe, expect, it } from "vitest";
-import { gatherArray, type SubtreeItem, type SubtreeReader } from "../../src/engine/run/gather";
+import { gatherArray, type SubtreeReader } from "../../src/engine/run/gather";
+
+interface Item {
+  lineage: string;
+  seq: number;
+  /** JSON text; null: the state has no such field. */
+  value: string | null;
+}
 
 /** A reader over a sorted list, answering at most `page` items after a position, counting its reads. */
-function reader(items: SubtreeItem[], page: number, reads: number[]): SubtreeReader {
+function reader(items: Item[], page: number, reads: number[]): SubtreeReader {
   return async (after) => {
     reads.push(1);
     const from = after
@@ -11,14 +18,18 @@ function reader(items: SubtreeItem[], page: number, reads: number[]): SubtreeRea
           (i) => i.lineage > after.lineage || (i.lineage === after.lineage && i.seq > after.seq),
         )
       : 0;
-    return from < 0 ? [] : items.slice(from, from + page);
+    const slice = from < 0 ? [] : items.slice(from, from + page);
+    return {
+      seqs: slice.map((i) => i.seq),
+      lineages: slice.map((i) => i.lineage),
+      values: slice.map((i) => i.value),
+    };
   };
 }
-const item = (lineage: string, seq: number, value: unknown, has = true): SubtreeItem => ({
+const item = (lineage: string, seq: number, value: unknown, has = true): Item => ({
   lineage,
   seq,
-  has,
-  value,
+  value: has ? JSON.stringify(value) : null,
 });
 
 describe("gatherArray", () => {
@@ -31,6 +42,11 @@ describe("gatherArray", () => {
     expect(JSON.parse(text)).toEqual(["1", "2", { x: 3 }, "4", "4b", "6", "7", "8", "9"]);
     // Pages, not one read per value.
     expect(reads.length).toBeLessThan(10);
+  });
+
+  it("keeps a null value, which is not a missing one", async () => {
+    const text = await gatherArray([reader([item("a1", 1, null), item("a2", 2, 5)], 5, [])], 5);
+    expect(text).toBe("[null,5]");
   });
 
   it("answers an empty array when no actor has a value", async () => {

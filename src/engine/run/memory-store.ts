@@ -73,11 +73,12 @@ export class MemoryRunStore implements RunStore {
     return this.store[key];
   }
 
-  *subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown> {
-    const rows = [...this.states.values()]
+  subtreeTexts(identifier: string, prefix: string, field: string): string[] {
+    return [...this.states.values()]
       .filter((s) => s.identifier === identifier && s.status === "SUCCESS" && s.lineage.startsWith(prefix))
-      .sort((a, b) => (a.lineage < b.lineage ? -1 : a.lineage > b.lineage ? 1 : a.seq - b.seq));
-    for (const row of rows) if (field in row.outputs) yield row.outputs[field];
+      .sort((a, b) => (a.lineage < b.lineage ? -1 : a.lineage > b.lineage ? 1 : a.seq - b.seq))
+      .filter((row) => field in row.outputs)
+      .map((row) => JSON.stringify(row.outputs[field]));
   }
 
   clonesOf(execSeq: number): number[] {

@@ -158,10 +158,10 @@ export interface RunStore {
   /** The run's store value for `key`, as given at trigger time. */
   storeValue(key: string): string | undefined;
   /**
-   * `field` of every SUCCESS state of node `identifier` whose lineage starts with `prefix`, in lineage
-   * order (fan-out order).
+   * `field` of every SUCCESS state of node `identifier` whose lineage starts with `prefix` that has it,
+   * in lineage order (fan-out order), each as its JSON text.
    */
-  subtreeValues(identifier: string, prefix: string, field: string): Iterable<unknown>;
+  subtreeTexts(identifier: string, prefix: string, field: string): string[];
   /** Seqs of the fan-out clones of execution `execSeq` (a rare, operator-driven call: manual retry). */
   clonesOf(execSeq: number): number[];
   /** Whether a state of `identifier` with this fan-out id and retry count exists (manual-retry dedupe). */

@@ -109,9 +109,7 @@ export abstract class UniteEngine extends EngineCore {
       if (subtree.has(ref.identifier)) {
         const array = gathered?.get(refKey(ref));
         if (array !== undefined) return array;
-        const values: unknown[] = [];
-        for (const value of this.store.subtreeValues(ref.identifier, prefix, ref.field)) values.push(value);
-        return JSON.stringify(values);
+        return `[${this.store.subtreeTexts(ref.identifier, prefix, ref.field).join(",")}]`;
       }
       return this.ancestorOutput(head.parents, ref.identifier, ref.field, uniteId);
     };
