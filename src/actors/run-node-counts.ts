@@ -3,13 +3,15 @@
 // and the run actor adds up its shards' answers.
 //
 // Cost: the GROUP BY reads every state row of the actor (no index is kept for it, so the hot path pays
-// nothing). The run actor therefore answers from a cache at most NODE_COUNTS_MAX_AGE_MS old, so any number
-// of watchers of a run cost at most one count per second; a run that has just stopped (or started again,
-// after a manual retry) is always counted afresh, so its final view is exact.
+// nothing). The run actor therefore answers from a cache at most `nodeCountsMaxAge` old: any number of
+// watchers of a run cost at most one count per second, and a big run's count (which reads every row) is
+// taken less often, in proportion to its states. The summary beside the counts is always current, and a
+// run that has just stopped (or started again, after a manual retry) is always counted afresh, so its final
+// view is exact.
 
 import type { RunNodesView, RunSummary } from "../contracts";
 import { actorName } from "../engine/ids";
-import { NODE_COUNTS_MAX_AGE_MS } from "../engine/limits";
+import { NODE_COUNTS_MAX_AGE_MS, NODE_COUNTS_MS_PER_STATE } from "../engine/limits";
 import { addNodeCounts, type NodeCounts, nodeProgress } from "../engine/run/node-counts";
 import type { RunMeta } from "./run-meta";
 import { parseStatus } from "./run-parse";
@@ -58,6 +60,11 @@ export async function countNodes(host: NodeCountsHost): Promise<NodeCounts> {
   return own;
 }
 
+/** How long a run of `states` states reuses its per-node counts. */
+export function nodeCountsMaxAge(states: number): number {
+  return Math.max(NODE_COUNTS_MAX_AGE_MS, states * NODE_COUNTS_MS_PER_STATE);
+}
+
 interface Cached {
   at: number;
   pending: boolean;
@@ -66,10 +73,10 @@ interface Cached {
 const cache = new WeakMap<object, Cached>();
 
 /** The run's counts, from the cache when it is fresh and was taken while the run was in the same state. */
-function cachedCounts(host: NodeCountsHost, pending: boolean): Promise<NodeCounts> {
+function cachedCounts(host: NodeCountsHost, pending: boolean, states: number): Promise<NodeCounts> {
   const now = Date.now();
   const hit = cache.get(host.actor);
-  if (hit && hit.pending === pending && now - hit.at < NODE_COUNTS_MAX_AGE_MS) return hit.counts;
+  if (hit && hit.pending === pending && now - hit.at < nodeCountsMaxAge(states)) return hit.counts;
   const counts = countNodes(host);
   cache.set(host.actor, { at: now, pending, counts });
   // A failed count is not kept: the next caller counts again.
@@ -87,6 +94,6 @@ export async function runNodesView(
 ): Promise<RunNodesView | null> {
   const meta = host.meta;
   if (meta?.shard !== 0 || meta.namespace !== namespace) return null;
-  const counts = await cachedCounts(host, summary.status === "PENDING");
+  const counts = await cachedCounts(host, summary.status === "PENDING", summary.total_count);
   return { ...summary, namespace: meta.namespace, nodes: nodeProgress(meta.template.nodes, counts) };
 }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { RunMeta } from "../../src/actors/run-meta";
 import { type NodeCountsHost, runNodesView } from "../../src/actors/run-node-counts";
 import type { RunSummary } from "../../src/contracts";
-import { NODE_COUNTS_MAX_AGE_MS } from "../../src/engine/limits";
+import { NODE_COUNTS_MAX_AGE_MS, NODE_COUNTS_MS_PER_STATE } from "../../src/engine/limits";
 import { DEFAULT_RETRY_POLICY, DEFAULT_STORE_CONFIG } from "../../src/engine/model";
 import { addNodeCounts, nodeProgress } from "../../src/engine/run/node-counts";
 
@@ -82,7 +82,7 @@ function host(rows: { identifier: string; status: string; n: number }[]) {
   return { h, scans };
 }
 
-const summary = (status: RunSummary["status"]): RunSummary => ({
+const summary = (status: RunSummary["status"], total = 0): RunSummary => ({
   run_id: "r",
   graph_name: "g",
   status,
@@ -91,7 +91,7 @@ const summary = (status: RunSummary["status"]): RunSummary => ({
   pending_count: 0,
   errored_count: 0,
   retried_count: 0,
-  total_count: 0,
+  total_count: total,
 });
 
 describe("runNodesView", () => {
@@ -110,6 +110,22 @@ describe("runNodesView", () => {
     expect(scans.own).toBe(1);
     vi.setSystemTime(1_000_000 + NODE_COUNTS_MAX_AGE_MS);
     await runNodesView(h, "ns", summary("PENDING"));
+    expect(scans.own).toBe(2);
+  });
+
+  it("counts a big run less often, in proportion to its states, while its summary stays current", async () => {
+    vi.useFakeTimers({ now: 3_000_000 });
+    const { h, scans } = host([]);
+    const states = 2_000_001; // a million branches: counted every 40 s
+    const age = states * NODE_COUNTS_MS_PER_STATE;
+    expect(age).toBeGreaterThan(30 * NODE_COUNTS_MAX_AGE_MS);
+    await runNodesView(h, "ns", summary("PENDING", states));
+    vi.setSystemTime(3_000_000 + NODE_COUNTS_MAX_AGE_MS);
+    const later = await runNodesView(h, "ns", { ...summary("PENDING", states), success_count: 7 });
+    expect(scans.own).toBe(1);
+    expect(later?.success_count).toBe(7);
+    vi.setSystemTime(3_000_000 + Math.ceil(age));
+    await runNodesView(h, "ns", summary("PENDING", states));
     expect(scans.own).toBe(2);
   });
 
