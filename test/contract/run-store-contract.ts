@@ -143,19 +143,19 @@ export function runStoreContract(name: string, withStore: WithStore): void {
           "",
           "x".repeat(ROW_VALUE_BYTES),
         );
-        values.forEach((v, i) =>
+        for (const [i, v] of values.entries()) {
           store.insertState(
             row(i + 1, {
               identifier: "q",
               lineage: `0000000a${String(i).padStart(6, "0")}`,
-              outputs: { v, [`a "quoted" field`]: v },
+              outputs: { v, 'a "quoted" field': v },
               status: "SUCCESS",
             }),
-          ),
-        );
+          );
+        }
         expect(store.subtreeTexts("q", "0000000a", "v")).toEqual(values.map((v) => JSON.stringify(v)));
         // A field name no JSON path can hold is read the slow way, with the same answer.
-        expect(store.subtreeTexts("q", "0000000a", `a "quoted" field`)).toEqual(
+        expect(store.subtreeTexts("q", "0000000a", 'a "quoted" field')).toEqual(
           values.map((v) => JSON.stringify(v)),
         );
       }));
