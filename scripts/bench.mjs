@@ -297,20 +297,17 @@ async function main() {
   // registration, and V8 optimizes the hot code only after it ran a while (a fresh engine's first 10,000
   // branches take up to twice as long as its third). The rows measure the steady state.
   const warmups = {};
-  const warm = async (name, fn) => {
+  const warm = async (name, n, job) => {
     const t = performance.now();
-    const r = await fn();
-    if (r.errors?.length) throw new Error(`${name} warm-up: ${r.errors.join("; ")}`);
-    warmups[name] = { n: r.n, seconds: (performance.now() - t) / 1000 };
+    const r = await job(n);
+    if (r.errors.length > 0) throw new Error(`${name} warm-up: ${r.errors.join("; ")}`);
+    warmups[name] = { n, seconds: (performance.now() - t) / 1000 };
   };
-  await warm("exoflare", async () => ({
-    n: warmup,
-    ...(await exoflareJob({ base: engine.base, apiKey, n: warmup, graph, ids })),
-  }));
-  await warm("floor", async () => ({ n: warmup, ...(await floorJob({ base: floor.base, n: warmup })) }));
+  await warm("exoflare", warmup, (n) => exoflareJob({ base: engine.base, apiKey, n, graph, ids }));
+  await warm("floor", warmup, (n) => floorJob({ base: floor.base, n }));
   if (workflows) {
     const n = Math.min(warmup, WORKFLOW_WARMUP_MAX);
-    await warm("workflows", async () => ({ n, ...(await workflowJob({ base: workflows.base, n })) }));
+    await warm("workflows", n, (k) => workflowJob({ base: workflows.base, n: k }));
   }
   console.log(
     `bench: warm-up ${Object.entries(warmups)

@@ -249,8 +249,8 @@ export abstract class SqlRows {
   }
 
   /**
-   * `field` of successful states of `identifier` whose lineage lies in [`from`, `below`), ordered by
-   * (lineage, seq), after the (lineage, seq) position `after` when given, at most `limit` (none: all).
+   * `field` of successful states of `identifier` whose lineage starts with `prefix`, ordered by
+   * (lineage, seq), after the (lineage, seq) position `after` when given, at most `limit` (null: all).
    * Each value comes as its JSON text, straight from SQLite (`->`): a unite's input of a million values is
    * never parsed and serialized again value by value. `null`: the state has no such field.
    */
@@ -261,11 +261,14 @@ export abstract class SqlRows {
     after: { lineage: string; seq: number } | null,
     limit: number | null,
   ): { seqs: number[]; lineages: string[]; values: (string | null)[] } {
-    // Lineage keys are hex, so every key under the prefix sorts below prefix + "g". A field whose name
-    // holds a double quote cannot be a JSON path label: its values are read from the parsed outputs.
+    // A field whose name holds a double quote cannot be a JSON path label: such values, and those of
+    // outputs kept in chunks, are read from the parsed outputs.
     const path = field.includes('"') ? null : `$."${field}"`;
+    const value =
+      path === null ? "outputs" : `CASE WHEN outputs = '${CHUNKED}' THEN NULL ELSE outputs -> ? END`;
     // The position as a range start (`lineage >= ?`) plus a filter of its ties: an OR of the two made
-    // SQLite scan the index from the subtree's first key on every page (quadratic in the subtree).
+    // SQLite scan the index from the subtree's first key on every page (quadratic in the subtree). Lineage
+    // keys are hex, so every key under the prefix sorts below prefix + "g".
     const start = after
       ? {
           where: "lineage >= ? AND NOT (lineage = ? AND seq <= ?)",
@@ -273,35 +276,28 @@ export abstract class SqlRows {
         }
       : { where: "lineage >= ?", params: [prefix] };
     const cursor = this.sql.exec(
-      `SELECT seq, lineage, CASE WHEN ? IS NULL OR outputs = '${CHUNKED}' THEN NULL ELSE outputs -> ? END,
-         ? IS NULL OR outputs = '${CHUNKED}', outputs = '${CHUNKED}'
+      `SELECT seq, lineage, outputs = '${CHUNKED}', ${value}
        FROM states WHERE identifier = ? AND status = 'SUCCESS' AND ${start.where} AND lineage < ?
        ORDER BY lineage, seq LIMIT ?`,
-      path,
-      path,
-      path,
+      ...(path === null ? [] : [path]),
       identifier,
       ...start.params,
       `${prefix}g`,
       limit ?? -1,
     );
     const page = { seqs: [] as number[], lineages: [] as string[], values: [] as (string | null)[] };
-    type Row = [number, string, string | null, number, number];
-    for (const [seq, lineage, json, slow, chunked] of cursor.raw() as Iterable<Row>) {
-      let value = json;
-      if (slow === 1) {
-        const outputs = this.parse(seq, "outputs", chunked === 1 ? CHUNKED : this.outputsText(seq));
-        value = field in outputs ? JSON.stringify(outputs[field]) : null;
+    type Row = [number, string, number, string | null];
+    for (const [seq, lineage, chunked, text] of cursor.raw() as Iterable<Row>) {
+      let json = text;
+      if (path === null || chunked === 1) {
+        const outputs = this.parse(seq, "outputs", chunked === 1 ? CHUNKED : (text ?? "{}"));
+        json = field in outputs ? JSON.stringify(outputs[field]) : null;
       }
       page.seqs.push(seq);
       page.lineages.push(lineage);
-      page.values.push(value);
+      page.values.push(json);
     }
     return page;
-  }
-
-  private outputsText(seq: number): string {
-    return this.sql.exec<{ outputs: string }>("SELECT outputs FROM states WHERE seq = ?", seq).one().outputs;
   }
 
   /** A JSON object column, its chunks read when it was too large for the row. */
