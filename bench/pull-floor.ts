@@ -98,12 +98,21 @@ async function jsonOf(request: Request): Promise<Record<string, unknown> | null>
   }
 }
 
-/** Routes `/pull-floor/...`; `parts` are the path's segments. */
+/**
+ * Routes `/pull-floor/...`; `parts` are the path's segments. Exosphere's Python SDK, given
+ * `/pull-floor/{job}` as its state manager, asks `/pull-floor/{job}/v0/namespace/{ns}/...`: the same
+ * routes, and its node registration is answered without a write.
+ */
 export async function pullFloorFetch(
   request: Request,
   env: PullFloorEnv,
-  parts: string[],
+  segments: string[],
 ): Promise<Response> {
+  const sdkPath = segments[2] === "v0" && segments[3] === "namespace" && segments.length > 5;
+  const parts = sdkPath ? [...segments.slice(0, 2), ...segments.slice(5)] : segments;
+  if (sdkPath && request.method === "PUT" && parts[2] === "nodes") {
+    return Response.json({ runtime_name: "pull-floor", registered_nodes: [] });
+  }
   const job = parts[1];
   if (!job) return Response.json({ error: "not found" }, { status: 404 });
   const floor = env.PULL_FLOOR.getByName(job);

@@ -6,6 +6,7 @@
 //   npm run bench -- --quick               # n = 1,000 only; fails only on wrong results (CI smoke test)
 //   npm run bench -- --sizes 1000,5000 --out results.json
 //   npm run bench -- --sizes "" --workflow-sizes "" --pull-sizes 1000,10000   # the pull rows alone
+//   npm run bench -- --sizes "" --workflow-sizes "" --pull-python python3      # + Exosphere's Python SDK
 //
 // Everything runs on 127.0.0.1 with fresh temporary state; every process started here is stopped and
 // the temporary directory removed on exit, error or interrupt.
@@ -115,6 +116,12 @@ const { values: opts, usage } = parseCli({
       value: "N",
       description: `pull runtimes (default ${PULL_DEFAULTS.runtimes})`,
     },
+    "pull-python": {
+      type: "string",
+      value: "PYTHON",
+      description:
+        "also run the pull rows with Exosphere's own Python SDK: a Python that can `import exospherehost`",
+    },
     warmup: {
       type: "string",
       value: "N",
@@ -144,6 +151,7 @@ const pullOptions = {
   workers: pullOption("pull-workers", PULL_DEFAULTS.workers, 1),
   pollMs: pullOption("pull-poll-ms", PULL_DEFAULTS.pollMs, 0),
   runtimes: pullOption("pull-runtimes", PULL_DEFAULTS.runtimes, 1),
+  python: opts["pull-python"] || undefined,
 };
 if (sizes.length === 0 && pullSizes.length === 0) usage("--sizes or --pull-sizes needs at least one size");
 const warmup = opts.quick ? 10 : Math.max(10, intOption(usage, "warmup", opts.warmup, { min: 0 }));
@@ -351,12 +359,15 @@ async function main() {
       ...(r.runId ? { runId: r.runId, states: r.states, merged: r.merged, phases: r.phases } : {}),
       ...(r.insideSeconds !== undefined ? { insideSeconds: r.insideSeconds } : {}),
       ...(r.requests ? { requests: r.requests } : {}),
+      // A pull row: the states its runtimes executed (an engine run's 2n + 1, the floor's n rows), per second.
+      ...(r.executed ? { executed: r.executed, executedPerSecond: ok ? r.executed / r.seconds : null } : {}),
       ...extra,
     };
     results.push(result);
     console.log(
       `  ${job} n=${n}: ${ok ? `${r.seconds.toFixed(2)} s` : `WRONG (${r.errors.join("; ")})`}, ` +
         `peak RSS ${mem.peakRssMb} MB` +
+        (ok && r.executed ? `, ${Math.round(r.executed / r.seconds)} executed states/s` : "") +
         (r.phases
           ? ` (split ${r.phases.splitSeconds} s, branches ${r.phases.branchesSeconds} s, merge ${r.phases.mergeSeconds} s)`
           : ""),

@@ -7,12 +7,16 @@
 // local queue holds fewer than `batch_size` states, sends one `states/enqueue` with that batch size, puts
 // the states into a queue bounded at 2 × batch_size, then sleeps `poll_interval` (twice that after an
 // error); `workers` tasks each take a state, execute its node, and send one `executed` request per state.
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { call, JobError, jobTimeoutMs, triggerAndWait, until } from "./jobs.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export const PULL_NAMESPACE = "bench-pull";
+export const PULL_PYTHON_NAMESPACE = "bench-pull-python";
 export const PULL_DEFAULTS = { batchSize: 500, workers: 64, pollMs: 100, runtimes: 1 };
 
 /** The seed's nodes and the SDK's execution helper, from the sources (so the benchmark cannot drift). */
@@ -118,14 +122,81 @@ function sdkRuntime({ base, prefix, headers, sources, batchSize, workers, pollMs
   };
 }
 
-function startRuntimes(options, target) {
-  return Array.from({ length: options.runtimes }, () => sdkRuntime({ ...target, ...options }));
+const PYTHON_RUNTIME = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "bench",
+  "python",
+  "seed_runtime.py",
+);
+
+/**
+ * One runtime of Exosphere's own Python SDK (`bench/python/seed_runtime.py`, run by `options.python`)
+ * against `base + prefix`, which the SDK extends with `/v0/namespace/{ns}/...` itself. It registers the
+ * seed's nodes, then polls until `stop()` kills it. The SDK logs every report it makes (INFO) and every
+ * failure (ERROR); the counters are read from that log.
+ */
+function pythonRuntime({ base, prefix, apiKey, namespace, python, batchSize, workers, pollMs }) {
+  const stats = { polls: 0, executed: 0, refused: 0, failed: 0, registered: false };
+  const args = [PYTHON_RUNTIME, base + prefix, apiKey, namespace, batchSize, workers, pollMs / 1000];
+  const child = spawn(python, args.map(String), { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise((resolve) => child.on("close", resolve));
+  let registered;
+  const ready = new Promise((resolve, reject) => {
+    registered = resolve;
+    child.on("error", (e) => reject(new JobError(`could not run ${python}: ${e.message}`)));
+    child.on("close", (code) =>
+      reject(new JobError(`the Python SDK runtime exited (${code}) before registering`)),
+    );
+  });
+  let tail = "";
+  const errors = [];
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => {
+    const lines = (tail + chunk).split("\n");
+    tail = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.includes("| Notified executed state")) stats.executed += 1;
+      else if (line.includes("| Enqueued states:")) stats.polls += 1;
+      else if (line.includes("| Registered nodes")) registered();
+      else if (line.includes("| ERROR |") || line.startsWith("Traceback")) {
+        stats.failed += 1;
+        if (errors.length < 3) errors.push(line);
+      }
+    }
+  });
+  return {
+    stats,
+    errors,
+    ready,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function startRuntimes(options, target) {
+  if (!options.python) {
+    return Array.from({ length: options.runtimes }, () => sdkRuntime({ ...target, ...options }));
+  }
+  const runtimes = Array.from({ length: options.runtimes }, () => pythonRuntime({ ...target, ...options }));
+  try {
+    await Promise.all(runtimes.map((r) => r.ready));
+  } catch (e) {
+    await stopRuntimes(runtimes);
+    throw e;
+  }
+  return runtimes;
 }
 
 async function stopRuntimes(runtimes) {
   await Promise.all(runtimes.map((r) => r.stop()));
   const total = { polls: 0, executed: 0, refused: 0, failed: 0 };
   for (const r of runtimes) for (const k of Object.keys(total)) total[k] += r.stats[k];
+  const logged = runtimes.flatMap((r) => r.errors ?? []);
+  if (logged.length > 0) console.error(`  python runtime: ${logged.join("\n  ")}`);
   return total;
 }
 
@@ -150,24 +221,32 @@ export async function registerPullNodes({ base, apiKey, sources }) {
  */
 export async function exoflarePullJob({ base, apiKey, n, graph, sources, options }) {
   const headers = { "x-api-key": apiKey };
-  const ns = PULL_NAMESPACE;
+  const ns = options.python ? PULL_PYTHON_NAMESPACE : PULL_NAMESPACE;
   const graphName = `bench-pull-${n}-${Date.now().toString(36)}`;
   const body = { ...graph, nodes: graph.nodes.map((node) => ({ ...node, namespace: ns })) };
-  const upserted = await call(base, `/v0/namespace/${ns}/graph/${graphName}`, {
-    method: "PUT",
-    headers,
-    body,
-  });
-  if (upserted.validation_status !== "VALID") {
-    throw new JobError(`graph did not validate: ${JSON.stringify(upserted.validation_errors)}`);
-  }
   const data = JSON.stringify(Array.from({ length: n }, (_, i) => i + 1));
-  const runtimes = startRuntimes(options, { base, prefix: `/v0/namespace/${ns}`, headers, sources });
+  // The runtimes first: the Python SDK registers its nodes as it starts, before the graph can name them.
+  const runtimes = await startRuntimes(options, {
+    base,
+    prefix: options.python ? "" : `/v0/namespace/${ns}`,
+    headers,
+    apiKey,
+    namespace: ns,
+    sources,
+  });
   let row;
   let runId;
   let seconds;
   let sent;
   try {
+    const upserted = await call(base, `/v0/namespace/${ns}/graph/${graphName}`, {
+      method: "PUT",
+      headers,
+      body,
+    });
+    if (upserted.validation_status !== "VALID") {
+      throw new JobError(`graph did not validate: ${JSON.stringify(upserted.validation_errors)}`);
+    }
     ({ runId, row, seconds } = await triggerAndWait({
       base,
       headers,
@@ -206,15 +285,22 @@ export async function exoflarePullJob({ base, apiKey, n, graph, sources, options
   const expected = String((BigInt(n) * BigInt(n + 1)) / 2n);
   if (merged !== expected) errors.push(`merged ${merged}, expected ${expected}`);
   const costs = await call(base, `/v0/namespace/${ns}/states/run/${runId}/costs`, { headers });
-  return { seconds, runId, states, merged, expected, costs, requests: sent, errors };
+  return { seconds, runId, states, executed: states, merged, expected, costs, requests: sent, errors };
 }
 
 /** The pull floor: n ready items claimed and reported by the same runtimes through the floor's routes. */
 export async function pullFloorJob({ base, n, sources, options }) {
   const job = `pull-floor-${n}-${Date.now().toString(36)}`;
   await call(base, `/pull-floor/${job}/setup?n=${n}`, { method: "POST" });
+  const runtimes = await startRuntimes(options, {
+    base,
+    prefix: `/pull-floor/${job}`,
+    headers: {},
+    apiKey: "unused",
+    namespace: job,
+    sources,
+  });
   const t0 = performance.now();
-  const runtimes = startRuntimes(options, { base, prefix: `/pull-floor/${job}`, headers: {}, sources });
   let seconds;
   let sent;
   try {
@@ -232,12 +318,14 @@ export async function pullFloorJob({ base, n, sources, options }) {
     sent = await stopRuntimes(runtimes);
   }
   const errors = [];
-  if (sent.executed !== n || sent.refused > 0 || sent.failed > 0) {
+  // The Python SDK's log of its last reports can trail the floor's count: only failures are checked there.
+  const executedOk = options.python ? true : sent.executed === n;
+  if (!executedOk || sent.refused > 0 || sent.failed > 0) {
     errors.push(
       `${sent.executed} executed, ${sent.refused} refused, ${sent.failed} failed (expected ${n}, 0, 0)`,
     );
   }
-  return { seconds, requests: sent, errors };
+  return { seconds, executed: n, requests: sent, errors };
 }
 
 /**
@@ -246,24 +334,37 @@ export async function pullFloorJob({ base, n, sources, options }) {
  */
 export async function runPullRows({ engine, floor, apiKey, sizes, graph, sources, options, measure }) {
   if (sizes.length === 0) return;
-  console.log(
-    `bench: pull rows at ${sizes.join(", ")}; runtimes: ${options.runtimes} × ${options.workers} workers, ` +
-      `batch_size ${options.batchSize}, poll interval ${options.pollMs} ms`,
-  );
+  const node = { ...options, python: undefined };
+  const kinds = [[node, "pull-floor", "exoflare-pull", "Node runtimes of the SDK's pattern"]];
+  if (options.python) {
+    kinds.push([options, "python-floor", "exoflare-python", `Exosphere's Python SDK (${options.python})`]);
+  }
   await registerPullNodes({ base: engine.base, apiKey, sources });
-  // Warm-up, not reported.
-  await exoflarePullJob({ base: engine.base, apiKey, n: 10, graph, sources, options });
-  await pullFloorJob({ base: floor.base, n: 10, sources, options });
-  for (const n of sizes) {
-    await measure("pull-floor", n, floor, () => pullFloorJob({ base: floor.base, n, sources, options }), {
-      floorOf: "pull-floor",
-    });
-    await measure(
-      "exoflare-pull",
-      n,
-      engine,
-      () => exoflarePullJob({ base: engine.base, apiKey, n, graph, sources, options }),
-      { floorOf: "pull-floor" },
+  for (const [opts, floorName, engineName, what] of kinds) {
+    console.log(
+      `bench: pull rows at ${sizes.join(", ")}, ${what}; runtimes: ${opts.runtimes} × ${opts.workers} ` +
+        `workers, batch_size ${opts.batchSize}, poll interval ${opts.pollMs} ms`,
     );
+    // Warm-up, not reported.
+    await exoflarePullJob({ base: engine.base, apiKey, n: 10, graph, sources, options: opts });
+    await pullFloorJob({ base: floor.base, n: 10, sources, options: opts });
+    for (const n of sizes) {
+      await measure(
+        floorName,
+        n,
+        floor,
+        () => pullFloorJob({ base: floor.base, n, sources, options: opts }),
+        {
+          floorOf: floorName,
+        },
+      );
+      await measure(
+        engineName,
+        n,
+        engine,
+        () => exoflarePullJob({ base: engine.base, apiKey, n, graph, sources, options: opts }),
+        { floorOf: floorName },
+      );
+    }
   }
 }
