@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { bundleRuntime, PACKAGE_ALIASES } from "./test/integration/runtime/bundle.mjs";
+import { webPageAsText } from "./test/integration/web-page-text.mjs";
 
 const COMPATIBILITY_DATE = "2026-10-01";
 /** The Worker under test keeps the runner's name; runtimes bind its RuntimeEntrypoint by it. */
@@ -43,6 +44,7 @@ export default defineConfig({
       {
         resolve: { alias: PACKAGE_ALIASES },
         plugins: [
+          webPageAsText(),
           cloudflareTest({
             // The engine exactly as deployed; beside it, as Workers of their own, the example runtime and
             // a runtime of test nodes, each on its own queue (test/integration/setup.ts registers them).

@@ -40,6 +40,8 @@ await build({
   target: "es2023",
   external: ["hono", "hono/*", "zod", "croner", "cloudflare:*"],
   chunkNames: "chunks/[name]-[hash]",
+  // The web page's index.html, bundled into the engine as text (src/api/web-page/files.js).
+  loader: { ".html": "text" },
   logLevel: "warning",
 });
 const tsc = spawnSync(

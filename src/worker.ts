@@ -1,4 +1,4 @@
-// The engine Worker's handlers: the HTTP API (and the web page's assets, served before it). It runs no
+// The engine Worker's handlers: the HTTP API and the web page (src/api/routes/web-page.ts). It runs no
 // user code: push runtimes are Workers of their own that consume their own queues and call the engine
 // through the RuntimeEntrypoint (src/api/runtime/entrypoint.ts) or over HTTPS.
 import { app } from "./api/app";

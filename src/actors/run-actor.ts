@@ -333,6 +333,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       const engine = this.runEngine();
       const due: StateRow[] = [];
       const early: number[] = [];
+      // One statement reads the poll's states (a poll claims up to a batch of them).
+      this.store.prefetch(seqs);
       for (const seq of seqs) {
         const state = this.store.getState(seq);
         if (state === undefined) continue;

@@ -82,14 +82,14 @@ export class CostBook {
   /** Writes the totals that changed. MUST be called inside the caller's transaction. */
   save(live: RunCosts): void {
     const total = this.total(live);
-    for (const name of NAMES) {
-      if (total[name] === this.saved[name]) continue;
-      this.sql.exec(
-        "INSERT INTO costs (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = excluded.n",
-        name,
-        total[name],
-      );
-      this.saved[name] = total[name];
-    }
+    const changed = NAMES.filter((name) => total[name] !== this.saved[name]);
+    if (changed.length === 0) return;
+    // One statement for the counters that changed (a report's transaction changes several).
+    this.sql.exec(
+      `INSERT INTO costs (name, n) SELECT key, value FROM json_each(?) WHERE true
+       ON CONFLICT (name) DO UPDATE SET n = excluded.n`,
+      JSON.stringify(Object.fromEntries(changed.map((name) => [name, total[name]]))),
+    );
+    for (const name of changed) this.saved[name] = total[name];
   }
 }

@@ -339,16 +339,17 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       this.linkTouched = true;
       return;
     }
-    for (const [status, delta] of this.countDeltas) {
-      if (delta === 0) continue;
-      this.sql.exec(
-        "INSERT INTO counts (status, n) VALUES (?, ?) ON CONFLICT (status) DO UPDATE SET n = n + excluded.n",
-        status,
-        delta,
-      );
-      this.cost.rowsWritten += 1;
-    }
+    // One statement for every status this transaction moved (a report moves two: from and to).
+    const changed = [...this.countDeltas].filter(([, delta]) => delta !== 0);
     this.countDeltas.clear();
+    if (changed.length > 0) {
+      this.sql.exec(
+        `INSERT INTO counts (status, n) SELECT key, value FROM json_each(?) WHERE true
+         ON CONFLICT (status) DO UPDATE SET n = n + excluded.n`,
+        JSON.stringify(Object.fromEntries(changed)),
+      );
+      this.cost.rowsWritten += changed.length;
+    }
     if (this.toleratedDelta !== 0) {
       this.sql.exec(
         "INSERT INTO meta (key, value) VALUES ('tolerated', ?) ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT)",

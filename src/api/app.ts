@@ -21,6 +21,7 @@ import { runtimeRoutes } from "./routes/runtime";
 import { stateReportRoutes } from "./routes/state-reports";
 import { statesEnqueueRoutes } from "./routes/states-enqueue";
 import { triggerRoutes } from "./routes/trigger";
+import { webPageRoutes } from "./routes/web-page";
 
 /** Route modules, each a Hono app declaring full paths; mounted at the root in this order. */
 const ROUTE_MODULES: Hono<AppEnv>[] = [
@@ -42,6 +43,8 @@ const ROUTE_MODULES: Hono<AppEnv>[] = [
   runCostsRoutes,
   runLiveRoutes,
   openApiRoutes,
+  // The web page (no key: it holds no data; it asks for the key and sends it with its API calls).
+  webPageRoutes,
 ];
 
 export const app = new Hono<AppEnv>();
