@@ -1,7 +1,7 @@
 // The web page (README "The web page"): `/` and `/ui/*`, served by the Worker from the files bundled into
 // it (web-page/files.js), with the page's security headers and an ETag so that a browser revalidates
 // instead of downloading again. A path that names no file of the page is left to the API's routes.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env";
 import { WEB_PAGE_FILES } from "../web-page/files.js";
 
@@ -43,10 +43,11 @@ async function serve(path: string, ifNoneMatch: string | undefined): Promise<Res
   return matches ? new Response(null, { status: 304, headers }) : new Response(file.body, { headers });
 }
 
+/** Answers the page's file at `path` (the request's own path when absent), or the API's 404. */
+const file = (path?: string) => async (c: Context<AppEnv>) =>
+  (await serve(path ?? c.req.path, c.req.header("if-none-match"))) ?? c.notFound();
+
 export const webPageRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => (await serve("/index.html", c.req.header("if-none-match"))) ?? c.notFound())
-  .get(
-    "/index.html",
-    async (c) => (await serve("/index.html", c.req.header("if-none-match"))) ?? c.notFound(),
-  )
-  .get("/ui/:file", async (c) => (await serve(c.req.path, c.req.header("if-none-match"))) ?? c.notFound());
+  .get("/", file("/index.html"))
+  .get("/index.html", file())
+  .get("/ui/:file", file());
