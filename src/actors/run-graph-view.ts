@@ -9,6 +9,7 @@ import {
   graphStructure,
   mergeGraphViews,
 } from "../engine/run/views";
+import { pageAt, pagesAfter } from "./run-clone-pages";
 import type { RunMeta } from "./run-meta";
 import { parseParents, parseStatus } from "./run-parse";
 
@@ -88,6 +89,28 @@ function localGraphView(sql: SqlStorage, meta: RunMeta, page: GraphViewPage): Gr
         : [namespace, afterSeq, identifier, limit + 1]),
     )
     .toArray();
+  // Fan-out clones kept as pages (run-clone-pages.ts) are listed with the rows, in seq order.
+  const clones: typeof rows = [];
+  for (const p of pagesAfter(sql, afterSeq, { namespace, identifier })) {
+    // Rows are in seq order: a page starting after the last row needed adds nothing.
+    if (rows.length > limit && p.first_seq > (rows[limit]?.seq as number)) break;
+    if (clones.length > limit) break;
+    for (let seq = Math.max(p.first_seq, afterSeq + 1); seq < p.first_seq + p.n; seq++) {
+      clones.push({
+        seq,
+        node_name: p.node_name,
+        identifier: p.identifier,
+        status: "SUCCESS",
+        error: null,
+        parents: p.parents,
+      });
+    }
+  }
+  if (clones.length > 0) {
+    rows.push(...clones);
+    rows.sort((a, b) => a.seq - b.seq);
+    rows.length = Math.min(rows.length, limit + 1);
+  }
   const more = rows.length > limit;
   const states = rows.slice(0, limit).map((r) => ({
     ...r,
@@ -104,14 +127,18 @@ function localGraphView(sql: SqlStorage, meta: RunMeta, page: GraphViewPage): Gr
     if (seq > afterSeq) return false;
     let listed = earlier.get(seq);
     if (listed === undefined) {
-      const parent = sql
-        .exec<{ identifier: string }>(
-          "SELECT identifier FROM states WHERE seq = ? AND namespace = ?",
-          seq,
-          namespace,
-        )
-        .toArray()[0];
-      listed = parent !== undefined && (identifier === null || parent.identifier === identifier);
+      const parent =
+        sql
+          .exec<{ identifier: string }>(
+            "SELECT identifier FROM states WHERE seq = ? AND namespace = ?",
+            seq,
+            namespace,
+          )
+          .toArray()[0] ?? pageAt(sql, seq);
+      listed =
+        parent !== undefined &&
+        (!("namespace" in parent) || parent.namespace === namespace) &&
+        (identifier === null || parent.identifier === identifier);
       earlier.set(seq, listed);
     }
     return listed;

@@ -33,14 +33,17 @@ export interface NodeCountsHost {
   peer(name: string): NodeCountsPeer;
 }
 
-/** This actor's states, counted per node and status. */
+/** This actor's states, counted per node and status (fan-out clones kept as pages are SUCCESS states). */
 export function localNodeCounts(sql: SqlStorage): NodeCounts {
   const counts: NodeCounts = {};
   const rows = sql.exec<{ identifier: string; status: string; n: number }>(
-    "SELECT identifier, status, count(*) AS n FROM states GROUP BY identifier, status",
+    `SELECT identifier, status, count(*) AS n FROM states GROUP BY identifier, status
+     UNION ALL SELECT identifier, 'SUCCESS', sum(n) FROM clone_pages GROUP BY identifier`,
   );
   for (const row of rows) {
-    counts[row.identifier] = { ...counts[row.identifier], [parseStatus(row.status, "node counts")]: row.n };
+    const status = parseStatus(row.status, "node counts");
+    const node = counts[row.identifier] ?? {};
+    counts[row.identifier] = { ...node, [status]: (node[status] ?? 0) + row.n };
   }
   return counts;
 }

@@ -3,6 +3,7 @@
 
 import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
 import type { StateRow } from "../engine/run/types";
+import { ClonePageWriter, cloneState, pageOutputs, subtreeClones } from "./run-clone-pages";
 import { parseInputs, parseObject, parseParents, parseStatus } from "./run-parse";
 import { StateWrites } from "./run-state-writes";
 
@@ -116,6 +117,14 @@ export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string)
   };
 }
 
+/** Values of a subtree in (lineage, seq) order, as columns: column i is one state. */
+interface SubtreeColumns {
+  seqs: number[];
+  lineages: string[];
+  /** The value as JSON text; null when the state has no such field. */
+  values: (string | null)[];
+}
+
 /** Cost counters, counted where the work happens (reported by the benchmark). */
 export interface RunCostCounters {
   rowsWritten: number;
@@ -130,6 +139,10 @@ export abstract class SqlRows {
   /** Every statement of the store goes through this: it first writes what is buffered, in order. */
   protected readonly sql: SqlStorage;
   private readonly writes: StateWrites;
+  /** Fan-out clones of this transaction, written as pages (run-clone-pages.ts) with its other rows. */
+  private readonly pages = new ClonePageWriter();
+  /** The last clone page whose outputs were read (a fan-out's grandchildren read its clones in order). */
+  private pageRead: { first: number; outputs: Record<string, unknown>[] } | undefined;
   /**
    * The (seq, column) pairs that have chunks. Chunked values are rare (each is over ROW_VALUE_BYTES), so
    * the set stays small, and replacing a value that was never chunked (every report's outputs) costs no
@@ -138,12 +151,14 @@ export abstract class SqlRows {
   private chunked = new Set<string>();
   private readonly prefetched = new Map<number, StateRecord>();
 
-  constructor(raw: SqlStorage) {
+  constructor(private readonly raw: SqlStorage) {
     this.writes = new StateWrites(raw);
     const writes = this.writes;
+    const pages = this.pages;
     this.sql = {
       exec: (query: string, ...bindings: unknown[]) => {
         writes.drain();
+        pages.flush(raw);
         return raw.exec(query, ...bindings);
       },
     } as SqlStorage;
@@ -164,6 +179,7 @@ export abstract class SqlRows {
   drainWrites(): void {
     this.forgetPrefetched();
     this.writes.drain();
+    this.pages.flush(this.raw);
     this.writes.buffering = false;
   }
 
@@ -171,11 +187,20 @@ export abstract class SqlRows {
   protected dropWrites(): void {
     this.forgetPrefetched();
     this.writes.clear();
+    this.pages.clear();
+    this.pageRead = undefined;
     this.writes.buffering = false;
   }
 
   protected writeInsert(values: SqlStorageValue[]): void {
     this.writes.insert(values);
+  }
+
+  /** Keeps a plain fan-out clone in a page; false when it must be a row of its own. */
+  protected writeClone(s: StateRow): boolean {
+    const added = this.pages.add(s);
+    if (added === "opened") this.cost.rowsWritten += 1;
+    return added !== false;
   }
 
   protected writeUpdate(seq: number, sets: string[], values: SqlStorageValue[]): void {
@@ -222,7 +247,7 @@ export abstract class SqlRows {
     const cached = this.prefetched.get(seq);
     if (cached) this.prefetched.delete(seq);
     const r = cached ?? stateRecords(this.sql.exec(selectStates("WHERE seq = ?"), seq))[0];
-    if (!r) return undefined;
+    if (!r) return cloneState(this.sql, seq, (execSeq) => this.headInputs(execSeq));
     const state = this.toRow(r);
     if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);
     return state;
@@ -237,7 +262,14 @@ export abstract class SqlRows {
     const r = this.sql
       .exec<{ outputs: string }>("SELECT outputs FROM states WHERE seq = ?", seq)
       .toArray()[0];
-    return r ? this.parse(seq, "outputs", r.outputs) : undefined;
+    if (r) return this.parse(seq, "outputs", r.outputs);
+    let page = this.pageRead;
+    if (!page || seq < page.first || seq >= page.first + page.outputs.length) {
+      page = pageOutputs(this.sql, seq);
+      if (!page) return undefined;
+      this.pageRead = page;
+    }
+    return page.outputs[seq - page.first];
   }
 
   protected headInputs(execSeq: number): Record<string, string> {
@@ -260,7 +292,40 @@ export abstract class SqlRows {
     field: string,
     after: { lineage: string; seq: number } | null,
     limit: number | null,
-  ): { seqs: number[]; lineages: string[]; values: (string | null)[] } {
+  ): SubtreeColumns {
+    const rows = this.subtreeStateRows(identifier, prefix, field, after, limit);
+    const clones = subtreeClones(this.sql, identifier, prefix, field, after, limit);
+    if (clones.seqs.length === 0) return rows;
+    if (rows.seqs.length === 0) return clones;
+    // Both in (lineage, seq) order: merged, the first `limit` of the two are the first of the subtree.
+    const out: SubtreeColumns = { seqs: [], lineages: [], values: [] };
+    let i = 0;
+    let j = 0;
+    const max = limit ?? Number.POSITIVE_INFINITY;
+    while (out.seqs.length < max && (i < rows.seqs.length || j < clones.seqs.length)) {
+      const takeRow =
+        j >= clones.seqs.length ||
+        (i < rows.seqs.length &&
+          ((rows.lineages[i] as string) < (clones.lineages[j] as string) ||
+            (rows.lineages[i] === clones.lineages[j] &&
+              (rows.seqs[i] as number) < (clones.seqs[j] as number))));
+      const from = takeRow ? rows : clones;
+      const k = takeRow ? i++ : j++;
+      out.seqs.push(from.seqs[k] as number);
+      out.lineages.push(from.lineages[k] as string);
+      out.values.push(from.values[k] as string | null);
+    }
+    return out;
+  }
+
+  /** The states-table rows of `subtreeRows`. */
+  private subtreeStateRows(
+    identifier: string,
+    prefix: string,
+    field: string,
+    after: { lineage: string; seq: number } | null,
+    limit: number | null,
+  ): SubtreeColumns {
     // A field whose name holds a double quote cannot be a JSON path label: such values, and those of
     // outputs kept in chunks, are read from the parsed outputs.
     const path = field.includes('"') ? null : `$."${field}"`;

@@ -1,7 +1,8 @@
 // The run actor's SQLite schema, created (or upgraded) idempotently in one place.
 import { STATE_STATUSES } from "../engine/model";
+import { CLONE_PAGES_INDEX, CLONE_PAGES_SCHEMA } from "./run-clone-pages";
 
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
@@ -124,6 +125,10 @@ export function migrateRunSchema(sql: SqlStorage): void {
   sql.exec(
     "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",
   );
+  // v7: plain fan-out clones as pages, one row per run of consecutive clones (run-clone-pages.ts). Clones
+  // an earlier version wrote stay rows; every read of a state reads both.
+  sql.exec(CLONE_PAGES_SCHEMA);
+  sql.exec(CLONE_PAGES_INDEX);
   sql.exec(`CREATE TABLE IF NOT EXISTS barriers (
     unite TEXT NOT NULL, exec_seq INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL,
     failed_sample TEXT NOT NULL, fired INTEGER NOT NULL, failed_unite INTEGER,

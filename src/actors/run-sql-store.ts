@@ -13,6 +13,7 @@ import type {
   StatePatch,
   StateRow,
 } from "../engine/run/types";
+import { cloneHasFanoutId, lastCloneSeq } from "./run-clone-pages";
 import { parseSeqs, parseStatus } from "./run-parse";
 import { SqlOutboxes } from "./run-sql-outboxes";
 
@@ -32,8 +33,10 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     private readonly shard = 0,
   ) {
     super(sql);
-    this.seq =
-      sql.exec<{ m: number | null }>("SELECT max(seq) AS m FROM states").one().m ?? firstSeqOf(shard) - 1;
+    this.seq = Math.max(
+      sql.exec<{ m: number | null }>("SELECT max(seq) AS m FROM states").one().m ?? firstSeqOf(shard) - 1,
+      lastCloneSeq(sql) ?? 0,
+    );
     this.shardsUsed =
       sql.exec("SELECT 1 FROM meta WHERE key = 'shards_used'").toArray().length > 0 ||
       sql.exec("SELECT 1 FROM spawn_outbox LIMIT 1").toArray().length > 0;
@@ -79,6 +82,8 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   private insertRow(s: StateRow, leaseExpires: number | null, delivery: number | null): void {
+    // A plain fan-out clone joins its page (run-clone-pages.ts) instead of taking a row.
+    if (leaseExpires === null && this.writeClone(s)) return;
     this.writeInsert([
       s.seq,
       s.identifier,
@@ -190,7 +195,9 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   clonesOf(execSeq: number): number[] {
-    // Operator-driven (manual retry): a scan is acceptable; no index on the hot path for it.
+    // Operator-driven (manual retry): a scan is acceptable; no index on the hot path for it. Only clones
+    // kept as rows: manual retry supersedes the clones of a failed execution (NEXT_CREATED_ERROR, always
+    // rows); a clone in a page is SUCCESS, of an execution that cannot be retried as a whole.
     return this.sql
       .exec<{ seq: number }>("SELECT seq FROM states WHERE exec_seq = ? AND seq != ?", execSeq, execSeq)
       .toArray()
@@ -199,6 +206,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   hasAttempt(identifier: string, fanoutId: string, retryCount: number): boolean {
     // A rare, operator-driven call: a scan is acceptable here (no index on the hot path for it).
+    if (retryCount === 0 && cloneHasFanoutId(this.sql, identifier, fanoutId)) return true;
     return (
       this.sql
         .exec(

@@ -160,6 +160,73 @@ export function runStoreContract(name: string, withStore: WithStore): void {
         );
       }));
 
+    it("reads a fan-out's clones back as written: by seq, their outputs, in subtree order, by fan-out id", () =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.oneof(fc.jsonValue(), fc.constant("x".repeat(70_000))), {
+            minLength: 1,
+            maxLength: 1_200,
+          }),
+          fc.integer({ min: 0, max: 3 }),
+          (values, children) =>
+            withStore(0, {}, ({ store, commit }) => {
+              // A head, its clones with consecutive seqs (as the engine allocates them), then children.
+              const head = row(store.nextSeq(), {
+                identifier: "q",
+                lineage: "00000001000000",
+                status: "SUCCESS",
+              });
+              store.insertState({ ...head, outputs: { v: values[0] } });
+              const clones = values.slice(1).map((v, k) =>
+                row(0, {
+                  ...head,
+                  seq: store.nextSeq(),
+                  exec_seq: head.seq,
+                  fanout_index: k + 1,
+                  fanout_id: `clone-${k}`,
+                  inputs: {},
+                  outputs: k % 5 === 4 ? {} : { v, k },
+                }),
+              );
+              for (const c of clones) store.insertState(c);
+              for (let i = 0; i < children; i++) {
+                store.insertState(
+                  row(store.nextSeq(), { identifier: "c", parents: [["q", head.seq, head.seq]] }),
+                );
+              }
+              // Another execution of q in the same subtree, after the clones, and one outside it.
+              store.insertState(
+                row(5_000, {
+                  identifier: "q",
+                  lineage: "00000001000001",
+                  status: "SUCCESS",
+                  outputs: { v: "later" },
+                }),
+              );
+              store.insertState(
+                row(5_001, {
+                  identifier: "q",
+                  lineage: "00000002000000",
+                  status: "SUCCESS",
+                  outputs: { v: "out" },
+                }),
+              );
+              commit();
+              for (const c of clones) {
+                expect(store.getState(c.seq)).toEqual({ ...c, inputs: head.inputs });
+                expect(store.outputsOf(c.seq)).toEqual(c.outputs);
+              }
+              const expected = [{ v: values[0] }, ...clones.map((c) => c.outputs), { v: "later" }]
+                .filter((o) => "v" in o)
+                .map((o) => JSON.stringify(o.v));
+              expect(store.subtreeTexts("q", "00000001", "v")).toEqual(expected);
+              expect(store.hasAttempt("q", `clone-${values.length - 2}`, 0)).toBe(values.length > 1);
+              expect(store.hasAttempt("q", "clone-none", 0)).toBe(false);
+            }),
+        ),
+        { numRuns: 12, seed: 11 },
+      ));
+
     it("finds an execution's clones and a retry attempt", () =>
       withStore(0, {}, ({ store }) => {
         store.insertState(row(1));

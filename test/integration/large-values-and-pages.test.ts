@@ -179,6 +179,64 @@ describe("fan-out reports in pages", () => {
     expect(new Set(qs.body.nodes.map((n) => n.identifier))).toEqual(new Set(["q"]));
   });
 
+  it("shows every clone of a fan-out kept as pages: in the paged graph, by id, with its parents' edges", async () => {
+    const ns = fresh("clones");
+    await pullGraph(ns, fanGraph(ns));
+    const runId = await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    // Outputs of every shape a page keeps, and one too large for a page (it stays a row of its own).
+    const values = Array.from({ length: 300 }, (_, i) => (i === 150 ? bigText(70_000, "big") : `v${i}`));
+    const res = await report(ns, p?.state_id ?? "", "executed", { outputs: values.map((v) => ({ v })) });
+    expect(res.status).toBe(200);
+    // Walked a few states at a time, the graph lists each state once, in id order.
+    const seen: { id: string; identifier: string; status: string }[] = [];
+    const edges: { source: string; target: string }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await json<{
+        nodes: { id: string; identifier: string; status: string }[];
+        edges: { source: string; target: string }[];
+        next_cursor?: string;
+      }>("GET", `/v0/namespace/${ns}/states/run/${runId}/graph?limit=97${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.nodes);
+      edges.push(...page.body.edges);
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    const ids = seen.map((n) => n.id);
+    expect(ids).toEqual([...ids].sort());
+    expect(new Set(ids).size).toBe(ids.length);
+    const ps = seen.filter((n) => n.identifier === "p");
+    expect(ps).toHaveLength(values.length);
+    expect(new Set(ps.map((n) => n.status))).toEqual(new Set(["SUCCESS"]));
+    expect(seen.filter((n) => n.identifier === "q")).toHaveLength(values.length);
+    // Each q's edge comes from its own p state, whose outputs are the value it was given.
+    expect(edges).toHaveLength(values.length);
+    const sources = new Set(edges.map((e) => e.source));
+    expect(sources).toEqual(new Set(ps.map((n) => n.id)));
+    // Read by id, the p states carry the outputs, each once (branches in shards interleave their ids).
+    const outputs: string[] = [];
+    for (const n of ps) {
+      const state = await stateDetails(ns, "g", runId, n.id);
+      expect(state).toMatchObject({ status: "SUCCESS", error: null });
+      outputs.push(state.outputs.v as string);
+    }
+    expect(outputs.sort()).toEqual([...values].sort());
+    // The live view counts the clones with the rows.
+    const live = await json<{ nodes: { identifier: string; states: Record<string, number> }[] }>(
+      "GET",
+      `/v0/namespace/${ns}/states/run/${runId}/nodes`,
+    );
+    expect(live.body.nodes.find((n) => n.identifier === "p")?.states.SUCCESS).toBe(values.length);
+    for (let done = 0; done < values.length; ) {
+      const qs = await enqueue(ns, ["Q"], 100);
+      for (const q of qs) await report(ns, q.state_id, "executed", { outputs: [{ v: q.inputs.v }] });
+      done += qs.length;
+    }
+    const u = await pulledUnite(ns);
+    expect(JSON.parse(u?.inputs.all ?? "")).toEqual(values);
+  });
+
   it("creates no child that reads an execution with no outputs, and fires its unite with empty arrays", async () => {
     const ns = fresh("empty");
     await pullGraph(ns, fanGraph(ns));

@@ -2,6 +2,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { CLONE_PAGE_MEMBERS } from "../../src/actors/run-clone-pages";
+import { localNodeCounts } from "../../src/actors/run-node-counts";
 import { migrateRunSchema } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
@@ -222,5 +224,81 @@ describe("buffered state writes", () => {
         .one().n;
       expect(leased).toBe(1_250);
       expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM states").one().n).toBe(2_500);
+    }));
+});
+
+describe("fan-out clones kept as pages", () => {
+  it("takes a row per page, not per clone, and every read and a restarted store still see each clone", () =>
+    runInDurableObject(env.RUN.getByName(`pages-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const store = new SqlRunStore(sql, 0);
+      store.bufferWrites();
+      const head = row(store.nextSeq(), { identifier: "q", lineage: "00000001000000", status: "SUCCESS" });
+      store.insertState(head);
+      const clones = Array.from({ length: 2_000 }, (_, k) =>
+        row(0, {
+          ...head,
+          seq: store.nextSeq(),
+          exec_seq: head.seq,
+          fanout_index: k + 1,
+          // One output too large for a page: that clone is a row of its own, between two pages.
+          outputs: { v: k === 1_000 ? "x".repeat(70_000) : k },
+        }),
+      );
+      for (const c of clones) store.insertState(c);
+      // A second execution's clones in the same subtree, after another node's rows.
+      store.insertState(row(store.nextSeq(), { identifier: "c" }));
+      const later = row(store.nextSeq(), { identifier: "q", lineage: "00000001000001", status: "SUCCESS" });
+      store.insertState({ ...later, outputs: { v: "later-0" } });
+      const laterClone = row(0, { ...later, seq: store.nextSeq(), exec_seq: later.seq, fanout_index: 1 });
+      store.insertState({ ...laterClone, outputs: { v: "later-1" } });
+      store.flush();
+
+      const pages = sql.exec<{ n: number }>("SELECT count(*) AS n FROM clone_pages").one().n;
+      expect(pages).toBeLessThanOrEqual(Math.ceil(2_000 / CLONE_PAGE_MEMBERS) + 2);
+      const rows = sql.exec<{ n: number }>("SELECT count(*) AS n FROM states").one().n;
+      expect(rows).toBe(4); // the two heads, the large clone and the other node's row
+      expect(localNodeCounts(sql)).toEqual({ q: { SUCCESS: 2_003 }, c: { CREATED: 1 } });
+
+      // From a restarted store, the subtree is the whole list in fan-out order, read whole or by 7.
+      const restarted = new SqlRunStore(sql, 0);
+      const all = restarted.subtreeTexts("q", "00000001", "v");
+      // (The first head has no output "v": it adds no value.)
+      expect(all).toEqual([...clones.map((c) => JSON.stringify(c.outputs.v)), '"later-0"', '"later-1"']);
+      const paged: string[] = [];
+      let after: { lineage: string; seq: number } | null = null;
+      for (;;) {
+        const page = restarted.subtreePage("q", "00000001", "v", after, 7);
+        paged.push(...page.values.filter((v): v is string => v !== null));
+        if (page.seqs.length < 7) break;
+        after = { lineage: page.lineages[6] as string, seq: page.seqs[6] as number };
+      }
+      expect(paged).toEqual(all);
+      expect(restarted.getState(clones[1_500]?.seq ?? 0)).toEqual({ ...clones[1_500], inputs: head.inputs });
+      expect(restarted.nextSeq()).toBe(laterClone.seq + 1);
+    }));
+
+  it("forgets the pages of a transaction that rolled back", () =>
+    runInDurableObject(env.RUN.getByName(`pages-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const store = new SqlRunStore(sql, 0);
+      const head = row(store.nextSeq(), { status: "SUCCESS" });
+      store.insertState(head);
+      store.flush();
+      expect(() =>
+        state.storage.transactionSync(() => {
+          store.bufferWrites();
+          store.insertState(row(store.nextSeq(), { ...head, seq: 2, exec_seq: 1, fanout_index: 1 }));
+          expect(store.outputsOf(2)).toEqual({});
+          throw new Error("roll back");
+        }),
+      ).toThrow("roll back");
+      store.discard();
+      store.flush();
+      expect(store.getState(2)).toBeUndefined();
+      expect(store.outputsOf(2)).toBeUndefined();
+      expect(sql.exec("SELECT 1 FROM clone_pages").toArray()).toEqual([]);
     }));
 });

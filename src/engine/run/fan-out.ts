@@ -69,24 +69,27 @@ export abstract class FanOutEngine extends UniteEngine {
     // A wide page's branches are born claimed and sent after the commit (one write each, no claim).
     const wide = members.length * spawn.length > BORN_CLAIMED_FROM;
     const born: StateRow[] = [];
-    for (let [m, children] of members) {
+    // The clones this actor keeps come first, with consecutive seqs: the store may keep such a run of
+    // clones as one row (a page). A clone is born executed, so it is never pending.
+    const placed = members.map(([m, children]) => {
       const shard = this.shardOf(m.fanout_index, state.identifier);
+      if (shard !== 0 || m.fanout_index === 0) return { m, children, shard };
+      const clone: StateRow = {
+        ...m,
+        seq: this.nextSeq(),
+        fanout_id: this.env.newFanoutId(),
+        retry_count: 0,
+        does_unites: false,
+        reported_outputs: 0,
+      };
+      this.store.insertState({ ...clone, status: "SUCCESS", created_at: this.now, updated_at: this.now });
+      this.store.count("SUCCESS", 1);
+      return { m: clone, children, shard };
+    });
+    for (const { m, children, shard } of placed) {
       if (shard !== 0) {
         this.forwardMember(batches, shard, state, m, children);
         continue;
-      }
-      if (m.fanout_index > 0) {
-        m = {
-          ...m,
-          seq: this.nextSeq(),
-          fanout_id: this.env.newFanoutId(),
-          retry_count: 0,
-          does_unites: false,
-          reported_outputs: 0,
-        };
-        // A clone is born executed and settles below in the same transaction, so it is never pending.
-        this.store.insertState({ ...m, status: "SUCCESS", created_at: this.now, updated_at: this.now });
-        this.store.count("SUCCESS", 1);
       }
       for (const next of children) {
         const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));

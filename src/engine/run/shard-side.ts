@@ -19,7 +19,8 @@ export abstract class ShardEngine extends FanOutEngine {
     // A wide batch's branches are born claimed (see fan-out.ts); the run actor counted them CREATED.
     const wide = batch.members.reduce((n, m) => n + m.children.length, 0) > BORN_CLAIMED_FROM;
     const born: StateRow[] = [];
-    for (const member of batch.members) {
+    // The clones first, with consecutive seqs (the store may keep them as one page), then their children.
+    const clones = batch.members.map((member): StateRow => {
       const clone: StateRow = {
         ...this.newState({
           seq: this.nextSeq(),
@@ -38,6 +39,10 @@ export abstract class ShardEngine extends FanOutEngine {
         fanout_id: member.fanout_id,
       };
       this.store.insertState(clone);
+      return clone;
+    });
+    batch.members.forEach((member, i) => {
+      const clone = clones[i] as StateRow;
       for (const child of member.children) {
         const row = this.newState({
           seq: this.nextSeq(),
@@ -70,7 +75,7 @@ export abstract class ShardEngine extends FanOutEngine {
         this.store.insertState(row);
         this.store.ready(row.seq, now);
       }
-    }
+    });
     if (born.length > 0) this.store.bornClaimed?.(born);
     this.end();
   }
