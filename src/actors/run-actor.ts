@@ -30,7 +30,7 @@ import {
 import { leaseExpiryError } from "../engine/run/control";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
-import type { SubtreePage } from "../engine/run/gather";
+import type { SubtreePage, SubtreePosition } from "../engine/run/gather";
 import { GraphIndex } from "../engine/run/graph-index";
 import type { NodeCounts } from "../engine/run/node-counts";
 import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
@@ -311,10 +311,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     identifier: string,
     prefix: string,
     field: string,
-    after: { lineage: string; seq: number } | null,
+    after: SubtreePosition | null,
     limit: number,
   ): Promise<SubtreePage> {
-    if (!this.meta) return { seqs: [], lineages: [], values: [] };
+    if (!this.meta) return { seqs: [], indexes: [], lineages: [], values: [] };
     return this.store.subtreePage(identifier, prefix, field, after, limit);
   }
 

@@ -9,6 +9,7 @@
 // A clone that does not fit this shape (a large output, a NEXT_CREATED_ERROR clone, anything with its
 // own error or times) stays a states row. Clones are never updated: a SUCCESS clone is final, and manual
 // retry supersedes only clones of a failed execution, which are rows.
+import { type SubtreePage, type SubtreePosition, sortsBefore } from "../engine/run/gather";
 import type { StateRow } from "../engine/run/types";
 import { parseObject, parseParents } from "./run-parse";
 import { StoredDataError } from "./stored";
@@ -33,10 +34,14 @@ export const CLONE_PAGES_SCHEMA = `CREATE TABLE IF NOT EXISTS clone_pages (
   created_at INTEGER NOT NULL,
   fanout_indexes TEXT NOT NULL,
   fanout_ids TEXT NOT NULL,
-  outputs TEXT NOT NULL)`;
-/** A unite's subtree read walks the pages of one node in (lineage, seq) order. */
+  outputs TEXT NOT NULL,
+  last_index INTEGER NOT NULL DEFAULT 0)`;
+/**
+ * A unite's subtree read walks the pages of one node in fan-out order: by lineage, then output index (a
+ * page's clones are one execution's, in increasing index order, so its last index orders it).
+ */
 export const CLONE_PAGES_INDEX =
-  "CREATE INDEX IF NOT EXISTS clone_pages_subtree ON clone_pages (identifier, lineage, first_seq)";
+  "CREATE INDEX IF NOT EXISTS clone_pages_subtree ON clone_pages (identifier, lineage, last_index)";
 
 /** Whether a row is a plain fan-out clone, the only kind a page holds. */
 function pageable(s: StateRow): boolean {
@@ -76,6 +81,7 @@ export class ClonePageWriter {
     if (text.length > CLONE_PAGE_CHARS) return false;
     const page = this.pages[this.pages.length - 1];
     if (page && this.extends(page, s, text)) {
+      // (A page's indices increase: `extends` checks it, and its last one orders it in subtree reads.)
       page.indexes.push(s.fanout_index);
       page.ids.push(s.fanout_id);
       page.outputs.push(text);
@@ -98,6 +104,7 @@ export class ClonePageWriter {
     const t = page.template;
     return (
       s.seq === t.seq + page.indexes.length &&
+      s.fanout_index > (page.indexes[page.indexes.length - 1] as number) &&
       page.indexes.length < CLONE_PAGE_MEMBERS &&
       page.chars + text.length <= CLONE_PAGE_CHARS &&
       s.exec_seq === t.exec_seq &&
@@ -136,13 +143,14 @@ export class ClonePageWriter {
           JSON.stringify(p.indexes),
           JSON.stringify(p.ids),
           `[${p.outputs.join(",")}]`,
+          p.indexes[p.indexes.length - 1],
         ];
       });
       sql.exec(
         `INSERT INTO clone_pages (first_seq, n, exec_seq, identifier, node_name, namespace, parents, lineage, data,
-           manual_retry_fanout_id, enqueue_after, created_at, fanout_indexes, fanout_ids, outputs)
+           manual_retry_fanout_id, enqueue_after, created_at, fanout_indexes, fanout_ids, outputs, last_index)
          SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8,
-           value->>9, value->>10, value->>11, value->>12, value->>13, value->>14 FROM json_each(?)`,
+           value->>9, value->>10, value->>11, value->>12, value->>13, value->>14, value->>15 FROM json_each(?)`,
         JSON.stringify(rows),
       );
     }
@@ -308,41 +316,42 @@ export function* pagesAfter(
 }
 
 /**
- * A page of clones of `identifier` under lineage `prefix`, in (lineage, seq) order after the position
- * `after`, at most `limit` (null: all): each clone's seq, lineage and `field` of its outputs as JSON text
- * (null: it has no such field).
+ * A page of clones of `identifier` under lineage `prefix`, in fan-out order (lineage, output index, seq)
+ * after the position `after`, at most `limit` (null: all): each clone's seq, output index, lineage and
+ * `field` of its outputs as JSON text (null: it has no such field).
  */
 export function subtreeClones(
   sql: SqlStorage,
   identifier: string,
   prefix: string,
   field: string,
-  after: { lineage: string; seq: number } | null,
+  after: SubtreePosition | null,
   limit: number | null,
-): { seqs: number[]; lineages: string[]; values: (string | null)[] } {
-  const out = { seqs: [] as number[], lineages: [] as string[], values: [] as (string | null)[] };
-  // As for states (run-rows.ts): a range start plus a filter of its ties, never an OR of the two.
+): SubtreePage {
+  const out: SubtreePage = { seqs: [], indexes: [], lineages: [], values: [] };
+  // As for states (run-rows.ts): a seek to the position; the clones at or before it are skipped below.
   const start = after
-    ? {
-        where: "lineage >= ? AND NOT (lineage = ? AND first_seq + n - 1 <= ?)",
-        params: [after.lineage, after.lineage, after.seq],
-      }
+    ? { where: "(lineage, last_index) >= (?, ?)", params: [after.lineage, after.index] }
     : { where: "lineage >= ?", params: [prefix] };
   const cursor = sql.exec(
-    `SELECT first_seq, lineage, outputs FROM clone_pages
-     WHERE identifier = ? AND ${start.where} AND lineage < ? ORDER BY lineage, first_seq`,
+    `SELECT first_seq, lineage, fanout_indexes, outputs FROM clone_pages
+     WHERE identifier = ? AND ${start.where} AND lineage < ? ORDER BY lineage, last_index`,
     identifier,
     ...start.params,
     `${prefix}g`,
   );
-  for (const [first, lineage, text] of cursor.raw() as Iterable<[number, string, string]>) {
+  for (const [first, lineage, indexText, text] of cursor.raw() as Iterable<
+    [number, string, string, string]
+  >) {
+    const indexes = JSON.parse(indexText) as number[];
     const outputs = JSON.parse(text) as Record<string, unknown>[];
     for (let k = 0; k < outputs.length; k++) {
-      const seq = first + k;
-      if (after && lineage === after.lineage && seq <= after.seq) continue;
+      const position = { lineage, index: indexes[k] as number, seq: first + k };
+      if (after && !sortsBefore(after, position)) continue;
       if (limit !== null && out.seqs.length >= limit) return out;
       const o = outputs[k] as Record<string, unknown>;
-      out.seqs.push(seq);
+      out.seqs.push(position.seq);
+      out.indexes.push(position.index);
       out.lineages.push(lineage);
       out.values.push(Object.hasOwn(o, field) ? JSON.stringify(o[field]) : null);
     }

@@ -2,6 +2,7 @@
 // for a row kept in a `chunks` table beside it. Every statement binds its parameters.
 
 import { exceedsBytes, ROW_VALUE_BYTES, VALUE_CHUNK_CHARS } from "../engine/limits";
+import { positionIn, type SubtreePage, type SubtreePosition, sortsBefore } from "../engine/run/gather";
 import type { StateRow } from "../engine/run/types";
 import { ClonePageWriter, cloneState, pageOutputs, subtreeClones } from "./run-clone-pages";
 import { parseInputs, parseObject, parseParents, parseStatus } from "./run-parse";
@@ -115,14 +116,6 @@ export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string)
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
-}
-
-/** Values of a subtree in (lineage, seq) order, as columns: column i is one state. */
-interface SubtreeColumns {
-  seqs: number[];
-  lineages: string[];
-  /** The value as JSON text; null when the state has no such field. */
-  values: (string | null)[];
 }
 
 /** Cost counters, counted where the work happens (reported by the benchmark). */
@@ -281,8 +274,8 @@ export abstract class SqlRows {
   }
 
   /**
-   * `field` of successful states of `identifier` whose lineage starts with `prefix`, ordered by
-   * (lineage, seq), after the (lineage, seq) position `after` when given, at most `limit` (null: all).
+   * `field` of successful states of `identifier` whose lineage starts with `prefix`, in fan-out order
+   * (lineage, output index, seq), after the position `after` when given, at most `limit` (null: all).
    * Each value comes as its JSON text, straight from SQLite (`->`): a unite's input of a million values is
    * never parsed and serialized again value by value. `null`: the state has no such field.
    */
@@ -290,28 +283,26 @@ export abstract class SqlRows {
     identifier: string,
     prefix: string,
     field: string,
-    after: { lineage: string; seq: number } | null,
+    after: SubtreePosition | null,
     limit: number | null,
-  ): SubtreeColumns {
+  ): SubtreePage {
     const rows = this.subtreeStateRows(identifier, prefix, field, after, limit);
     const clones = subtreeClones(this.sql, identifier, prefix, field, after, limit);
     if (clones.seqs.length === 0) return rows;
     if (rows.seqs.length === 0) return clones;
-    // Both in (lineage, seq) order: merged, the first `limit` of the two are the first of the subtree.
-    const out: SubtreeColumns = { seqs: [], lineages: [], values: [] };
+    // Both in fan-out order: merged, the first `limit` of the two are the first of the subtree.
+    const out: SubtreePage = { seqs: [], indexes: [], lineages: [], values: [] };
     let i = 0;
     let j = 0;
     const max = limit ?? Number.POSITIVE_INFINITY;
     while (out.seqs.length < max && (i < rows.seqs.length || j < clones.seqs.length)) {
       const takeRow =
         j >= clones.seqs.length ||
-        (i < rows.seqs.length &&
-          ((rows.lineages[i] as string) < (clones.lineages[j] as string) ||
-            (rows.lineages[i] === clones.lineages[j] &&
-              (rows.seqs[i] as number) < (clones.seqs[j] as number))));
+        (i < rows.seqs.length && sortsBefore(positionIn(rows, i), positionIn(clones, j)));
       const from = takeRow ? rows : clones;
       const k = takeRow ? i++ : j++;
       out.seqs.push(from.seqs[k] as number);
+      out.indexes.push(from.indexes[k] as number);
       out.lineages.push(from.lineages[k] as string);
       out.values.push(from.values[k] as string | null);
     }
@@ -323,42 +314,44 @@ export abstract class SqlRows {
     identifier: string,
     prefix: string,
     field: string,
-    after: { lineage: string; seq: number } | null,
+    after: SubtreePosition | null,
     limit: number | null,
-  ): SubtreeColumns {
+  ): SubtreePage {
     // A field whose name holds a double quote cannot be a JSON path label: such values, and those of
     // outputs kept in chunks, are read from the parsed outputs.
     const path = field.includes('"') ? null : `$."${field}"`;
     const value =
       path === null ? "outputs" : `CASE WHEN outputs = '${CHUNKED}' THEN NULL ELSE outputs -> ? END`;
-    // The position as a range start (`lineage >= ?`) plus a filter of its ties: an OR of the two made
-    // SQLite scan the index from the subtree's first key on every page (quadratic in the subtree). Lineage
-    // keys are hex, so every key under the prefix sorts below prefix + "g".
+    // The position as a range start on the index (`(lineage, fanout_index) >= …`, a seek) plus a filter
+    // of its ties (same lineage and index: an execution and its retries): an OR of the two made SQLite
+    // scan the index from the subtree's first key on every page (quadratic in the subtree). Lineage keys
+    // are hex, so every key under the prefix sorts below prefix + "g".
     const start = after
       ? {
-          where: "lineage >= ? AND NOT (lineage = ? AND seq <= ?)",
-          params: [after.lineage, after.lineage, after.seq],
+          where: "(lineage, fanout_index) >= (?, ?) AND NOT (lineage = ? AND fanout_index = ? AND seq <= ?)",
+          params: [after.lineage, after.index, after.lineage, after.index, after.seq],
         }
       : { where: "lineage >= ?", params: [prefix] };
     const cursor = this.sql.exec(
-      `SELECT seq, lineage, outputs = '${CHUNKED}', ${value}
+      `SELECT seq, fanout_index, lineage, outputs = '${CHUNKED}', ${value}
        FROM states WHERE identifier = ? AND status = 'SUCCESS' AND ${start.where} AND lineage < ?
-       ORDER BY lineage, seq LIMIT ?`,
+       ORDER BY lineage, fanout_index, seq LIMIT ?`,
       ...(path === null ? [] : [path]),
       identifier,
       ...start.params,
       `${prefix}g`,
       limit ?? -1,
     );
-    const page = { seqs: [] as number[], lineages: [] as string[], values: [] as (string | null)[] };
-    type Row = [number, string, number, string | null];
-    for (const [seq, lineage, chunked, text] of cursor.raw() as Iterable<Row>) {
+    const page: SubtreePage = { seqs: [], indexes: [], lineages: [], values: [] };
+    type Row = [number, number, string, number, string | null];
+    for (const [seq, index, lineage, chunked, text] of cursor.raw() as Iterable<Row>) {
       let json = text;
       if (path === null || chunked === 1) {
         const outputs = this.parse(seq, "outputs", chunked === 1 ? CHUNKED : (text ?? "{}"));
         json = field in outputs ? JSON.stringify(outputs[field]) : null;
       }
       page.seqs.push(seq);
+      page.indexes.push(index);
       page.lineages.push(lineage);
       page.values.push(json);
     }

@@ -2,7 +2,7 @@
 import { STATE_STATUSES } from "../engine/model";
 import { CLONE_PAGES_INDEX, CLONE_PAGES_SCHEMA } from "./run-clone-pages";
 
-const SCHEMA_VERSION = 7;
+const SCHEMA_VERSION = 8;
 
 /** Whether this actor's storage holds a run's schema (i.e. somebody started a run here). */
 export function runSchemaExists(sql: SqlStorage): boolean {
@@ -121,13 +121,21 @@ export function migrateRunSchema(sql: SqlStorage): void {
     sql.exec("INSERT INTO chunks (seq, col, part, text) SELECT seq, col, part, text FROM chunks_v5");
     sql.exec("DROP TABLE chunks_v5");
   }
-  // Only a firing unite reads a subtree: successful states of one node under a lineage prefix.
+  // Only a firing unite reads a subtree: successful states of one node under a lineage prefix, in fan-out
+  // order (lineage, output index, seq). v8 adds the output index: the clones of one execution share its
+  // lineage, and across shards their seqs are not in output order.
+  if (version && Number(version.value) <= 7) sql.exec("DROP INDEX IF EXISTS states_success_subtree");
   sql.exec(
-    "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",
+    "CREATE INDEX IF NOT EXISTS states_success_subtree ON states (identifier, lineage, fanout_index) WHERE status = 'SUCCESS'",
   );
   // v7: plain fan-out clones as pages, one row per run of consecutive clones (run-clone-pages.ts). Clones
-  // an earlier version wrote stay rows; every read of a state reads both.
+  // an earlier version wrote stay rows; every read of a state reads both. v8: a page's last output index.
   sql.exec(CLONE_PAGES_SCHEMA);
+  if (version && Number(version.value) === 7) {
+    sql.exec("ALTER TABLE clone_pages ADD COLUMN last_index INTEGER NOT NULL DEFAULT 0");
+    sql.exec("UPDATE clone_pages SET last_index = fanout_indexes ->> '$[#-1]'");
+    sql.exec("DROP INDEX IF EXISTS clone_pages_subtree");
+  }
   sql.exec(CLONE_PAGES_INDEX);
   sql.exec(`CREATE TABLE IF NOT EXISTS barriers (
     unite TEXT NOT NULL, exec_seq INTEGER NOT NULL, pending INTEGER NOT NULL, failed INTEGER NOT NULL,

@@ -13,7 +13,12 @@
 // gather run) again within seconds. Duplicates are harmless by construction.
 import { actorName } from "../engine/ids";
 import type { RunEngine } from "../engine/run/engine";
-import { gatherArray, type SubtreePage, type SubtreeReader } from "../engine/run/gather";
+import {
+  gatherArray,
+  type SubtreePage,
+  type SubtreePosition,
+  type SubtreeReader,
+} from "../engine/run/gather";
 import { subtreePrefix } from "../engine/run/lineage";
 import { mergeSettles } from "../engine/run/settle";
 import type { SettleDelta, SpawnBatch } from "../engine/run/types";
@@ -36,7 +41,7 @@ export interface RunPeer {
     identifier: string,
     prefix: string,
     field: string,
-    after: { lineage: string; seq: number } | null,
+    after: SubtreePosition | null,
     limit: number,
   ): Promise<SubtreePage>;
 }

@@ -1,7 +1,7 @@
 // The run actor's storage beside the engine's port: dispatch bookkeeping (ready states, rounds, leases)
 // and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
 import type { WaitingNode } from "../contracts";
-import type { SubtreePage } from "../engine/run/gather";
+import type { SubtreePage, SubtreePosition } from "../engine/run/gather";
 import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
 import { isoNaive } from "../engine/time";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
@@ -130,12 +130,12 @@ export abstract class SqlOutboxes extends SqlRows {
     this.cost.rowsWritten += 1;
   }
 
-  /** One page of `subtreeTexts`, after the (lineage, seq) position `after`, for a unite's gather. */
+  /** One page of `subtreeTexts`, after the position `after`, for a unite's gather. */
   subtreePage(
     identifier: string,
     prefix: string,
     field: string,
-    after: { lineage: string; seq: number } | null,
+    after: SubtreePosition | null,
     limit: number,
   ): SubtreePage {
     return this.subtreeRows(identifier, prefix, field, after, limit);

@@ -237,6 +237,43 @@ describe("fan-out reports in pages", () => {
     expect(JSON.parse(u?.inputs.all ?? "")).toEqual(values);
   });
 
+  it("gives a unite a sharded fan-out's own outputs in fan-out order", async () => {
+    // p → q (fans out over the shards) → r; the unite over p reads q's own outputs, one per clone.
+    const ns = fresh("order");
+    await registerPull(ns, [
+      { name: "P", inputs: ["v"], outputs: ["v"] },
+      { name: "Q", inputs: ["v"], outputs: ["v"] },
+      { name: "R", inputs: ["v"], outputs: ["v"] },
+      { name: "U", inputs: ["all"], outputs: ["v"] },
+    ]);
+    await upsertValid(ns, "g", {
+      nodes: [
+        node(ns, "P", "p", { v: "x" }, ["q"]),
+        node(ns, "Q", "q", { v: "${{ p.outputs.v }}" }, ["r"]),
+        node(ns, "R", "r", { v: "${{ q.outputs.v }}" }, ["u"]),
+        {
+          ...node(ns, "U", "u", { all: "${{ q.outputs.v }}" }),
+          unites: { identifier: "p", strategy: "ALL_SUCCESS" },
+        },
+      ],
+    });
+    await trigger(ns, "g");
+    const [p] = await enqueue(ns, ["P"], 1);
+    await report(ns, p?.state_id ?? "", "executed", { outputs: [{ v: "x" }] });
+    const [q] = await enqueue(ns, ["Q"], 1);
+    const values = Array.from({ length: 40 }, (_, i) => `v${String(i).padStart(2, "0")}`);
+    expect(
+      (await report(ns, q?.state_id ?? "", "executed", { outputs: values.map((v) => ({ v })) })).status,
+    ).toBe(200);
+    for (let done = 0; done < values.length; ) {
+      const rs = await enqueue(ns, ["R"], 100);
+      for (const r of rs) await report(ns, r.state_id, "executed", { outputs: [{ v: r.inputs.v }] });
+      done += rs.length;
+    }
+    const u = await pulledUnite(ns);
+    expect(JSON.parse(u?.inputs.all ?? "")).toEqual(values);
+  });
+
   it("creates no child that reads an execution with no outputs, and fires its unite with empty arrays", async () => {
     const ns = fresh("empty");
     await pullGraph(ns, fanGraph(ns));

@@ -7,6 +7,7 @@ import { localNodeCounts } from "../../src/actors/run-node-counts";
 import { migrateRunSchema } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
+import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
 import { row, runStoreContract } from "../contract/run-store-contract";
 
 // Twice: writing each row at once, and buffering row writes into multi-row statements until the commit
@@ -267,12 +268,12 @@ describe("fan-out clones kept as pages", () => {
       // (The first head has no output "v": it adds no value.)
       expect(all).toEqual([...clones.map((c) => JSON.stringify(c.outputs.v)), '"later-0"', '"later-1"']);
       const paged: string[] = [];
-      let after: { lineage: string; seq: number } | null = null;
+      let after: SubtreePosition | null = null;
       for (;;) {
         const page = restarted.subtreePage("q", "00000001", "v", after, 7);
         paged.push(...page.values.filter((v): v is string => v !== null));
         if (page.seqs.length < 7) break;
-        after = { lineage: page.lineages[6] as string, seq: page.seqs[6] as number };
+        after = positionIn(page, 6);
       }
       expect(paged).toEqual(all);
       expect(restarted.getState(clones[1_500]?.seq ?? 0)).toEqual({ ...clones[1_500], inputs: head.inputs });
@@ -300,5 +301,37 @@ describe("fan-out clones kept as pages", () => {
       expect(store.getState(2)).toBeUndefined();
       expect(store.outputsOf(2)).toBeUndefined();
       expect(sql.exec("SELECT 1 FROM clone_pages").toArray()).toEqual([]);
+    }));
+});
+
+describe("the run actor's schema upgrade to v8 (fan-out order by output index)", () => {
+  it("gives v7 clone pages their last index and rebuilds both subtree indexes", () =>
+    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      // A v7 database: pages without their last index, subtree indexes without the output index.
+      sql.exec("DROP INDEX clone_pages_subtree");
+      sql.exec("ALTER TABLE clone_pages DROP COLUMN last_index");
+      sql.exec("CREATE INDEX clone_pages_subtree ON clone_pages (identifier, lineage, first_seq)");
+      sql.exec("DROP INDEX states_success_subtree");
+      sql.exec(
+        "CREATE INDEX states_success_subtree ON states (identifier, lineage) WHERE status = 'SUCCESS'",
+      );
+      sql.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
+      sql.exec(
+        `INSERT INTO clone_pages (first_seq, n, exec_seq, identifier, node_name, namespace, parents, lineage, data,
+           manual_retry_fanout_id, enqueue_after, created_at, fanout_indexes, fanout_ids, outputs)
+         VALUES (2, 2, 1, 'q', 'Q', 't', '[]', 'ab', '{}', '', 0, 1, '[4,9]', '["f4","f9"]', '[{"v":4},{"v":9}]')`,
+      );
+
+      migrateRunSchema(sql);
+      expect(sql.exec<{ i: number }>("SELECT last_index AS i FROM clone_pages").one().i).toBe(9);
+      const ddl = (name: string) =>
+        sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = ?", name).one().sql;
+      expect(ddl("clone_pages_subtree")).toMatch(/\(identifier, lineage, last_index\)/);
+      expect(ddl("states_success_subtree")).toMatch(/\(identifier, lineage, fanout_index\)/);
+      const store = new SqlRunStore(sql, 0);
+      expect(store.subtreeTexts("q", "a", "v")).toEqual(["4", "9"]);
+      expect(store.getState(3)).toMatchObject({ fanout_index: 9, fanout_id: "f9", outputs: { v: 9 } });
     }));
 });

@@ -1,9 +1,10 @@
 // A unite's array gathered from several actors, page by page, in fan-out order.
 import { describe, expect, it } from "vitest";
-import { gatherArray, type SubtreeReader } from "../../src/engine/run/gather";
+import { gatherArray, type SubtreeReader, sortsBefore } from "../../src/engine/run/gather";
 
 interface Item {
   lineage: string;
+  index: number;
   seq: number;
   /** JSON text; null: the state has no such field. */
   value: string | null;
@@ -13,21 +14,19 @@ interface Item {
 function reader(items: Item[], page: number, reads: number[]): SubtreeReader {
   return async (after) => {
     reads.push(1);
-    const from = after
-      ? items.findIndex(
-          (i) => i.lineage > after.lineage || (i.lineage === after.lineage && i.seq > after.seq),
-        )
-      : 0;
+    const from = after ? items.findIndex((i) => sortsBefore(after, i)) : 0;
     const slice = from < 0 ? [] : items.slice(from, from + page);
     return {
       seqs: slice.map((i) => i.seq),
+      indexes: slice.map((i) => i.index),
       lineages: slice.map((i) => i.lineage),
       values: slice.map((i) => i.value),
     };
   };
 }
-const item = (lineage: string, seq: number, value: unknown, has = true): Item => ({
+const item = (lineage: string, seq: number, value: unknown, has = true, index = 0): Item => ({
   lineage,
+  index,
   seq,
   value: has ? JSON.stringify(value) : null,
 });
@@ -42,6 +41,16 @@ describe("gatherArray", () => {
     expect(JSON.parse(text)).toEqual(["1", "2", { x: 3 }, "4", "4b", "6", "7", "8", "9"]);
     // Pages, not one read per value.
     expect(reads.length).toBeLessThan(10);
+  });
+
+  it("orders an execution's clones spread over the actors by output index, not by seq", async () => {
+    // One lineage (one execution): its head and clones 1, 2 in one actor, clones 3, 4 in others whose
+    // seqs sort before (a shard's seqs) and after (another shard's) the first actor's.
+    const head = [item("e", 10, "0", true, 0), item("e", 11, "1", true, 1), item("e", 12, "2", true, 2)];
+    const low = [item("e", 5, "3", true, 3)];
+    const high = [item("e", 90, "4", true, 4)];
+    const text = await gatherArray([reader(head, 1, []), reader(low, 1, []), reader(high, 1, [])], 1);
+    expect(JSON.parse(text)).toEqual(["0", "1", "2", "3", "4"]);
   });
 
   it("keeps a null value, which is not a missing one", async () => {

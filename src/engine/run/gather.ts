@@ -1,22 +1,46 @@
 // A unite's array input over branch shards (design §4, §6): the subtree's values read from every actor of
-// the run a page at a time, merged into fan-out order (lineage, then seq), as one JSON array. Values travel
+// the run a page at a time, merged into fan-out order (lineage, then output index, then seq: the clones of
+// one execution share its lineage and are spread over the shards), as one JSON array. Values travel
 // as their JSON text, in columns (cheap to send between actors, never parsed here). Memory is a page per
 // actor plus the array being built.
+
+/** Where a state sorts in fan-out order: its lineage, its output index (a clone's), then its seq. */
+export interface SubtreePosition {
+  lineage: string;
+  index: number;
+  seq: number;
+}
+
+/** Whether position `a` sorts before `b` in fan-out order. */
+export function sortsBefore(a: SubtreePosition, b: SubtreePosition): boolean {
+  if (a.lineage !== b.lineage) return a.lineage < b.lineage;
+  if (a.index !== b.index) return a.index < b.index;
+  return a.seq < b.seq;
+}
 
 /** One page of an actor's values in fan-out order: column i is one state. */
 export interface SubtreePage {
   seqs: number[];
+  /** Each state's output index (`fanout_index`). */
+  indexes: number[];
   lineages: string[];
   /** The value as JSON text; null when the state has no such field (an execution with no outputs). */
   values: (string | null)[];
 }
 
-/** Reads one actor's values after a (lineage, seq) position (null: from the start), at most `page`. */
-export type SubtreeReader = (after: { lineage: string; seq: number } | null) => Promise<SubtreePage>;
+/** Reads one actor's values after a position (null: from the start), at most `page`. */
+export type SubtreeReader = (after: SubtreePosition | null) => Promise<SubtreePage>;
+
+/** The position of column `i` of a page. */
+export const positionIn = (page: SubtreePage, i: number): SubtreePosition => ({
+  lineage: page.lineages[i] as string,
+  index: page.indexes[i] as number,
+  seq: page.seqs[i] as number,
+});
 
 /** Merges the actors' pages into one JSON array in fan-out order; a reader returning fewer than `page` is done. */
 export async function gatherArray(readers: SubtreeReader[], page: number): Promise<string> {
-  const empty: SubtreePage = { seqs: [], lineages: [], values: [] };
+  const empty: SubtreePage = { seqs: [], indexes: [], lineages: [], values: [] };
   const sources = readers.map((read) => ({ read, page: empty, at: 0, done: false }));
   const parts: string[] = [];
   for (;;) {
@@ -24,24 +48,26 @@ export async function gatherArray(readers: SubtreeReader[], page: number): Promi
       sources.map(async (s) => {
         if (s.at < s.page.seqs.length || s.done) return;
         const last = s.page.seqs.length - 1;
-        const after =
-          last >= 0 ? { lineage: s.page.lineages[last] as string, seq: s.page.seqs[last] as number } : null;
-        s.page = await s.read(after);
+        s.page = await s.read(last >= 0 ? positionIn(s.page, last) : null);
         s.at = 0;
         if (s.page.seqs.length < page) s.done = true;
       }),
     );
-    // The next value in fan-out order: the smallest (lineage, seq) at the head of any source.
+    // The next value in fan-out order: the smallest position at the head of any source.
+    // (Compared in place: this loop runs once per value, a million times for a million branches.)
     let next: (typeof sources)[number] | undefined;
     let lineage = "";
+    let index = 0;
     let seq = 0;
     for (const s of sources) {
       if (s.at >= s.page.seqs.length) continue;
       const l = s.page.lineages[s.at] as string;
+      const i = s.page.indexes[s.at] as number;
       const q = s.page.seqs[s.at] as number;
-      if (!next || l < lineage || (l === lineage && q < seq)) {
+      if (!next || l < lineage || (l === lineage && (i < index || (i === index && q < seq)))) {
         next = s;
         lineage = l;
+        index = i;
         seq = q;
       }
     }

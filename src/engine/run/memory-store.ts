@@ -74,11 +74,20 @@ export class MemoryRunStore implements RunStore {
   }
 
   subtreeTexts(identifier: string, prefix: string, field: string): string[] {
-    return [...this.states.values()]
-      .filter((s) => s.identifier === identifier && s.status === "SUCCESS" && s.lineage.startsWith(prefix))
-      .sort((a, b) => (a.lineage < b.lineage ? -1 : a.lineage > b.lineage ? 1 : a.seq - b.seq))
-      .filter((row) => field in row.outputs)
-      .map((row) => JSON.stringify(row.outputs[field]));
+    return (
+      [...this.states.values()]
+        .filter((s) => s.identifier === identifier && s.status === "SUCCESS" && s.lineage.startsWith(prefix))
+        // Fan-out order: lineage, then output index (an execution's clones share its lineage), then seq.
+        .sort((a, b) =>
+          a.lineage !== b.lineage
+            ? a.lineage < b.lineage
+              ? -1
+              : 1
+            : a.fanout_index - b.fanout_index || a.seq - b.seq,
+        )
+        .filter((row) => field in row.outputs)
+        .map((row) => JSON.stringify(row.outputs[field]))
+    );
   }
 
   clonesOf(execSeq: number): number[] {
