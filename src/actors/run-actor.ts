@@ -276,7 +276,10 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
    * Writes a batch of branches the run actor hands to this shard (design §6), starting the shard with the
    * run's meta on its first batch. A batch id seen before changes nothing.
    */
-  async adopt(meta: RunMeta, id: number, batch: SpawnBatch): Promise<void> {
+  async adopt(meta: RunMeta, id: number, body: string): Promise<void> {
+    // The run actor's own text: JSON.stringify of a batch it built, or one it checked when it read the
+    // batch back from its outbox after a restart (run-sql-outboxes.ts). Parsed once, here.
+    const batch = JSON.parse(body) as SpawnBatch;
     if (!this.meta) {
       if (!this.opened) this.open();
       this.transact(() => writeRunMeta(this.ctx.storage.sql, meta));

@@ -21,7 +21,7 @@ import {
 } from "../engine/run/gather";
 import { subtreePrefix } from "../engine/run/lineage";
 import { mergeSettles } from "../engine/run/settle";
-import type { SettleDelta, SpawnBatch } from "../engine/run/types";
+import type { SettleDelta } from "../engine/run/types";
 import type { RunMeta } from "./run-meta";
 import type { SqlRunStore } from "./run-sql-store";
 
@@ -35,7 +35,8 @@ export const GATHER_PAGE = 5_000;
 
 /** The run actor's RPC surface that the protocol uses between the run's actors. */
 export interface RunPeer {
-  adopt(meta: RunMeta, id: number, batch: SpawnBatch): Promise<void>;
+  /** Batch `id` of branches, as its JSON text (`SpawnBatch`). */
+  adopt(meta: RunMeta, id: number, body: string): Promise<void>;
   settle(from: number, first: number, last: number, delta: SettleDelta): Promise<number>;
   subtreePage(
     identifier: string,
@@ -119,7 +120,7 @@ export class ShardLink {
         await Promise.all(
           rows.slice(i, i + SPAWN_CONCURRENCY).map(async (row) => {
             const shardMeta: RunMeta = { ...meta, shard: row.shard };
-            await this.host.peer(actorName(meta.run_key, row.shard)).adopt(shardMeta, row.id, row.batch);
+            await this.host.peer(actorName(meta.run_key, row.shard)).adopt(shardMeta, row.id, row.body);
             this.cost.spawnRpcs += 1;
             this.host.transact(() => this.host.store.spawnConfirmed(row.id));
           }),

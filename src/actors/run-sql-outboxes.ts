@@ -2,7 +2,7 @@
 // and the branch-shard protocol's outboxes (spawn batches, settle deltas, gathers).
 import type { WaitingNode } from "../contracts";
 import type { SubtreePage, SubtreePosition } from "../engine/run/gather";
-import type { SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
+import type { SettleDelta, StateRow } from "../engine/run/types";
 import { isoNaive } from "../engine/time";
 import { parseSeqs, parseSettleDelta, parseSpawnBatch } from "./run-parse";
 import { CHUNKED, SqlRows, selectStates, stateRecords } from "./run-rows";
@@ -21,7 +21,8 @@ export abstract class SqlOutboxes extends SqlRows {
    * Spawn batches this instance wrote to the outbox and has not seen confirmed, by id: sent from memory.
    * Cleared after a rolled-back transaction (its rows are gone; the others are read back).
    */
-  protected readonly unsentSpawns = new Map<number, SpawnBatch>();
+  /** Batches just written, as their JSON text, kept for their send (see `pendingSpawns`). */
+  protected readonly unsentSpawns = new Map<number, string>();
   /** Set when a transaction wrote to an outbox of the shard protocol (the actor then flushes it). */
   protected linkTouched = false;
   protected gatherTouched = false;
@@ -51,25 +52,32 @@ export abstract class SqlOutboxes extends SqlRows {
    * Batches of branches not yet confirmed by their shard, oldest first. A batch this instance wrote is
    * taken from memory (no read of its row, no parse); one written before a restart is read back.
    */
-  pendingSpawns(limit: number): { id: number; shard: number; batch: SpawnBatch }[] {
+  /**
+   * The batches not yet confirmed by their shard, oldest first, each as its JSON text: an `adopt` RPC
+   * carries one string (a copy), not thousands of objects to clone on both sides.
+   */
+  pendingSpawns(limit: number): { id: number; shard: number; body: string }[] {
     return this.sql
       .exec<{ id: number; shard: number }>("SELECT id, shard FROM spawn_outbox ORDER BY id LIMIT ?", limit)
       .toArray()
       .map((r) => ({
         id: r.id,
         shard: r.shard,
-        batch: this.unsentSpawns.get(r.id) ?? this.storedSpawn(r.id),
+        body: this.unsentSpawns.get(r.id) ?? this.storedSpawn(r.id),
       }));
   }
 
   /** Keeps a batch just written for its send, unless many are unconfirmed already (a shard is down). */
-  protected keepUnsent(id: number, batch: SpawnBatch): void {
-    if (this.unsentSpawns.size < UNSENT_SPAWNS_IN_MEMORY) this.unsentSpawns.set(id, batch);
+  protected keepUnsent(id: number, body: string): void {
+    if (this.unsentSpawns.size < UNSENT_SPAWNS_IN_MEMORY) this.unsentSpawns.set(id, body);
   }
 
-  private storedSpawn(id: number): SpawnBatch {
+  /** A batch read back from its row (an instance after a crash): checked, then sent as it was stored. */
+  private storedSpawn(id: number): string {
     const { body } = this.sql.exec<{ body: string }>("SELECT body FROM spawn_outbox WHERE id = ?", id).one();
-    return parseSpawnBatch(body === CHUNKED ? this.readChunks(-id, "spawn") : body);
+    const text = body === CHUNKED ? this.readChunks(-id, "spawn") : body;
+    parseSpawnBatch(text);
+    return text;
   }
 
   spawnConfirmed(id: number): void {

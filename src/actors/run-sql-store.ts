@@ -243,7 +243,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
           body,
         )
         .one();
-      this.keepUnsent(id, batch);
+      this.keepUnsent(id, body);
     } else {
       // One branch heavier than a row (a large output): the batch goes to chunks, keyed by minus its id.
       const id = this.sql
@@ -258,7 +258,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
         this.column(-id, "spawn", batch, false),
         id,
       );
-      this.keepUnsent(id, batch);
+      this.keepUnsent(id, body);
     }
     this.cost.rowsWritten += 1;
     this.linkTouched = true;
