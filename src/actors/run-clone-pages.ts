@@ -18,6 +18,8 @@ import { StoredDataError } from "./stored";
 export const CLONE_PAGE_MEMBERS = 512;
 /** Most characters of outputs in one page (well under a row's value bound). */
 const CLONE_PAGE_CHARS = 64_000;
+/** Most bytes of the one JSON parameter of a statement that writes pages (a bound value is at most 2 MB). */
+const STATEMENT_PARAM_BYTES = 1_500_000;
 
 export const CLONE_PAGES_SCHEMA = `CREATE TABLE IF NOT EXISTS clone_pages (
   first_seq INTEGER PRIMARY KEY,
@@ -120,12 +122,26 @@ export class ClonePageWriter {
     );
   }
 
-  /** Writes the open pages (one row each, a statement per 64 rows). */
+  /**
+   * Writes the open pages, one row each, several rows per statement: as many as keep its one JSON
+   * parameter under STATEMENT_PARAM_BYTES (a bound value is at most 2 MB).
+   */
   flush(sql: SqlStorage): void {
     const pages = this.pages;
     this.pages = [];
-    for (let i = 0; i < pages.length; i += 64) {
-      const rows = pages.slice(i, i + 64).map((p) => {
+    // At most how many bytes a page takes in the parameter: every character escaped to 6 (`\uXXXX`).
+    const bound = (p: OpenPage) =>
+      6 * (p.chars + p.outputs.length + p.parentsText.length + p.dataText.length + 40 * p.ids.length) + 1_000;
+    for (let i = 0; i < pages.length; ) {
+      let end = i + 1;
+      let bytes = bound(pages[i] as OpenPage);
+      while (end < pages.length && bytes + bound(pages[end] as OpenPage) <= STATEMENT_PARAM_BYTES) {
+        bytes += bound(pages[end] as OpenPage);
+        end += 1;
+      }
+      const group = pages.slice(i, end);
+      i = end;
+      const rows = group.map((p) => {
         const t = p.template;
         return [
           t.seq,

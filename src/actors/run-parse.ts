@@ -67,32 +67,63 @@ export function parseSeqs(text: string, what: string): number[] {
 }
 
 const Link = z.tuple([z.string(), z.number(), z.number()]);
+const BatchHead = z.object({
+  seq: z.number(),
+  identifier: z.string(),
+  node_name: z.string(),
+  namespace: z.string(),
+  parents: z.array(Link),
+  lineage: z.string(),
+});
 const SpawnBatchSchema = z.object({
-  head: z.object({
-    seq: z.number(),
-    identifier: z.string(),
-    node_name: z.string(),
-    namespace: z.string(),
-    parents: z.array(Link),
-    lineage: z.string(),
-  }),
+  head: BatchHead,
+  spawn: z.array(z.object({ identifier: z.string(), node_name: z.string(), namespace: z.string() })),
   members: z.array(
     z.object({
       fanout_index: z.number(),
-      fanout_id: z.string(),
       outputs: z.record(z.string(), z.unknown()),
-      children: z.array(
-        z.object({
-          identifier: z.string(),
-          node_name: z.string(),
-          namespace: z.string(),
-          inputs: z.record(z.string(), z.string()),
-          fanout_id: z.string(),
-        }),
-      ),
+      inputs: z.array(z.record(z.string(), z.string())),
     }),
   ),
 });
+/**
+ * A batch written before batches named their nodes once (each member carried its children whole, and
+ * fan-out ids chosen by the run actor): still in an outbox after an upgrade, it is read as the new shape
+ * (the shard gives fan-out ids now).
+ */
+const LegacySpawnBatchSchema = z
+  .object({
+    head: BatchHead,
+    members: z.array(
+      z.object({
+        fanout_index: z.number(),
+        outputs: z.record(z.string(), z.unknown()),
+        children: z.array(
+          z.object({
+            identifier: z.string(),
+            node_name: z.string(),
+            namespace: z.string(),
+            inputs: z.record(z.string(), z.string()),
+          }),
+        ),
+      }),
+    ),
+  })
+  .transform(
+    ({ head, members }): SpawnBatch => ({
+      head,
+      spawn: (members[0]?.children ?? []).map(({ identifier, node_name, namespace }) => ({
+        identifier,
+        node_name,
+        namespace,
+      })),
+      members: members.map((m) => ({
+        fanout_index: m.fanout_index,
+        outputs: m.outputs,
+        inputs: m.children.map((c) => c.inputs),
+      })),
+    }),
+  );
 const SettleDeltaSchema = z.object({
   counts: z.partialRecord(StateStatus, z.number()),
   barriers: z.array(
@@ -115,6 +146,7 @@ function parseWith<T>(schema: z.ZodType<T>, text: string, what: string): T {
   return parsed.data;
 }
 
-export const parseSpawnBatch = (text: string): SpawnBatch => parseWith(SpawnBatchSchema, text, "spawn batch");
+export const parseSpawnBatch = (text: string): SpawnBatch =>
+  parseWith(z.union([SpawnBatchSchema, LegacySpawnBatchSchema]), text, "spawn batch");
 export const parseSettleDelta = (text: string): SettleDelta =>
   parseWith(SettleDeltaSchema, text, "settle delta");

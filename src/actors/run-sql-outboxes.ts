@@ -72,12 +72,13 @@ export abstract class SqlOutboxes extends SqlRows {
     if (this.unsentSpawns.size < UNSENT_SPAWNS_IN_MEMORY) this.unsentSpawns.set(id, body);
   }
 
-  /** A batch read back from its row (an instance after a crash): checked, then sent as it was stored. */
+  /**
+   * A batch read back from its row (an instance after a crash, or an upgrade): checked and sent in the
+   * current shape.
+   */
   private storedSpawn(id: number): string {
     const { body } = this.sql.exec<{ body: string }>("SELECT body FROM spawn_outbox WHERE id = ?", id).one();
-    const text = body === CHUNKED ? this.readChunks(-id, "spawn") : body;
-    parseSpawnBatch(text);
-    return text;
+    return JSON.stringify(parseSpawnBatch(body === CHUNKED ? this.readChunks(-id, "spawn") : body));
   }
 
   spawnConfirmed(id: number): void {

@@ -228,12 +228,12 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     this.readyTouched = true;
   }
 
-  forward(shard: number, batch: SpawnBatch): void {
+  forward(shard: number, batch: SpawnBatch, text?: string): void {
     if (!this.shardsUsed) {
       this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('shards_used', '1')");
       this.shardsUsed = true;
     }
-    const body = JSON.stringify(batch);
+    const body = text ?? JSON.stringify(batch);
     if (!exceedsBytes(body, ROW_VALUE_BYTES)) {
       const { id } = this.sql
         .exec<{ id: number }>(

@@ -260,7 +260,8 @@ export function runStoreContract(name: string, withStore: WithStore): void {
         expect(s.store.usesShards()).toBe(false);
         const batch: SpawnBatch = {
           head: { seq: 1, identifier: "p", node_name: "P", namespace: "t", parents: [], lineage: "" },
-          members: [{ fanout_index: 1, fanout_id: "f", outputs: { v: "1" }, children: [] }],
+          spawn: [],
+          members: [{ fanout_index: 1, outputs: { v: "1" }, inputs: [] }],
         };
         s.store.forward(1, batch);
         s.commit();

@@ -49,7 +49,8 @@ describe("the run actor's spawn outbox", () => {
       const store = new SqlRunStore(sql, 0);
       const batch = {
         head: { seq: 1, identifier: "p", node_name: "P", namespace: "t", parents: [], lineage: "" },
-        members: [{ fanout_index: 1, fanout_id: "f", outputs: { v: "é".repeat(1_500_000) }, children: [] }],
+        spawn: [],
+        members: [{ fanout_index: 1, outputs: { v: "é".repeat(1_500_000) }, inputs: [] }],
       };
       store.forward(2, batch);
       const longest = sql.exec<{ n: number }>("SELECT max(length(body)) AS n FROM spawn_outbox").one().n;
@@ -334,5 +335,45 @@ describe("the run actor's schema upgrade to v8 (fan-out order by output index)",
       const store = new SqlRunStore(sql, 0);
       expect(store.subtreeTexts("q", "a", "v")).toEqual(["4", "9"]);
       expect(store.getState(3)).toMatchObject({ fanout_index: 9, fanout_id: "f9", outputs: { v: 9 } });
+    }));
+});
+
+describe("clone pages written in one transaction", () => {
+  it("writes many heavy pages in statements whose parameter stays under a value's bound", () =>
+    runInDurableObject(env.RUN.getByName(`pages-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      // Every statement's largest parameter, in UTF-8 bytes (Durable Objects bound a value to 2 MB).
+      let largest = 0;
+      const watched = {
+        exec: (query: string, ...bindings: unknown[]) => {
+          for (const b of bindings) {
+            if (typeof b === "string") largest = Math.max(largest, new TextEncoder().encode(b).length);
+          }
+          return sql.exec(query, ...bindings);
+        },
+      } as SqlStorage;
+      const store = new SqlRunStore(watched, 0);
+      store.bufferWrites();
+      const head = row(store.nextSeq(), { identifier: "q", lineage: "00000001000000", status: "SUCCESS" });
+      store.insertState(head);
+      // 60 clones of about 60,000 characters of JSON each, one page each: quotes are escaped again in the
+      // statement's parameter, so all of them in one statement would be about 7 MB.
+      const heavy = '"'.repeat(20_000) + "é".repeat(20_000);
+      const clones = Array.from({ length: 60 }, (_, k) =>
+        row(0, {
+          ...head,
+          seq: store.nextSeq(),
+          exec_seq: head.seq,
+          fanout_index: k + 1,
+          outputs: { v: heavy, k },
+        }),
+      );
+      for (const c of clones) store.insertState(c);
+      store.flush();
+      expect(largest).toBeLessThanOrEqual(2_000_000);
+      expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM clone_pages").one().n).toBe(60);
+      expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM states").one().n).toBe(1);
+      expect(new SqlRunStore(sql, 0).getState(clones[59]?.seq ?? 0)?.outputs).toEqual({ v: heavy, k: 59 });
     }));
 });

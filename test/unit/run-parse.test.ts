@@ -27,9 +27,29 @@ describe("parsing the run actor's stored rows", () => {
     });
     const batch = {
       head: { seq: 1, identifier: "p", node_name: "P", namespace: "t", parents: [], lineage: "" },
-      members: [{ fanout_index: 1, fanout_id: "f", outputs: { v: "1" }, children: [] }],
+      spawn: [],
+      members: [{ fanout_index: 1, outputs: { v: "1" }, inputs: [] }],
     };
     expect(parseSpawnBatch(JSON.stringify(batch))).toEqual(batch);
+    // A batch of the shape written before (children whole, fan-out ids from the run actor).
+    const legacy = {
+      head: batch.head,
+      members: [
+        {
+          fanout_index: 2,
+          fanout_id: "f2",
+          outputs: { v: "2" },
+          children: [
+            { identifier: "q", node_name: "Q", namespace: "t", inputs: { v: "2" }, fanout_id: "g2" },
+          ],
+        },
+      ],
+    };
+    expect(parseSpawnBatch(JSON.stringify(legacy))).toEqual({
+      head: batch.head,
+      spawn: [{ identifier: "q", node_name: "Q", namespace: "t" }],
+      members: [{ fanout_index: 2, outputs: { v: "2" }, inputs: [{ v: "2" }] }],
+    });
   });
 
   it.each([

@@ -130,7 +130,10 @@ function simulate(seed: number, shards: number, from: number, width: number, tol
 
   /** After an engine call on an actor: what it wrote to its outboxes goes on the network. */
   const afterCall = (a: (typeof actors)[number]) => {
-    for (const f of a.store.forwarded.splice(0)) spawns.push({ id: ++batchId, ...f });
+    // As the actors send them: the batch's text, parsed by the shard.
+    for (const f of a.store.forwarded.splice(0)) {
+      spawns.push({ id: ++batchId, shard: f.shard, batch: JSON.parse(f.text ?? JSON.stringify(f.batch)) });
+    }
     if (a.shard === 0) return;
     const counts = Object.fromEntries([...a.store.counts].filter(([, n]) => n !== 0));
     a.store.counts.clear();
@@ -341,8 +344,11 @@ describe("batches of branches handed to shards", () => {
     const outputs = Array.from({ length: 20 }, (_, i) => ({ v: `${i}${heavy}` }));
     engine.apply([{ type: "executed", seq: p?.seq ?? 0, outputs }], 1);
     const batches = store.forwarded.map((f) => f.batch);
-    for (const batch of batches)
+    for (const { batch, text } of store.forwarded) {
+      // The text built member by member is the batch's JSON, exactly.
+      expect(text).toBe(JSON.stringify(batch));
       expect(JSON.stringify(batch).length).toBeLessThan(SPAWN_BATCH_CHARS + 250_000);
+    }
     expect(batches.length).toBeGreaterThanOrEqual(Math.ceil((19 * 200_000) / SPAWN_BATCH_CHARS));
     expect(batches.flatMap((b) => b.members.map((m) => m.fanout_index))).toEqual(
       Array.from({ length: 19 }, (_, i) => i + 1),

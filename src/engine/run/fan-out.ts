@@ -8,8 +8,14 @@ import type { OutputPage, ReportOutcome, SpawnBatch, SpawnedMember, StatePatch, 
 import { UniteEngine } from "./unites";
 
 export abstract class FanOutEngine extends UniteEngine {
-  /** Characters of JSON in each spawn batch being filled (a batch's outbox row is bounded). */
-  private readonly batchChars = new WeakMap<SpawnBatch, number>();
+  /**
+   * The JSON text of each spawn batch being filled: its head and nodes (without the closing brace), its
+   * members' texts, and their characters (a batch's outbox row is bounded).
+   */
+  private readonly batchTexts = new WeakMap<
+    SpawnBatch,
+    { prefix: string; members: string[]; chars: number }
+  >();
 
   /**
    * Applies one page of an execution's outputs (the whole list when it is not paged). The state keeps
@@ -111,7 +117,7 @@ export abstract class FanOutEngine extends UniteEngine {
       }
     }
     if (born.length > 0) this.store.bornClaimed?.(born);
-    for (const [shard, batch] of batches) this.store.forward(shard, batch);
+    for (const [shard, batch] of batches) this.forwardBatch(shard, batch);
     // One write for the head per page: its output 0 (children never read it back from the store), how far
     // the execution got, and its end with the last page.
     const patch: StatePatch = { reported_outputs: end };
@@ -141,7 +147,8 @@ export abstract class FanOutEngine extends UniteEngine {
   /**
    * Hands one member and its children to a shard. They are counted here, now (the clone SUCCESS, each
    * child CREATED and pending in its barriers), so that neither the run's counts nor a barrier can look
-   * finished while the batch is on its way; the shard only writes their rows.
+   * finished while the batch is on its way; the shard only writes their rows. Each member is serialized
+   * once, as it joins its batch: the batch's text is its members' texts joined.
    */
   protected forwardMember(
     batches: Map<number, SpawnBatch>,
@@ -153,36 +160,44 @@ export abstract class FanOutEngine extends UniteEngine {
     const keys = this.barriers.keys([...m.parents, [m.identifier, 0, m.exec_seq]], undefined);
     const spawned: SpawnedMember = {
       fanout_index: m.fanout_index,
-      fanout_id: this.env.newFanoutId(),
       outputs: m.outputs,
-      children: children.map((next) => {
+      inputs: children.map((next) => {
         this.store.count("CREATED", 1);
         this.barriers.adjust(keys, 1);
-        return {
-          identifier: next.identifier,
-          node_name: next.node_name,
-          namespace: next.namespace,
-          inputs: renderInputs(this.graph, next, this.resolverFor(m, next.identifier)),
-          fanout_id: this.env.newFanoutId(),
-        };
+        return renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
       }),
     };
-    const chars = JSON.stringify(spawned).length;
+    const text = JSON.stringify(spawned);
     let batch = batches.get(shard);
+    let texts = batch ? this.batchTexts.get(batch) : undefined;
     // A batch is one outbox row and one RPC: bounded in size, whatever the outputs weigh.
-    if (batch && (this.batchChars.get(batch) ?? 0) + chars > SPAWN_BATCH_CHARS) {
-      this.store.forward(shard, batch);
+    if (batch && texts && texts.chars + text.length > SPAWN_BATCH_CHARS) {
+      this.forwardBatch(shard, batch);
       batch = undefined;
     }
-    if (!batch) {
+    if (!batch || !texts) {
       const { seq, identifier, node_name, namespace, parents, lineage } = head;
-      batch = { head: { seq, identifier, node_name, namespace, parents, lineage }, members: [] };
+      const spawn = children.map(({ identifier, node_name, namespace }) => ({
+        identifier,
+        node_name,
+        namespace,
+      }));
+      batch = { head: { seq, identifier, node_name, namespace, parents, lineage }, spawn, members: [] };
+      texts = { prefix: JSON.stringify({ head: batch.head, spawn }).slice(0, -1), members: [], chars: 0 };
       batches.set(shard, batch);
-      this.batchChars.set(batch, 0);
+      this.batchTexts.set(batch, texts);
     }
     batch.members.push(spawned);
-    this.batchChars.set(batch, (this.batchChars.get(batch) ?? 0) + chars);
+    texts.members.push(text);
+    texts.chars += text.length;
     this.store.count("SUCCESS", 1);
+  }
+
+  /** Writes a filled batch to the store with its text (`JSON.stringify(batch)`, built member by member). */
+  protected forwardBatch(shard: number, batch: SpawnBatch): void {
+    const texts = this.batchTexts.get(batch);
+    const text = texts ? `${texts.prefix},"members":[${texts.members.join(",")}]}` : undefined;
+    this.store.forward(shard, batch, text);
   }
 
   /**

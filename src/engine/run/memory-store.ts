@@ -11,7 +11,8 @@ export class MemoryRunStore implements RunStore {
   /** seq → due time of states waiting to be dispatched */
   readonly readyAt = new Map<number, number>();
   /** Batches of branches handed to shards, not yet delivered. */
-  readonly forwarded: { shard: number; batch: SpawnBatch }[] = [];
+  /** Batches handed to shards, with the text the engine built for them (`JSON.stringify(batch)`). */
+  readonly forwarded: { shard: number; batch: SpawnBatch; text?: string }[] = [];
   /** Changes to other actors' barriers, not yet delivered. */
   readonly remoteDeltas: BarrierDelta[] = [];
   /** Unite states waiting for their gathered inputs. */
@@ -112,9 +113,9 @@ export class MemoryRunStore implements RunStore {
     this.readyAt.set(seq, due);
   }
 
-  forward(shard: number, batch: SpawnBatch): void {
+  forward(shard: number, batch: SpawnBatch, text?: string): void {
     this.shardsUsed = true;
-    this.forwarded.push({ shard, batch: structuredClone(batch) });
+    this.forwarded.push({ shard, batch: structuredClone(batch), ...(text === undefined ? {} : { text }) });
   }
 
   remoteBarrier(delta: BarrierDelta): void {

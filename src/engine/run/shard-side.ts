@@ -17,7 +17,7 @@ export abstract class ShardEngine extends FanOutEngine {
     const { head } = batch;
     const cancelled = this.store.isCancelled();
     // A wide batch's branches are born claimed (see fan-out.ts); the run actor counted them CREATED.
-    const wide = batch.members.reduce((n, m) => n + m.children.length, 0) > BORN_CLAIMED_FROM;
+    const wide = batch.members.length * batch.spawn.length > BORN_CLAIMED_FROM;
     const born: StateRow[] = [];
     // The clones first, with consecutive seqs (the store may keep them as one page), then their children.
     const clones = batch.members.map((member): StateRow => {
@@ -36,25 +36,23 @@ export abstract class ShardEngine extends FanOutEngine {
         outputs: member.outputs,
         exec_seq: head.seq,
         fanout_index: member.fanout_index,
-        fanout_id: member.fanout_id,
       };
       this.store.insertState(clone);
       return clone;
     });
-    batch.members.forEach((member, i) => {
-      const clone = clones[i] as StateRow;
-      for (const child of member.children) {
+    batch.members.forEach((member, k) => {
+      const clone = clones[k] as StateRow;
+      for (const [i, child] of batch.spawn.entries()) {
         const row = this.newState({
           seq: this.nextSeq(),
           identifier: child.identifier,
           node_name: child.node_name,
           namespace: child.namespace,
-          inputs: child.inputs,
+          inputs: member.inputs[i] ?? {},
           parents: [...head.parents, [head.identifier, clone.seq, head.seq]],
           lineage: childLineage(clone),
           enqueue_after: now,
         });
-        row.fanout_id = child.fanout_id;
         if (cancelled) {
           // The run was cancelled while this batch was on its way: its children never run. The run
           // actor counted them CREATED; this shard's settle delta moves them.

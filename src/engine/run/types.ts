@@ -91,30 +91,33 @@ export interface ShardPlan {
   from: number;
 }
 
-/** A child state created with a fan-out member in a shard, already rendered by the run actor. */
-export interface SpawnedChild {
+/** A node a fan-out member spawns a child of. */
+export interface SpawnedNode {
   identifier: string;
   node_name: string;
   namespace: string;
-  inputs: Record<string, string>;
-  fanout_id: string;
 }
 
-/** One fan-out member handed to a shard: its clone and the children it spawns. */
+/**
+ * One fan-out member handed to a shard: its clone's output index and outputs, and the inputs of the
+ * children it spawns, already rendered by the run actor (`inputs[i]` for the batch's `spawn[i]`). The
+ * shard gives the clone and the children their fan-out ids.
+ */
 export interface SpawnedMember {
   fanout_index: number;
-  fanout_id: string;
   outputs: Record<string, unknown>;
-  children: SpawnedChild[];
+  inputs: Record<string, string>[];
 }
 
 /**
  * Branches of one page of an execution handed to one shard. The run actor has already counted them
  * (clones SUCCESS, children CREATED) and counted the children pending in its barriers, so the shard only
- * writes the rows; what happens to them afterwards reaches the run actor as settle deltas.
+ * writes the rows; what happens to them afterwards reaches the run actor as settle deltas. Every member
+ * of a batch spawns children of the same nodes (`spawn`), named once per batch.
  */
 export interface SpawnBatch {
   head: Pick<StateRow, "seq" | "identifier" | "node_name" | "namespace" | "parents" | "lineage">;
+  spawn: SpawnedNode[];
   members: SpawnedMember[];
 }
 
@@ -170,8 +173,11 @@ export interface RunStore {
   count(status: StateStatus, delta: number): void;
   /** Records that state `seq` must be dispatched once `due` (epoch ms) has passed. */
   ready(seq: number, due: number): void;
-  /** Hands a batch of branches to shard `shard`, durably, with this transaction (run actor only). */
-  forward(shard: number, batch: SpawnBatch): void;
+  /**
+   * Hands a batch of branches to shard `shard`, durably, with this transaction (run actor only). `text`,
+   * when given, is `JSON.stringify(batch)` already built by the caller.
+   */
+  forward(shard: number, batch: SpawnBatch, text?: string): void;
   /** Records a change to a barrier another actor keeps, sent with this transaction's settle delta. */
   remoteBarrier(delta: BarrierDelta): void;
   /**
