@@ -212,6 +212,8 @@ export abstract class SqlRows {
 
   /** Deletes the chunks of one value, if it has any. */
   protected dropChunks(seq: number, col: JsonColumn): void {
+    // Most runs have no chunked value at all: every report replaces outputs, so skip building the key.
+    if (this.chunked.size === 0) return;
     const key = chunkKey(seq, col);
     if (!this.chunked.delete(key)) return;
     this.sql.exec("DELETE FROM chunks WHERE seq = ? AND col = ?", seq, col);
