@@ -17,6 +17,11 @@ import { cloneHasFanoutId, lastCloneSeq } from "./run-clone-pages";
 import { parseSeqs, parseStatus } from "./run-parse";
 import { SqlOutboxes } from "./run-sql-outboxes";
 
+/** Barriers a store keeps in memory at most (a run's are one per execution of each unite's target). */
+const KEPT_BARRIERS = 1_024;
+
+const copyBarrier = (b: Barrier): Barrier => ({ ...b, failed_sample: [...b.failed_sample] });
+
 /** The engine's RunStore over the run actor's SQLite (see SqlRows and SqlOutboxes for the rest). */
 export class SqlRunStore extends SqlOutboxes implements RunStore {
   private seq: number;
@@ -143,6 +148,9 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   getBarrier(unite: string, execSeq: number): Barrier | undefined {
+    const key = `${unite}\u0000${execSeq}`;
+    const known = this.barriers.get(key);
+    if (known) return copyBarrier(known);
     const r = this.sql
       .exec<{
         pending: number;
@@ -157,7 +165,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       )
       .toArray()[0];
     if (!r) return undefined;
-    return {
+    const barrier: Barrier = {
       unite,
       exec_seq: execSeq,
       pending: r.pending,
@@ -166,9 +174,24 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
       fired: r.fired === 1,
       ...(r.failed_unite === null ? {} : { failed_unite: r.failed_unite }),
     };
+    this.keepBarrier(barrier);
+    return copyBarrier(barrier);
+  }
+
+  /**
+   * Barriers as last read or written, so that a report's transaction need not read its barrier back
+   * (only this store writes them). Copies go in and out: the engine changes what it is given. Forgotten
+   * when a transaction rolls back.
+   */
+  private readonly barriers = new Map<string, Barrier>();
+
+  private keepBarrier(b: Barrier): void {
+    if (this.barriers.size >= KEPT_BARRIERS) this.barriers.clear();
+    this.barriers.set(`${b.unite}\u0000${b.exec_seq}`, copyBarrier(b));
   }
 
   putBarrier(b: Barrier): void {
+    this.keepBarrier(b);
     this.sql.exec(
       `INSERT INTO barriers (unite, exec_seq, pending, failed, failed_sample, fired, failed_unite)
        VALUES (?,?,?,?,?,?,?)
@@ -369,6 +392,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
 
   /** Forgets unflushed counter changes after a rolled-back transaction. */
   discard(): void {
+    this.barriers.clear();
     this.born = [];
     this.unsentSpawns.clear();
     this.dropWrites();

@@ -377,3 +377,31 @@ describe("clone pages written in one transaction", () => {
       expect(new SqlRunStore(sql, 0).getState(clones[59]?.seq ?? 0)?.outputs).toEqual({ v: heavy, k: 59 });
     }));
 });
+
+describe("barriers kept in memory", () => {
+  it("answers what was last written, never a rolled-back write, and copies (a change is not a write)", () =>
+    runInDurableObject(env.RUN.getByName(`barriers-${crypto.randomUUID()}`), async (_actor, state) => {
+      const sql = state.storage.sql;
+      migrateRunSchema(sql);
+      const store = new SqlRunStore(sql, 0);
+      const b = { unite: "u", exec_seq: 4, pending: 3, failed: 0, failed_sample: [], fired: false };
+      store.putBarrier(b);
+      // The caller's object and the answers are copies: changing them changes nothing stored.
+      b.pending = 99;
+      const read = store.getBarrier("u", 4);
+      expect(read?.pending).toBe(3);
+      if (read) read.failed_sample.push(7);
+      expect(store.getBarrier("u", 4)?.failed_sample).toEqual([]);
+      // A transaction that writes the barrier and rolls back leaves the stored one, in memory as on disk.
+      expect(() =>
+        state.storage.transactionSync(() => {
+          store.putBarrier({ ...b, pending: 1 });
+          expect(store.getBarrier("u", 4)?.pending).toBe(1);
+          throw new Error("roll back");
+        }),
+      ).toThrow("roll back");
+      store.discard();
+      expect(store.getBarrier("u", 4)?.pending).toBe(3);
+      expect(new SqlRunStore(sql, 0).getBarrier("u", 4)?.pending).toBe(3);
+    }));
+});
