@@ -353,23 +353,25 @@ export abstract class SqlOutboxes extends SqlRows {
    * them, even when its next lease is far away).
    */
   nextWake(resendAfterMs: number, deliveryWatch: number): number | null {
-    // Separate queries: a Durable Object's SQLite allows only a few terms in one compound SELECT.
-    const times = [
-      "SELECT min(enqueue_after) AS t FROM states WHERE status = 'CREATED' AND offered = 0",
-      "SELECT min(lease_expires) AS t FROM states WHERE status IN ('QUEUED', 'EXECUTED')",
-      "SELECT min(at) + ? AS t FROM dispatch_rounds",
-      "SELECT min(at) + ? AS t FROM spawn_outbox",
-      "SELECT min(at) + ? AS t FROM settle_outbox",
-      "SELECT min(at) + ? AS t FROM gathers",
-    ].map((query, i) =>
-      i < 2
-        ? this.sql.exec<{ t: number | null }>(query).one().t
-        : this.sql.exec<{ t: number | null }>(query, resendAfterMs).one().t,
+    // One statement of scalar subqueries, each answered from its index (not a compound SELECT: a Durable
+    // Object's SQLite allows only a few terms in one). It runs after every dispatch pass.
+    const [row] = Array.from(
+      this.sql
+        .exec(
+          `SELECT
+             (SELECT min(enqueue_after) FROM states WHERE status = 'CREATED' AND offered = 0),
+             (SELECT min(lease_expires) FROM states WHERE status IN ('QUEUED', 'EXECUTED')),
+             (SELECT min(at) + ?1 FROM dispatch_rounds),
+             (SELECT min(at) + ?1 FROM spawn_outbox),
+             (SELECT min(at) + ?1 FROM settle_outbox),
+             (SELECT min(at) + ?1 FROM gathers),
+             EXISTS (SELECT 1 FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND delivery IS NOT NULL)`,
+          resendAfterMs,
+        )
+        .raw(),
     );
-    const out = this.sql
-      .exec("SELECT 1 FROM states WHERE status IN ('QUEUED', 'EXECUTED') AND delivery IS NOT NULL LIMIT 1")
-      .toArray();
-    if (out.length > 0) times.push(deliveryWatch);
+    const times = (row ?? []).slice(0, 6) as (number | null)[];
+    if (row?.[6] === 1) times.push(deliveryWatch);
     const due = times.filter((t): t is number => t !== null);
     return due.length > 0 ? Math.min(...due) : null;
   }
