@@ -375,14 +375,6 @@ export function subtreeClones(
   return out;
 }
 
-/** The highest seq a page holds, or null. */
-export function lastCloneSeq(sql: SqlStorage): number | null {
-  const [a] = Array.from(
-    sql.exec("SELECT first_seq + n - 1 FROM clone_pages ORDER BY first_seq DESC LIMIT 1").raw(),
-  );
-  return a ? (a[0] as number) : null;
-}
-
 /** Whether a page holds a clone of `identifier` with this fan-out id (manual retry's dedupe). */
 export function cloneHasFanoutId(sql: SqlStorage, identifier: string, fanoutId: string): boolean {
   return (

@@ -13,7 +13,7 @@ import type {
   StatePatch,
   StateRow,
 } from "../engine/run/types";
-import { cloneHasFanoutId, lastCloneSeq } from "./run-clone-pages";
+import { cloneHasFanoutId } from "./run-clone-pages";
 import { parseSeqs, parseStatus } from "./run-parse";
 import { SqlOutboxes } from "./run-sql-outboxes";
 
@@ -38,14 +38,21 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     private readonly shard = 0,
   ) {
     super(sql);
-    this.seq = Math.max(
-      sql.exec<{ m: number | null }>("SELECT max(seq) AS m FROM states").one().m ?? firstSeqOf(shard) - 1,
-      lastCloneSeq(sql) ?? 0,
+    // One statement: a run actor opens a store for every run it starts.
+    const [row] = Array.from(
+      sql
+        .exec(
+          `SELECT (SELECT max(seq) FROM states),
+             (SELECT first_seq + n - 1 FROM clone_pages ORDER BY first_seq DESC LIMIT 1),
+             EXISTS (SELECT 1 FROM meta WHERE key = 'shards_used') OR EXISTS (SELECT 1 FROM spawn_outbox),
+             EXISTS (SELECT 1 FROM meta WHERE key = 'cancelled')`,
+        )
+        .raw(),
     );
-    this.shardsUsed =
-      sql.exec("SELECT 1 FROM meta WHERE key = 'shards_used'").toArray().length > 0 ||
-      sql.exec("SELECT 1 FROM spawn_outbox LIMIT 1").toArray().length > 0;
-    this.cancelled = sql.exec("SELECT 1 FROM meta WHERE key = 'cancelled'").toArray().length > 0;
+    const [lastRow, lastClone, shardsUsed, cancelled] = (row ?? []) as (number | null)[];
+    this.seq = Math.max(lastRow ?? firstSeqOf(shard) - 1, lastClone ?? 0);
+    this.shardsUsed = shardsUsed === 1;
+    this.cancelled = cancelled === 1;
   }
 
   nextSeq(): number {
