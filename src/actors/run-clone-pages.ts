@@ -213,19 +213,30 @@ function pageRecord(a: SqlStorageValue[]): PageRecord {
   };
 }
 
-/** The page holding clone `seq`, or undefined when no page does. */
-export function pageAt(sql: SqlStorage, seq: number): PageRecord | undefined {
+/**
+ * `columns` (which start with `first_seq, n`) of the page holding clone `seq`, or undefined when no page
+ * does: the last page starting at or before it, if `seq` is within its clones.
+ */
+function pageRowAt(sql: SqlStorage, seq: number, columns: string): SqlStorageValue[] | undefined {
   const [a] = Array.from(
     sql
-      .exec(
-        `SELECT ${PAGE_COLUMNS} FROM clone_pages WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1`,
-        seq,
-      )
+      .exec(`SELECT ${columns} FROM clone_pages WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1`, seq)
       .raw(),
   );
-  if (!a) return undefined;
-  const page = pageRecord(a);
-  return seq < page.first_seq + page.n ? page : undefined;
+  return a && seq < (a[0] as number) + (a[1] as number) ? a : undefined;
+}
+
+/** A page's JSON array column, checked to be one. */
+function pageList(text: SqlStorageValue, first: number, what: string): unknown[] {
+  const list = JSON.parse(text as string) as unknown;
+  if (!Array.isArray(list)) throw new StoredDataError(`${what} of clone page ${first}`, "not a list");
+  return list;
+}
+
+/** The page holding clone `seq`, or undefined when no page does. */
+export function pageAt(sql: SqlStorage, seq: number): PageRecord | undefined {
+  const a = pageRowAt(sql, seq, PAGE_COLUMNS);
+  return a ? pageRecord(a) : undefined;
 }
 
 /** Clone `seq`'s member of its page: its output index, fan-out id and outputs (JSON text). */
@@ -289,19 +300,10 @@ export function pageOutputs(
   sql: SqlStorage,
   seq: number,
 ): { first: number; outputs: Record<string, unknown>[] } | undefined {
-  const [a] = Array.from(
-    sql
-      .exec(
-        "SELECT first_seq, n, outputs FROM clone_pages WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1",
-        seq,
-      )
-      .raw(),
-  );
-  if (!a || seq >= (a[0] as number) + (a[1] as number)) return undefined;
+  const a = pageRowAt(sql, seq, "first_seq, n, outputs");
+  if (!a) return undefined;
   const first = a[0] as number;
-  const outputs = JSON.parse(a[2] as string) as unknown;
-  if (!Array.isArray(outputs)) throw new StoredDataError(`clone page ${first}`, "outputs are not a list");
-  return { first, outputs: outputs as Record<string, unknown>[] };
+  return { first, outputs: pageList(a[2] as string, first, "outputs") as Record<string, unknown>[] };
 }
 
 /**
@@ -359,8 +361,8 @@ export function subtreeClones(
   for (const [first, lineage, indexText, text] of cursor.raw() as Iterable<
     [number, string, string, string]
   >) {
-    const indexes = JSON.parse(indexText) as number[];
-    const outputs = JSON.parse(text) as Record<string, unknown>[];
+    const indexes = pageList(indexText, first, "fanout_indexes") as number[];
+    const outputs = pageList(text, first, "outputs") as Record<string, unknown>[];
     for (let k = 0; k < outputs.length; k++) {
       const position = { lineage, index: indexes[k] as number, seq: first + k };
       if (after && !sortsBefore(after, position)) continue;

@@ -18,10 +18,9 @@ const UNSENT_SPAWNS_IN_MEMORY = 64;
 export abstract class SqlOutboxes extends SqlRows {
   protected readyTouched = false;
   /**
-   * Spawn batches this instance wrote to the outbox and has not seen confirmed, by id: sent from memory.
-   * Cleared after a rolled-back transaction (its rows are gone; the others are read back).
+   * Spawn batches this instance wrote to the outbox and has not seen confirmed, by id, as their JSON text:
+   * sent from memory. Cleared after a rolled-back transaction (its rows are gone; the others are read back).
    */
-  /** Batches just written, as their JSON text, kept for their send (see `pendingSpawns`). */
   protected readonly unsentSpawns = new Map<number, string>();
   /** Set when a transaction wrote to an outbox of the shard protocol (the actor then flushes it). */
   protected linkTouched = false;
@@ -49,12 +48,9 @@ export abstract class SqlOutboxes extends SqlRows {
   }
 
   /**
-   * Batches of branches not yet confirmed by their shard, oldest first. A batch this instance wrote is
-   * taken from memory (no read of its row, no parse); one written before a restart is read back.
-   */
-  /**
-   * The batches not yet confirmed by their shard, oldest first, each as its JSON text: an `adopt` RPC
-   * carries one string (a copy), not thousands of objects to clone on both sides.
+   * Batches of branches not yet confirmed by their shard, oldest first, each as its JSON text (an `adopt`
+   * RPC carries one string, not thousands of objects to clone on both sides). A batch this instance wrote
+   * is taken from memory (no read of its row); one written before a restart is read back and checked.
    */
   pendingSpawns(limit: number): { id: number; shard: number; body: string }[] {
     return this.sql

@@ -59,6 +59,16 @@ async function finishQs(ns: string, count: number) {
     expect((await report(ns, q.state_id, "executed", { outputs: [{ v: q.inputs.v }] })).status).toBe(200);
 }
 
+/** Runs `count` pulled states of `node` to success, each with its own input `v` as output. */
+async function echoAll(ns: string, node: string, count: number) {
+  for (let done = 0; done < count; ) {
+    const states = await enqueue(ns, [node], 100);
+    expect(states.length).toBeGreaterThan(0);
+    for (const s of states) await report(ns, s.state_id, "executed", { outputs: [{ v: s.inputs.v }] });
+    done += states.length;
+  }
+}
+
 describe("large values", () => {
   it("accepts a root input and an output larger than a row, and hands them on unchanged", async () => {
     const ns = fresh("big");
@@ -228,11 +238,7 @@ describe("fan-out reports in pages", () => {
       `/v0/namespace/${ns}/states/run/${runId}/nodes`,
     );
     expect(live.body.nodes.find((n) => n.identifier === "p")?.states.SUCCESS).toBe(values.length);
-    for (let done = 0; done < values.length; ) {
-      const qs = await enqueue(ns, ["Q"], 100);
-      for (const q of qs) await report(ns, q.state_id, "executed", { outputs: [{ v: q.inputs.v }] });
-      done += qs.length;
-    }
+    await echoAll(ns, "Q", values.length);
     const u = await pulledUnite(ns);
     expect(JSON.parse(u?.inputs.all ?? "")).toEqual(values);
   });
@@ -265,11 +271,7 @@ describe("fan-out reports in pages", () => {
     expect(
       (await report(ns, q?.state_id ?? "", "executed", { outputs: values.map((v) => ({ v })) })).status,
     ).toBe(200);
-    for (let done = 0; done < values.length; ) {
-      const rs = await enqueue(ns, ["R"], 100);
-      for (const r of rs) await report(ns, r.state_id, "executed", { outputs: [{ v: r.inputs.v }] });
-      done += rs.length;
-    }
+    await echoAll(ns, "R", values.length);
     const u = await pulledUnite(ns);
     expect(JSON.parse(u?.inputs.all ?? "")).toEqual(values);
   });
