@@ -6,10 +6,12 @@ import {
   DEFAULT_BRANCH_SHARDS,
   DEFAULT_DELIVERY_LEASE_MS,
   DEFAULT_PULL_LEASE_MS,
+  DEFAULT_PULL_WAIT_MS,
   DEFAULT_PUSH_LEASE_MS,
   DEFAULT_SHARD_FROM_OUTPUT,
   DEFAULT_STATES_PER_MESSAGE,
   MAX_BRANCH_SHARDS,
+  MAX_PULL_WAIT_MS,
   MIN_DELIVERY_LEASE_MS,
   REPORT_PAGE_OUTPUTS,
 } from "./engine/limits";
@@ -31,6 +33,8 @@ export interface ConfigVars {
   DELIVERY_LEASE_MS?: string | number;
   /** Lease of a state claimed by a pull runtime, in ms. */
   PULL_LEASE_MS?: string | number;
+  /** Longest wait of a `states/enqueue` that finds nothing ready, in ms (0: answer at once). */
+  PULL_WAIT_MS?: string | number;
   /** Branch shards a run hands the branches of its wide fan-outs to (0: none). */
   BRANCH_SHARDS?: string | number;
   /** The output of a fan-out from which its branches go to the shards. */
@@ -51,6 +55,8 @@ export interface Config {
   pushLeaseMs: number;
   deliveryLeaseMs: number;
   pullLeaseMs: number;
+  /** Default long-poll wait of `states/enqueue` (a request's `wait_ms` overrides it). */
+  pullWaitMs: number;
   /** Captured by each run when it starts. */
   shards: ShardPlan;
   reportPageOutputs: number;
@@ -86,6 +92,13 @@ export function parseConfig(vars: Readonly<Record<string, unknown>>): Config {
       DEFAULT_DELIVERY_LEASE_MS,
     ),
     pullLeaseMs: positive(vars, "PULL_LEASE_MS", DEFAULT_PULL_LEASE_MS),
+    pullWaitMs: numberWhere(
+      vars,
+      "PULL_WAIT_MS",
+      (n) => Number.isInteger(n) && n >= 0 && n <= MAX_PULL_WAIT_MS,
+      `an integer number of milliseconds from 0 to ${MAX_PULL_WAIT_MS}`,
+      DEFAULT_PULL_WAIT_MS,
+    ),
     shards: {
       count: numberWhere(
         vars,

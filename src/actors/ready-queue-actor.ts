@@ -14,6 +14,9 @@ export class ReadyQueueActor extends DurableObject<Env> {
    */
   private created = false;
 
+  /** Polls waiting for an offer (`waitForOffer`); each wakes on the next offer or at its own deadline. */
+  private readonly waiters = new Set<() => void>();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
@@ -43,6 +46,38 @@ export class ReadyQueueActor extends DurableObject<Env> {
          SELECT value->>0, value->>1, NULL FROM json_each(?) WHERE true
        ON CONFLICT (state_id) DO UPDATE SET due = excluded.due, taken_at = NULL`,
       JSON.stringify(refs.map((r) => [r.id, r.due])),
+    );
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /**
+   * Resolves when this queue may have a ref to take: at once when one is due and not taken, otherwise on
+   * the next offer or after `waitMs` (a ref that only becomes due later is not waited for). Long polling
+   * for `states/enqueue`; nothing is taken here, so a poll that stops waiting loses nothing.
+   */
+  async waitForOffer(waitMs: number, now: number = Date.now()): Promise<void> {
+    if (waitMs <= 0 || this.hasTakeable(now)) return;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, waitMs);
+      this.waiters.add(wake);
+    });
+  }
+
+  private hasTakeable(now: number): boolean {
+    if (!this.created) return false;
+    return (
+      this.ctx.storage.sql
+        .exec(
+          "SELECT 1 FROM ready WHERE due <= ? AND (taken_at IS NULL OR taken_at <= ?) LIMIT 1",
+          now,
+          now - RETAKE_AFTER_MS,
+        )
+        .toArray().length > 0
     );
   }
 
@@ -82,6 +117,11 @@ export class ReadyQueueActor extends DurableObject<Env> {
       "DELETE FROM ready WHERE taken_at IS NOT NULL AND state_id IN (SELECT value FROM json_each(?))",
       JSON.stringify(ids),
     );
+  }
+
+  /** Polls waiting in `waitForOffer` right now. */
+  async waiting(): Promise<number> {
+    return this.waiters.size;
   }
 
   async size(): Promise<number> {

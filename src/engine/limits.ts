@@ -259,6 +259,22 @@ export const INLINE_INPUTS_BYTES = 16_000;
 /** A ref taken from a ready queue but never acked (the poller died in between) is handed out again after this. */
 export const RETAKE_AFTER_MS = 30_000;
 
+/**
+ * How long a `states/enqueue` that finds nothing ready waits for an offer before answering an empty batch
+ * (long polling, as SQS's receive wait). A runtime polling every 0.1 s then gets a state the moment it is
+ * offered instead of at its next poll, and an idle runtime costs one request per wait, not one per interval.
+ */
+export const DEFAULT_PULL_WAIT_MS = 1_000;
+
+/** Longest wait a runtime may ask for (`wait_ms`) or the engine may be configured with (`PULL_WAIT_MS`). */
+export const MAX_PULL_WAIT_MS = 20_000;
+
+/**
+ * Offers one waiting `states/enqueue` wakes for before it answers (each wake is one claim attempt; a poll
+ * that keeps losing the race for offered refs to other runtimes still answers in bounded work).
+ */
+export const MAX_ENQUEUE_WAITS = 8;
+
 // ---- watching runs (the live run view) ----
 
 /** How often a live run stream (`states/run/{id}/events`) asks the run actor for its counts. */

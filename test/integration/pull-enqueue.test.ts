@@ -1,8 +1,10 @@
 // `states/enqueue`: the batch bound, the node filter, enqueue_after, no double hand-out to concurrent
 // pollers, fairness across nodes; and leases: an unreported claim expires into the retry policy.
 import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { MAX_ENQUEUE_BATCH } from "../../src/engine/limits";
+import { readyQueueName } from "../../src/dispatch/ready-refs";
+import { DEFAULT_PULL_WAIT_MS, MAX_ENQUEUE_BATCH, MAX_PULL_WAIT_MS } from "../../src/engine/limits";
 import { fresh, json, runRow } from "./helpers/http";
 import {
   enqueue,
@@ -159,6 +161,54 @@ describe("states/enqueue", () => {
     expect(Date.now() - triggeredAt).toBeGreaterThanOrEqual(300);
     expect(pulled).toEqual((await statesOf(ns, soon)).map((s) => s.id));
     expect((await statesOf(ns, later)).map((s) => s.status)).toEqual(["CREATED"]);
+  });
+});
+
+describe("states/enqueue, long polling", () => {
+  const queueOf = (ns: string, nodeName: string) => env.READY_QUEUE.getByName(readyQueueName(ns, nodeName));
+  const poll = (ns: string, body: Record<string, unknown>) =>
+    json<{ states: { state_id: string }[] }>("POST", `/v0/namespace/${ns}/states/enqueue`, body);
+
+  it("a poll that finds nothing waits, and gets a state offered meanwhile at once", async () => {
+    const ns = fresh("wait");
+    await registerPull(ns, [{ name: "P", inputs: ["v"], outputs: ["v"] }]);
+    await upsertValid(ns, "g", { nodes: [node(ns, "P", "p", { v: "x" })] });
+    const t0 = Date.now();
+    const waiting = enqueue(ns, ["P"], 10, 15_000);
+    await vi.waitUntil(async () => (await queueOf(ns, "P").waiting()) === 1);
+    const runId = await trigger(ns, "g");
+    const pulled = await waiting;
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(ids(pulled)).toEqual((await statesOf(ns, runId)).map((s) => s.id));
+    expect((await statesOf(ns, runId)).map((s) => s.status)).toEqual(["QUEUED"]);
+  });
+
+  it("two waiting polls never both get one state; the other answers empty at its deadline", async () => {
+    const ns = fresh("wait2");
+    await registerPull(ns, [{ name: "P", inputs: ["v"], outputs: ["v"] }]);
+    await upsertValid(ns, "g", { nodes: [node(ns, "P", "p", { v: "x" })] });
+    const polls = [enqueue(ns, ["P"], 10, 1_500), enqueue(ns, ["P"], 10, 1_500)];
+    await vi.waitUntil(async () => (await queueOf(ns, "P").waiting()) === 2);
+    const runId = await trigger(ns, "g");
+    const answers = await Promise.all(polls);
+    expect(answers.map((a) => a.length).sort()).toEqual([0, 1]);
+    expect(answers.flatMap(ids)).toEqual((await statesOf(ns, runId)).map((s) => s.id));
+  });
+
+  it("waits PULL_WAIT_MS by default, wait_ms when given, and refuses a wait_ms out of range", async () => {
+    const ns = fresh("wait3");
+    await registerPull(ns, [{ name: "P", inputs: ["v"], outputs: ["v"] }]);
+    let t0 = Date.now();
+    expect((await poll(ns, { nodes: ["P"], batch_size: 5 })).body.states).toEqual([]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(DEFAULT_PULL_WAIT_MS);
+    t0 = Date.now();
+    expect(await enqueue(ns, ["P"], 5, 200)).toEqual([]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
+    for (const wait of [-1, MAX_PULL_WAIT_MS + 1, 1.5, "1000"]) {
+      const res = await poll(ns, { nodes: ["P"], batch_size: 5, wait_ms: wait });
+      expect(res.status).toBe(422);
+      expect(JSON.stringify(res.body)).toContain("wait_ms");
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // The ready-queue actor's own contract: offers, takes and acks of a batch are each one statement, and
 // keep the rules the pull path relies on.
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { RETAKE_AFTER_MS } from "../../src/engine/limits";
 
 const queue = () => env.READY_QUEUE.getByName(`test-${crypto.randomUUID()}`);
@@ -48,5 +48,30 @@ describe("the ready-queue actor", () => {
     expect(await q.take(5, 100)).toEqual([]);
     await q.ack(["nothing"]);
     expect(await q.size()).toBe(0);
+  });
+
+  it("holds a waiting poll until an offer or its deadline, and does not hold it when a ref is takeable", async () => {
+    const q = queue();
+    // Nothing offered: the wait runs to its deadline.
+    const t0 = Date.now();
+    await q.waitForOffer(150);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+
+    const waiting = q.waitForOffer(15_000);
+    await vi.waitUntil(async () => (await q.waiting()) === 1);
+    await q.offer([{ id: "a", due: 0 }]);
+    await waiting;
+    expect(await q.waiting()).toBe(0);
+    // A takeable ref: no wait at all.
+    await q.waitForOffer(15_000);
+    expect(await q.waiting()).toBe(0);
+    // Taken (and not yet retakeable), or due only later: the poll waits, until the next offer.
+    expect(await q.take(1)).toEqual(["a"]);
+    await q.offer([{ id: "later", due: Date.now() + 3_600_000 }]);
+    const held = q.waitForOffer(15_000);
+    await vi.waitUntil(async () => (await q.waiting()) === 1);
+    await q.offer([{ id: "b", due: 0 }]);
+    await held;
+    expect(await q.waiting()).toBe(0);
   });
 });

@@ -297,7 +297,7 @@ export const operations: OperationSpec[] = [
     path: `${NS}/states/enqueue`,
     operationId: "enqueueStates",
     tag: "runtime",
-    summary: "A pull runtime claims ready states of its nodes",
+    summary: "A pull runtime claims ready states of its nodes (waiting up to wait_ms when none is ready)",
     body: bodies.enqueueBodySchema,
     responses: { 200: { description: "the claimed states, leased", schema: r.EnqueueResult } },
   },

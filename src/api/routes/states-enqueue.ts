@@ -4,10 +4,11 @@
 // Work is O(batch): no actor scans anything beyond the refs it hands out.
 import { Hono } from "hono";
 import { namespaceStub } from "../../actors/namespace-actor";
+import { configOf } from "../../config";
 import type { PulledState } from "../../contracts";
 import { readyQueueName } from "../../dispatch/ready-refs";
 import { parseStateId } from "../../engine/ids";
-import { MAX_ENQUEUE_ROUNDS, NODE_SEEN_EVERY_MS } from "../../engine/limits";
+import { MAX_ENQUEUE_ROUNDS, MAX_ENQUEUE_WAITS, NODE_SEEN_EVERY_MS } from "../../engine/limits";
 import { Throttle } from "../../engine/throttle";
 import type { AppEnv } from "../env";
 import { jsonBody } from "../middleware/json-body";
@@ -73,16 +74,41 @@ export const statesEnqueueRoutes = new Hono<AppEnv>().post(
   jsonBody(enqueueBodySchema),
   async (c) => {
     const namespace = c.req.param("namespace");
-    const { nodes, batch_size: batchSize } = c.get("body");
+    const { nodes, batch_size: batchSize, wait_ms: waitMs } = c.get("body");
     // Only registered nodes have ready queues worth asking: a name nobody registered wakes no actor.
     const names = batchSize > 0 ? await registeredOnly(c.env, namespace, [...new Set(nodes)]) : [];
     const [states] = await Promise.all([
-      names.length > 0 ? claimFairly(c.env, namespace, names, batchSize) : [],
+      names.length > 0
+        ? claimWaiting(c.env, namespace, names, batchSize, waitMs ?? configOf(c.env).pullWaitMs)
+        : [],
       recordPoll(c.env, namespace, names),
     ]);
     return c.json({ count: states.length, namespace, status: "QUEUED", states });
   },
 );
+
+/**
+ * Claims a batch; when nothing was ready, waits (up to `waitMs` in all) for any of the nodes' ready
+ * queues to be offered a ref and tries again: long polling, so a state offered while a runtime's poll is
+ * open reaches it at once. An empty answer after the wait is the same as Exosphere's immediate one.
+ */
+async function claimWaiting(
+  env: Env,
+  namespace: string,
+  nodes: string[],
+  batchSize: number,
+  waitMs: number,
+): Promise<PulledState[]> {
+  const deadline = Date.now() + waitMs;
+  for (let round = 0; ; round++) {
+    const states = await claimFairly(env, namespace, nodes, batchSize);
+    const left = deadline - Date.now();
+    if (states.length > 0 || left <= 0 || round >= MAX_ENQUEUE_WAITS) return states;
+    await Promise.race(
+      nodes.map((node) => env.READY_QUEUE.getByName(readyQueueName(namespace, node)).waitForOffer(left)),
+    );
+  }
+}
 
 /**
  * Round 1 gives every node an even share of the batch; later rounds split what is left among the nodes

@@ -12,6 +12,7 @@ import {
   MAX_ENQUEUE_NODES,
   MAX_NODE_SCHEMA_BYTES,
   MAX_NODES_PER_REGISTRATION,
+  MAX_PULL_WAIT_MS,
   MAX_RUNTIME_CALL_ITEMS,
   MAX_SECRETS_PER_GRAPH,
 } from "../../engine/limits";
@@ -106,6 +107,8 @@ export const runtimeCallBodySchemas = {
 export const enqueueBodySchema = z.object({
   nodes: z.array(boundedName()).max(MAX_ENQUEUE_NODES),
   batch_size: laxInt(z.int().max(MAX_ENQUEUE_BATCH)),
+  /** Ours: how long to wait for a state when none is ready (ms; default `PULL_WAIT_MS`, 0: answer at once). */
+  wait_ms: z.int().min(0).max(MAX_PULL_WAIT_MS).optional(),
 });
 
 /**

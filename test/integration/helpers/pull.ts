@@ -68,11 +68,15 @@ export interface Pulled {
   created_at: string;
 }
 
-export async function enqueue(ns: string, nodes: string[], batchSize: number): Promise<Pulled[]> {
+/**
+ * One `states/enqueue`. It answers at once by default (`wait_ms: 0`): these tests are about what a poll
+ * claims; the long-poll wait has its own tests and passes `waitMs`.
+ */
+export async function enqueue(ns: string, nodes: string[], batchSize: number, waitMs = 0): Promise<Pulled[]> {
   const res = await json<{ count: number; namespace: string; status: string; states: Pulled[] }>(
     "POST",
     `/v0/namespace/${ns}/states/enqueue`,
-    { nodes, batch_size: batchSize },
+    { nodes, batch_size: batchSize, wait_ms: waitMs },
   );
   expect(res.status).toBe(200);
   expect(res.body).toMatchObject({ namespace: ns, status: "QUEUED", count: res.body.states.length });
