@@ -4,6 +4,7 @@ import {
   DEFAULT_BRANCH_SHARDS,
   DEFAULT_DELIVERY_LEASE_MS,
   DEFAULT_PULL_LEASE_MS,
+  DEFAULT_PULL_WAIT_MS,
   DEFAULT_PUSH_LEASE_MS,
   DEFAULT_SHARD_FROM_OUTPUT,
   DEFAULT_STATES_PER_MESSAGE,
@@ -20,6 +21,7 @@ describe("parseConfig", () => {
       pushLeaseMs: DEFAULT_PUSH_LEASE_MS,
       deliveryLeaseMs: DEFAULT_DELIVERY_LEASE_MS,
       pullLeaseMs: DEFAULT_PULL_LEASE_MS,
+      pullWaitMs: DEFAULT_PULL_WAIT_MS,
       shards: { count: DEFAULT_BRANCH_SHARDS, from: DEFAULT_SHARD_FROM_OUTPUT },
       reportPageOutputs: REPORT_PAGE_OUTPUTS,
       eager: true,
@@ -36,6 +38,7 @@ describe("parseConfig", () => {
         PUSH_LEASE_MS: 60_000,
         DELIVERY_LEASE_MS: "7000",
         PULL_LEASE_MS: "1000",
+        PULL_WAIT_MS: "0",
         BRANCH_SHARDS: "3",
         SHARD_FROM_OUTPUT: 2,
         REPORT_PAGE_OUTPUTS: "16",
@@ -49,6 +52,7 @@ describe("parseConfig", () => {
       pushLeaseMs: 60_000,
       deliveryLeaseMs: 7000,
       pullLeaseMs: 1000,
+      pullWaitMs: 0,
       shards: { count: 3, from: 2 },
       reportPageOutputs: 16,
       eager: false,
@@ -71,6 +75,7 @@ describe("parseConfig", () => {
         PULL_LEASE_MS: "soon",
         BRANCH_SHARDS: "1.5",
         DELIVERY_LEASE_MS: "1000",
+        PULL_WAIT_MS: "20001",
       });
       expect(config.statesPerMessage).toBe(DEFAULT_STATES_PER_MESSAGE);
       expect(config.pushLeaseMs).toBe(DEFAULT_PUSH_LEASE_MS);
@@ -78,7 +83,9 @@ describe("parseConfig", () => {
       expect(config.shards.count).toBe(DEFAULT_BRANCH_SHARDS);
       // Shorter than consumers' heartbeats could keep up with.
       expect(config.deliveryLeaseMs).toBe(DEFAULT_DELIVERY_LEASE_MS);
-      expect(warn).toHaveBeenCalledTimes(5);
+      // Longer than a client may ask for.
+      expect(config.pullWaitMs).toBe(DEFAULT_PULL_WAIT_MS);
+      expect(warn).toHaveBeenCalledTimes(6);
       expect(warn).toHaveBeenCalledWith(expect.stringContaining("PULL_LEASE_MS"));
     } finally {
       warn.mockRestore();
