@@ -297,7 +297,10 @@ export const operations: OperationSpec[] = [
     path: `${NS}/states/enqueue`,
     operationId: "enqueueStates",
     tag: "runtime",
-    summary: "A pull runtime claims ready states of its nodes (waiting up to wait_ms when none is ready)",
+    summary: "A pull runtime claims ready states of its nodes",
+    description:
+      "When none is ready the request waits (long polling) up to `wait_ms`, our extension (default " +
+      "`PULL_WAIT_MS`, 1 s; 0 answers at once, as Exosphere), and answers as soon as a state is offered.",
     body: bodies.enqueueBodySchema,
     responses: { 200: { description: "the claimed states, leased", schema: r.EnqueueResult } },
   },

@@ -104,8 +104,13 @@ async function claimWaiting(
     const states = await claimFairly(env, namespace, nodes, batchSize);
     const left = deadline - Date.now();
     if (states.length > 0 || left <= 0 || round >= MAX_ENQUEUE_WAITS) return states;
+    // A wait that fails (its actor was reset) ends like a wake-up: the poll claims again or answers.
     await Promise.race(
-      nodes.map((node) => env.READY_QUEUE.getByName(readyQueueName(namespace, node)).waitForOffer(left)),
+      nodes.map((node) =>
+        env.READY_QUEUE.getByName(readyQueueName(namespace, node))
+          .waitForOffer(left)
+          .catch(() => undefined),
+      ),
     );
   }
 }
