@@ -51,21 +51,33 @@ export class ReadyQueueActor extends DurableObject<Env> {
   }
 
   /**
-   * Resolves when this queue may have a ref to take: at once when one is due and not taken, otherwise on
-   * the next offer or after `waitMs` (a ref that only becomes due later is not waited for). Long polling
-   * for `states/enqueue`; nothing is taken here, so a poll that stops waiting loses nothing.
+   * Resolves when this queue may have a ref to take: at once when one is due and not taken; otherwise on
+   * the next offer, when the earliest ref still waiting for its due time (a retry's backoff, a start
+   * delay) becomes due, or after `waitMs`, whichever comes first. Long polling for `states/enqueue`;
+   * nothing is taken here, so a poll that stops waiting loses nothing.
    */
   async waitForOffer(waitMs: number, now: number = Date.now()): Promise<void> {
     if (waitMs <= 0 || this.hasTakeable(now)) return;
+    const nextDue = this.nextDue(now);
+    const ms = nextDue === undefined ? waitMs : Math.min(waitMs, nextDue - now);
     await new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         this.waiters.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, waitMs);
+      const timer = setTimeout(wake, ms);
       this.waiters.add(wake);
     });
+  }
+
+  /** The earliest due time after `now` of a ref nobody took; undefined when there is none. */
+  private nextDue(now: number): number | undefined {
+    if (!this.created) return undefined;
+    const { due } = this.ctx.storage.sql
+      .exec("SELECT min(due) AS due FROM ready WHERE due > ? AND taken_at IS NULL", now)
+      .one();
+    return typeof due === "number" ? due : undefined;
   }
 
   private hasTakeable(now: number): boolean {

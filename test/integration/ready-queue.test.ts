@@ -74,4 +74,15 @@ describe("the ready-queue actor", () => {
     await held;
     expect(await q.waiting()).toBe(0);
   });
+
+  it("ends a wait when a ref offered earlier becomes due, not only at its deadline", async () => {
+    const q = queue();
+    const due = Date.now() + 300;
+    await q.offer([{ id: "later", due }]);
+    const t0 = Date.now();
+    await q.waitForOffer(15_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(due);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await q.take(1)).toEqual(["later"]);
+  });
 });
