@@ -1,14 +1,15 @@
 // The TypeScript pull runtime and StateManager client against the Worker (their fetch is injected to
 // call the Worker's handler directly): the seed's example end to end over the pull protocol, a graph
 // that mixes pull and push nodes, and a clean stop.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { exampleNodes } from "../../examples/runtime/src/nodes";
 import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
+import { readyQueueName } from "../../src/dispatch/ready-refs";
 import { BaseNode } from "../../src/sdk/base-node";
-import { fresh, KEY, settled } from "./helpers/http";
+import { fresh, json, KEY, runRow, settled } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";
 import { TEST_NAMESPACE } from "./runtime/test-nodes";
 
@@ -145,6 +146,49 @@ describe("the TypeScript pull runtime", () => {
       return again.length === 2;
     });
     expect(new Set(again).size).toBe(2);
+  });
+});
+
+describe("the TypeScript pull runtime and long polling", () => {
+  it("stops while its poll waits: what the poll then claims is handed back, not stranded", async () => {
+    const ns = fresh("pullwait");
+    const Io = z.object({ v: z.string() });
+    let started = 0;
+    class IdleNode extends BaseNode<typeof Io, typeof Io> {
+      static override readonly nodeName = "IdleNode";
+      readonly inputs = Io;
+      readonly outputs = Io;
+      async execute(inputs: z.infer<typeof Io>) {
+        started += 1;
+        return inputs;
+      }
+    }
+    const opts = { ...connection, namespace: ns, name: "idle", nodes: [new IdleNode()], logger: recorder() };
+    const runtime = startRuntime({ ...opts, workers: 1, batchSize: 4, pollIntervalMs: 5 });
+    await runtime.start();
+    const client = new StateManager({ ...connection, namespace: ns });
+    await client.upsertGraph("g", [
+      { node_name: "IdleNode", namespace: ns, identifier: "idle", inputs: { v: "x" } },
+    ]);
+    // Nothing is ready: the runtime's poll is held open by the engine.
+    const queue = env.READY_QUEUE.getByName(readyQueueName(ns, "IdleNode"));
+    await vi.waitUntil(async () => (await queue.waiting()) === 1);
+    const stopped = runtime.stop();
+    const { run_id: runId } = await client.trigger("g");
+    await stopped;
+    expect(started).toBe(0);
+    // Not left QUEUED under a lease nobody will report: back to CREATED, no retry spent, and taken by
+    // the next poller.
+    let again: string[] = [];
+    await vi.waitUntil(async () => {
+      again = again.concat((await enqueue(ns, ["IdleNode"], 10)).map((s) => s.state_id));
+      return again.length === 1;
+    });
+    expect(again).toEqual((await statesOf(ns, runId)).map((s) => s.id));
+    expect(await runRow(ns, runId)).toMatchObject({ retried_count: 0, total_count: 1 });
+    // Claimed twice: by the runtime's waiting poll (then handed back), and by the poll above.
+    const costs = await json<{ claimRpcs: number }>("GET", `/v0/namespace/${ns}/states/run/${runId}/costs`);
+    expect(costs.body.claimRpcs).toBe(2);
   });
 });
 
