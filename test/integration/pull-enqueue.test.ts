@@ -187,7 +187,7 @@ describe("states/enqueue, long polling", () => {
     const ns = fresh("wait2");
     await registerPull(ns, [{ name: "P", inputs: ["v"], outputs: ["v"] }]);
     await upsertValid(ns, "g", { nodes: [node(ns, "P", "p", { v: "x" })] });
-    const polls = [enqueue(ns, ["P"], 10, 1_500), enqueue(ns, ["P"], 10, 1_500)];
+    const polls = [enqueue(ns, ["P"], 10, 3_000), enqueue(ns, ["P"], 10, 3_000)];
     await vi.waitUntil(async () => (await queueOf(ns, "P").waiting()) === 2);
     const runId = await trigger(ns, "g");
     const answers = await Promise.all(polls);
