@@ -8,6 +8,7 @@
 //   await runtime.start();            // registers, then polls in the background
 //   process.on("SIGINT", () => void runtime.stop());
 import type { PulledState } from "../contracts";
+import { MAX_PULL_WAIT_MS } from "../engine/limits";
 import { type AnyNode, assertValidNodes, nodeNameOf } from "../sdk/base-node";
 import { type ExecuteOutcome, executeNode } from "../sdk/execute";
 import { toRegisteredNode } from "../sdk/registration";
@@ -30,6 +31,11 @@ export interface PullRuntimeOptions extends ConnectionOptions {
   workers?: number;
   /** Pause between polls (doubled after a failed poll). Default 1000 ms. */
   pollIntervalMs?: number;
+  /**
+   * How long the engine may hold a poll that finds nothing ready (`wait_ms`, long polling), 0 to
+   * MAX_PULL_WAIT_MS. Default: the engine's own (`PULL_WAIT_MS`, 1 s). `stop()` lets an open poll finish.
+   */
+  pollWaitMs?: number;
   /** Attempts per report before it is given up (logged); the state's lease then retries it. Default 4. */
   reportAttempts?: number;
   logger?: PullRuntimeLogger;
@@ -46,6 +52,7 @@ export class PullRuntime {
   private readonly batchSize: number;
   private readonly workers: number;
   private readonly pollIntervalMs: number;
+  private readonly pollWaitMs: number | undefined;
   private readonly reportAttempts: number;
   private readonly log: PullRuntimeLogger;
 
@@ -64,6 +71,13 @@ export class PullRuntime {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error("batchSize must be an integer ≥ 1");
     if (!Number.isInteger(workers) || workers < 1) throw new Error("workers must be an integer ≥ 1");
     if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 0) throw new Error("pollIntervalMs must be ≥ 0");
+    const { pollWaitMs } = opts;
+    if (
+      pollWaitMs !== undefined &&
+      (!Number.isInteger(pollWaitMs) || pollWaitMs < 0 || pollWaitMs > MAX_PULL_WAIT_MS)
+    ) {
+      throw new Error(`pollWaitMs must be an integer from 0 to ${MAX_PULL_WAIT_MS}`);
+    }
     assertValidNodes(opts.nodes);
     this.namespace = opts.namespace;
     this.name = opts.name;
@@ -73,6 +87,7 @@ export class PullRuntime {
     this.batchSize = batchSize;
     this.workers = workers;
     this.pollIntervalMs = pollIntervalMs;
+    this.pollWaitMs = pollWaitMs;
     this.reportAttempts = Math.max(1, opts.reportAttempts ?? 4);
     this.log = opts.logger ?? console;
   }
@@ -150,6 +165,7 @@ export class PullRuntime {
     const res = await this.conn.request("POST", "/states/enqueue", {
       nodes: [...this.byName.keys()],
       batch_size: this.batchSize,
+      ...(this.pollWaitMs === undefined ? {} : { wait_ms: this.pollWaitMs }),
     });
     const body = await readBody(res);
     if (res.status !== 200) throw new Error(`enqueue answered ${res.status} ${body.text}`);

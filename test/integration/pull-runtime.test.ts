@@ -8,6 +8,7 @@ import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { exampleNodes } from "../../examples/runtime/src/nodes";
 import { type GraphNodeModel, PullRuntime, type PullRuntimeLogger, StateManager } from "../../src/client";
 import { readyQueueName } from "../../src/dispatch/ready-refs";
+import { MAX_PULL_WAIT_MS } from "../../src/engine/limits";
 import { BaseNode } from "../../src/sdk/base-node";
 import { fresh, json, KEY, runRow, settled } from "./helpers/http";
 import { enqueue, stateDetails, statesOf } from "./helpers/pull";
@@ -164,7 +165,14 @@ describe("the TypeScript pull runtime and long polling", () => {
       }
     }
     const opts = { ...connection, namespace: ns, name: "idle", nodes: [new IdleNode()], logger: recorder() };
-    const runtime = startRuntime({ ...opts, workers: 1, batchSize: 4, pollIntervalMs: 5 });
+    // A long wait, so that the poll the test sees waiting is still open when the state is offered.
+    const runtime = startRuntime({
+      ...opts,
+      workers: 1,
+      batchSize: 4,
+      pollIntervalMs: 5,
+      pollWaitMs: 15_000,
+    });
     await runtime.start();
     const client = new StateManager({ ...connection, namespace: ns });
     await client.upsertGraph("g", [
@@ -189,6 +197,40 @@ describe("the TypeScript pull runtime and long polling", () => {
     // Claimed twice: by the runtime's waiting poll (then handed back), and by the poll above.
     const costs = await json<{ claimRpcs: number }>("GET", `/v0/namespace/${ns}/states/run/${runId}/costs`);
     expect(costs.body.claimRpcs).toBe(2);
+  });
+});
+
+describe("the TypeScript pull runtime's poll wait", () => {
+  it("asks for pollWaitMs as the poll's wait_ms, and refuses one out of range", async () => {
+    const Io = z.object({ v: z.string() });
+    class WaitNode extends BaseNode<typeof Io, typeof Io> {
+      static override readonly nodeName = "WaitNode";
+      readonly inputs = Io;
+      readonly outputs = Io;
+      async execute(inputs: z.infer<typeof Io>) {
+        return inputs;
+      }
+    }
+    const bodies: unknown[] = [];
+    const recording = async (request: Request) => {
+      if (request.url.endsWith("/states/enqueue")) bodies.push(await request.clone().json());
+      return workerFetch(request);
+    };
+    const opts = {
+      ...connection,
+      fetch: recording,
+      namespace: fresh("pullwaitms"),
+      name: "w",
+      nodes: [new WaitNode()],
+      logger: recorder(),
+    };
+    for (const pollWaitMs of [-1, 1.5, MAX_PULL_WAIT_MS + 1]) {
+      expect(() => new PullRuntime({ ...opts, pollWaitMs })).toThrow(/pollWaitMs/);
+    }
+    const runtime = startRuntime({ ...opts, pollIntervalMs: 5, pollWaitMs: 0 });
+    await runtime.start();
+    await vi.waitUntil(() => bodies.length >= 2);
+    expect(bodies[0]).toEqual({ nodes: ["WaitNode"], batch_size: 16, wait_ms: 0 });
   });
 });
 
