@@ -32,6 +32,21 @@ function recorder(): PullRuntimeLogger & { problems: string[] } {
   };
 }
 
+/** A node named `name` whose `{v}` output echoes its input, after `before` (counting, gating) ran. */
+function echoNode(name: string, before: () => Promise<void> | void = () => {}) {
+  const Io = z.object({ v: z.string() });
+  class EchoNode extends BaseNode<typeof Io, typeof Io> {
+    static override readonly nodeName = name;
+    readonly inputs = Io;
+    readonly outputs = Io;
+    async execute(inputs: z.infer<typeof Io>) {
+      await before();
+      return inputs;
+    }
+  }
+  return new EchoNode();
+}
+
 const running: PullRuntime[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((r) => r.stop()));
@@ -104,18 +119,11 @@ describe("the TypeScript pull runtime", () => {
       release = resolve;
     });
     let started = 0;
-    const Io = z.object({ v: z.string() });
-    class GateNode extends BaseNode<typeof Io, typeof Io> {
-      static override readonly nodeName = "GateNode";
-      readonly inputs = Io;
-      readonly outputs = Io;
-      async execute(inputs: z.infer<typeof Io>) {
-        started += 1;
-        await gate;
-        return inputs;
-      }
-    }
-    const opts = { ...connection, namespace: ns, name: "gate", nodes: [new GateNode()], logger: recorder() };
+    const node = echoNode("GateNode", async () => {
+      started += 1;
+      await gate;
+    });
+    const opts = { ...connection, namespace: ns, name: "gate", nodes: [node], logger: recorder() };
     // Registered (as pull) so the graph validates; nothing polls until the runtime below starts.
     await new PullRuntime(opts).register();
     const client = new StateManager({ ...connection, namespace: ns });
@@ -153,18 +161,11 @@ describe("the TypeScript pull runtime", () => {
 describe("the TypeScript pull runtime and long polling", () => {
   it("stops while its poll waits: what the poll then claims is handed back, not stranded", async () => {
     const ns = fresh("pullwait");
-    const Io = z.object({ v: z.string() });
     let started = 0;
-    class IdleNode extends BaseNode<typeof Io, typeof Io> {
-      static override readonly nodeName = "IdleNode";
-      readonly inputs = Io;
-      readonly outputs = Io;
-      async execute(inputs: z.infer<typeof Io>) {
-        started += 1;
-        return inputs;
-      }
-    }
-    const opts = { ...connection, namespace: ns, name: "idle", nodes: [new IdleNode()], logger: recorder() };
+    const node = echoNode("IdleNode", () => {
+      started += 1;
+    });
+    const opts = { ...connection, namespace: ns, name: "idle", nodes: [node], logger: recorder() };
     // A long wait, so that the poll the test sees waiting is still open when the state is offered.
     const runtime = startRuntime({
       ...opts,
@@ -202,15 +203,6 @@ describe("the TypeScript pull runtime and long polling", () => {
 
 describe("the TypeScript pull runtime's poll wait", () => {
   it("asks for pollWaitMs as the poll's wait_ms, and refuses one out of range", async () => {
-    const Io = z.object({ v: z.string() });
-    class WaitNode extends BaseNode<typeof Io, typeof Io> {
-      static override readonly nodeName = "WaitNode";
-      readonly inputs = Io;
-      readonly outputs = Io;
-      async execute(inputs: z.infer<typeof Io>) {
-        return inputs;
-      }
-    }
     const bodies: unknown[] = [];
     const recording = async (request: Request) => {
       if (request.url.endsWith("/states/enqueue")) bodies.push(await request.clone().json());
@@ -221,7 +213,7 @@ describe("the TypeScript pull runtime's poll wait", () => {
       fetch: recording,
       namespace: fresh("pullwaitms"),
       name: "w",
-      nodes: [new WaitNode()],
+      nodes: [echoNode("WaitNode")],
       logger: recorder(),
     };
     for (const pollWaitMs of [-1, 1.5, MAX_PULL_WAIT_MS + 1]) {
