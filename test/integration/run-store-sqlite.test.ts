@@ -10,13 +10,21 @@ import { ROW_VALUE_BYTES } from "../../src/engine/limits";
 import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
 import { row, runStoreContract } from "../contract/run-store-contract";
 
+/** Runs `fn` inside a fresh run actor (named `prefix-<uuid>`) whose schema is migrated. */
+const inFreshRunActor = <T>(
+  prefix: string,
+  fn: (actor: { sql: SqlStorage; state: DurableObjectState }) => Promise<T>,
+) =>
+  runInDurableObject(env.RUN.getByName(`${prefix}-${crypto.randomUUID()}`), async (_actor, state) => {
+    migrateRunSchema(state.storage.sql);
+    return fn({ sql: state.storage.sql, state });
+  });
+
 // Twice: writing each row at once, and buffering row writes into multi-row statements until the commit
 // (as the run actor does inside a transaction).
 for (const buffered of [false, true]) {
   runStoreContract(buffered ? "sqlite, buffered writes" : "sqlite", (shard, values, test) =>
-    runInDurableObject(env.RUN.getByName(`contract-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("contract", async ({ sql }) => {
       for (const [key, value] of Object.entries(values)) {
         sql.exec("INSERT INTO store (key, value) VALUES (?, ?)", key, value);
       }
@@ -43,9 +51,7 @@ for (const buffered of [false, true]) {
 
 describe("the run actor's spawn outbox", () => {
   it("keeps a batch heavier than a row in chunks, reads it back whole, and drops the chunks once confirmed", () =>
-    runInDurableObject(env.RUN.getByName(`contract-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("contract", async ({ sql }) => {
       const store = new SqlRunStore(sql, 0);
       const batch = {
         head: { seq: 1, identifier: "p", node_name: "P", namespace: "t", parents: [], lineage: "" },
@@ -69,9 +75,7 @@ describe("the run actor's spawn outbox", () => {
 
 describe("the run actor's schema upgrade to v5 (the CANCELLED status)", () => {
   it("rebuilds a v4 states table whose CHECK lacks CANCELLED, keeping its rows and indexes", () =>
-    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("schema", async ({ sql }) => {
       // Turn it into a v4 table: the same columns, the status CHECK without CANCELLED.
       const v4 = sql
         .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'states'")
@@ -103,9 +107,7 @@ describe("the run actor's schema upgrade to v5 (the CANCELLED status)", () => {
 
 describe("values stored in chunks", () => {
   it("replaces a chunked value with a small one and back, without stale chunks, across a rolled-back write", () =>
-    runInDurableObject(env.RUN.getByName(`chunks-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("chunks", async ({ sql, state }) => {
       const store = new SqlRunStore(sql, 0);
       const big = { v: "x".repeat(ROW_VALUE_BYTES + 10) };
       const chunkRows = () => sql.exec<{ n: number }>("SELECT count(*) AS n FROM chunks").one().n;
@@ -136,9 +138,7 @@ describe("values stored in chunks", () => {
 
 describe("the run actor's schema upgrade to v6 (chunks in a rowid table)", () => {
   it("moves a v5 WITHOUT ROWID chunks table's rows into the rowid table", () =>
-    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("schema", async ({ sql }) => {
       sql.exec("DROP TABLE chunks");
       sql.exec(`CREATE TABLE chunks (seq INTEGER NOT NULL, col TEXT NOT NULL, part INTEGER NOT NULL,
         text TEXT NOT NULL, PRIMARY KEY (seq, col, part)) WITHOUT ROWID`);
@@ -157,9 +157,7 @@ describe("the run actor's schema upgrade to v6 (chunks in a rowid table)", () =>
 
 describe("prefetched state rows", () => {
   it("serve one read each and never outlive a write to their state", () =>
-    runInDurableObject(env.RUN.getByName(`prefetch-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("prefetch", async ({ sql }) => {
       const store = new SqlRunStore(sql, 0);
       for (const seq of [1, 2, 3]) store.insertState(row(seq, { status: "QUEUED" }));
       store.bufferWrites();
@@ -181,9 +179,7 @@ describe("prefetched state rows", () => {
 
 describe("buffered state writes", () => {
   it("writes what a transaction buffered as it would one row at a time: order, nulls, odd text, repeats", () =>
-    runInDurableObject(env.RUN.getByName(`buffered-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("buffered", async ({ sql }) => {
       const odd = 'quote " backslash \\ tab \t newline \n nul \u0000 é 🎉 \ud800 end';
       const rows = Array.from({ length: 2_500 }, (_, i) =>
         row(i + 1, {
@@ -232,9 +228,7 @@ describe("buffered state writes", () => {
 
 describe("fan-out clones kept as pages", () => {
   it("takes a row per page, not per clone, and every read and a restarted store still see each clone", () =>
-    runInDurableObject(env.RUN.getByName(`pages-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("pages", async ({ sql }) => {
       const store = new SqlRunStore(sql, 0);
       store.bufferWrites();
       const head = row(store.nextSeq(), { identifier: "q", lineage: "00000001000000", status: "SUCCESS" });
@@ -283,9 +277,7 @@ describe("fan-out clones kept as pages", () => {
     }));
 
   it("forgets the pages of a transaction that rolled back", () =>
-    runInDurableObject(env.RUN.getByName(`pages-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("pages", async ({ sql, state }) => {
       const store = new SqlRunStore(sql, 0);
       const head = row(store.nextSeq(), { status: "SUCCESS" });
       store.insertState(head);
@@ -308,9 +300,7 @@ describe("fan-out clones kept as pages", () => {
 
 describe("the run actor's schema upgrade to v8 (fan-out order by output index)", () => {
   it("gives v7 clone pages their last index and rebuilds both subtree indexes", () =>
-    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("schema", async ({ sql }) => {
       // A v7 database: pages without their last index, subtree indexes without the output index.
       sql.exec("DROP INDEX clone_pages_subtree");
       sql.exec("ALTER TABLE clone_pages DROP COLUMN last_index");
@@ -340,9 +330,7 @@ describe("the run actor's schema upgrade to v8 (fan-out order by output index)",
 
 describe("clone pages written in one transaction", () => {
   it("writes many heavy pages in statements whose parameter stays under a value's bound", () =>
-    runInDurableObject(env.RUN.getByName(`pages-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("pages", async ({ sql }) => {
       // Every statement's largest parameter, in UTF-8 bytes (Durable Objects bound a value to 2 MB).
       let largest = 0;
       const watched = {
@@ -380,9 +368,7 @@ describe("clone pages written in one transaction", () => {
 
 describe("barriers kept in memory", () => {
   it("answers what was last written, never a rolled-back write, and copies (a change is not a write)", () =>
-    runInDurableObject(env.RUN.getByName(`barriers-${crypto.randomUUID()}`), async (_actor, state) => {
-      const sql = state.storage.sql;
-      migrateRunSchema(sql);
+    inFreshRunActor("barriers", async ({ sql, state }) => {
       const store = new SqlRunStore(sql, 0);
       const b = { unite: "u", exec_seq: 4, pending: 3, failed: 0, failed_sample: [], fired: false };
       store.putBarrier(b);
