@@ -3,6 +3,11 @@
 // start has succeeded. If the actor dies in between, or the start fails, the record is a due-time table of
 // the actor's one alarm, which starts the run again (the run actor's `start` is idempotent). So a listed
 // run always comes to exist, instead of showing FAILED with no states forever.
+//
+// A record whose start succeeded is deleted by the actor's next transaction that records a start (or by
+// the alarm), not in a commit of its own: a stream of triggers writes one commit per trigger. Until then
+// the actor remembers the start in memory; if it dies first, the alarm starts the run once more, which
+// changes nothing.
 import { z } from "zod";
 import { RunBootstrap } from "../contracts";
 import { fireRetryAt } from "../engine/cron-schedule";
@@ -35,6 +40,8 @@ export interface StartsHost {
 
 export class RunStarts {
   private readonly sql: SqlStorage;
+  /** Runs whose start succeeded and whose record is not deleted yet (see the top). */
+  private readonly started = new Set<string>();
 
   constructor(private readonly host: StartsHost) {
     this.sql = host.ctx.storage.sql;
@@ -45,6 +52,7 @@ export class RunStarts {
    * MUST be called in the transaction that indexes the run; answers that due time, for the alarm.
    */
   add(bootstrap: RunBootstrap, now: number): number {
+    this.forgetStarted();
     const due = now + START_REPAIR_AFTER_MS;
     this.sql.exec(
       "INSERT OR IGNORE INTO run_starts (run_id, bootstrap, attempts, retry_at) VALUES (?, ?, 0, ?)",
@@ -57,6 +65,7 @@ export class RunStarts {
 
   /** Whether the run is recorded and not yet known to have started. */
   pending(runId: string): boolean {
+    if (this.started.has(runId)) return false;
     return this.sql.exec("SELECT 1 FROM run_starts WHERE run_id = ?", runId).toArray().length > 0;
   }
 
@@ -70,7 +79,8 @@ export class RunStarts {
           JSON.stringify(runIds),
         )
         .toArray()
-        .map((r) => r.run_id),
+        .map((r) => r.run_id)
+        .filter((id) => !this.started.has(id)),
     );
   }
 
@@ -85,6 +95,7 @@ export class RunStarts {
       .exec<{ run_id: string }>("SELECT run_id FROM run_starts WHERE retry_at <= ? ORDER BY retry_at", now)
       .toArray();
     for (const { run_id } of due) await this.start(run_id);
+    this.host.ctx.storage.transactionSync(() => this.forgetStarted());
   }
 
   /**
@@ -93,6 +104,7 @@ export class RunStarts {
    * taken out of the index) after the last one.
    */
   async start(runId: string): Promise<boolean> {
+    if (this.started.has(runId)) return true;
     const raw = this.sql
       .exec("SELECT run_id, bootstrap, attempts FROM run_starts WHERE run_id = ?", runId)
       .toArray()[0];
@@ -102,12 +114,22 @@ export class RunStarts {
       const runKey = runKeyOfRunId(row.bootstrap.run_id);
       if (runKey === null) throw new Error(`recorded run ${runId} has a malformed id`);
       await this.host.env.RUN.getByName(runKey).start(row.bootstrap);
-      this.sql.exec("DELETE FROM run_starts WHERE run_id = ?", runId);
+      this.started.add(runId);
       return true;
     } catch (e) {
       this.failed(runId, e);
       return false;
     }
+  }
+
+  /** Deletes the records of the runs started since the last call. MUST be called inside a transaction. */
+  private forgetStarted(): void {
+    if (this.started.size === 0) return;
+    this.sql.exec(
+      "DELETE FROM run_starts WHERE run_id IN (SELECT value FROM json_each(?))",
+      JSON.stringify([...this.started]),
+    );
+    this.started.clear();
   }
 
   private failed(runId: string, e: unknown): void {

@@ -30,7 +30,7 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   private shardsUsed: boolean;
   private cancelled: boolean;
   private toleratedDelta = 0;
-  private born: { id: number; states: StateRow[] }[] = [];
+  private born: StateRow[][] = [];
 
   /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
   constructor(
@@ -69,25 +69,20 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   }
 
   /**
-   * States born claimed in this transaction, as dispatch rounds written with it: the dispatcher sends them
-   * after the commit from memory; a crash before that leaves the rounds unconfirmed, and they are sent
-   * again like any other.
+   * States born claimed in this transaction: the dispatcher sends them after the commit from memory, in
+   * rounds of DISPATCH_ROUND_STATES. Nothing else is written for them: a send that fails is recorded then
+   * as an unconfirmed round, and a crash before the send leaves deliveries of this instance's epoch that
+   * the next instance sends again (two leases, dispatcher.ts).
    */
   bornClaimed(states: StateRow[]): void {
-    const now = Date.now();
     for (let i = 0; i < states.length; i += DISPATCH_ROUND_STATES) {
-      const round = states.slice(i, i + DISPATCH_ROUND_STATES);
-      const id = this.openRound(
-        round.map((s) => s.seq),
-        now,
-      );
-      this.born.push({ id, states: round });
+      this.born.push(states.slice(i, i + DISPATCH_ROUND_STATES));
     }
     this.readyTouched = true;
   }
 
   /** The rounds of states born claimed that committed and are not sent yet (taken once). */
-  takeBorn(): { id: number; states: StateRow[] }[] {
+  takeBorn(): StateRow[][] {
     const born = this.born;
     this.born = [];
     return born;

@@ -1,11 +1,12 @@
 // Dispatch, the run actor's side (the wire is contracts/dispatch.ts and pack.ts; the push consumer is the SDK's
 // runtime.ts; pull runtimes take ready states through the states/enqueue route). A ready state is a CREATED row not yet handed out, written in the same
-// transaction that makes the state ready. Each round claims a bounded batch of
-// due states (push: CREATED → QUEUED with a lease; pull: marked offered), records them in one
-// `dispatch_rounds` row, sends them, and deletes the row once the send succeeded. A round whose send
-// failed or was cut short by a crash is sent again (duplicates are harmless: reports apply only to a
-// QUEUED state), and the alarm stays armed while anything is due, leased or unconfirmed, so every ready
-// state is eventually dispatched.
+// transaction that makes the state ready. Each round claims a bounded batch of due states in one
+// transaction (push: CREATED → QUEUED with a lease, tagged with the delivery; pull: marked offered) and
+// sends them. A push round writes nothing more: a send that fails is recorded then as a
+// `dispatch_rounds` row, which the alarm sends again (duplicates are harmless: reports apply only to a
+// QUEUED state), and a crash before or during the send is the next instance's to repair (below). A pull
+// round's offers are recorded in a row before they go out and deleted once they are confirmed. The alarm
+// stays armed while anything is due, leased or unconfirmed, so every ready state is eventually dispatched.
 //
 // Two leases (design §6). Every push claim is tagged with the actor instance's delivery epoch. A restart
 // of the engine can lose the queue's messages with it (local workerd keeps them in memory), so a new
@@ -41,7 +42,7 @@ export interface DispatchStore {
   markOffered(seqs: readonly number[], offered: boolean): void;
   openRound(seqs: readonly number[], now: number): number;
   /** Rounds of states born claimed (a wide fan-out's branches) that committed and wait to be sent. */
-  takeBorn(): { id: number; states: StateRow[] }[];
+  takeBorn(): StateRow[][];
   closeRound(id: number): void;
   /** Rounds opened at or before `before` and never confirmed, oldest first. */
   unconfirmedRounds(before: number, limit: number): { id: number; seqs: number[] }[];
@@ -196,51 +197,71 @@ export class Dispatcher {
         pulled.map((s) => s.seq),
         true,
       );
-      const all = [...queued, ...pulled];
+      // Only offers are recorded before they go out: a push claim is its own record (see the top).
       const round =
-        all.length > 0
+        pulled.length > 0
           ? store.openRound(
-              all.map((s) => s.seq),
+              pulled.map((s) => s.seq),
               now,
             )
           : null;
-      const more = all.length >= DISPATCH_ROUND_STATES || unconfirmed.length > 0 || lost.length > 0;
+      const more =
+        queued.length + pulled.length >= DISPATCH_ROUND_STATES || unconfirmed.length > 0 || lost.length > 0;
       return { queued, pulled, round, more };
     });
-    if (taken.round === null) return false;
-    try {
-      await Promise.all([this.send(taken.queued, epoch), this.offer(taken.pulled)]);
-    } catch (e) {
-      // The round stays unconfirmed; the alarm sends it again shortly.
-      console.error("dispatch failed; the alarm will retry", e instanceof Error ? e.message : e);
-      return false;
+    if (taken.queued.length === 0 && taken.pulled.length === 0) return false;
+    const [sent, offered] = await Promise.allSettled([
+      this.send(taken.queued, epoch),
+      this.offer(taken.pulled),
+    ]);
+    if (offered.status === "rejected") {
+      // The round stays unconfirmed; the alarm offers it again shortly.
+      console.error("offering failed; the alarm will retry", errorText(offered.reason));
     }
-    const round = taken.round;
-    this.host.transact(() => this.host.store.closeRound(round));
-    return taken.more;
+    const close = offered.status === "fulfilled" ? taken.round : null;
+    // A push round that went out writes nothing: the next transaction saves its cost counters.
+    if (sent.status === "rejected" || close !== null) {
+      this.host.transact(() => {
+        if (sent.status === "rejected") this.unsent(taken.queued, sent.reason, now);
+        if (close !== null) store.closeRound(close);
+      });
+    }
+    return taken.more && sent.status === "fulfilled" && offered.status === "fulfilled";
   }
 
   /**
-   * Sends the rounds of states born claimed, from memory (no read, no claim write), and closes them. A
-   * round whose send fails stays unconfirmed: the unconfirmed-round path sends it again.
+   * Records push states whose send failed as an unconfirmed round, which the alarm sends again once it is
+   * RESEND_AFTER_MS old. MUST be called inside `transact`.
+   */
+  private unsent(states: readonly StateRow[], reason: unknown, now: number): void {
+    console.error("dispatch failed; the alarm will retry", errorText(reason));
+    this.host.store.openRound(
+      states.map((s) => s.seq),
+      now,
+    );
+  }
+
+  /**
+   * Sends the rounds of states born claimed, from memory (no read, no claim write). A round whose send
+   * fails is recorded then as an unconfirmed round, and sent again like any other.
    */
   private async sendBorn(): Promise<void> {
     const born = this.host.store.takeBorn();
     if (born.length === 0) return;
     const epoch = this.host.deliveryEpoch();
-    const sent: number[] = [];
-    for (const round of born) {
+    const failed: { states: StateRow[]; reason: unknown }[] = [];
+    for (const states of born) {
       try {
-        await this.send(round.states, epoch);
-        sent.push(round.id);
+        await this.send(states, epoch);
       } catch (e) {
-        console.error("dispatch failed; the alarm will retry", e instanceof Error ? e.message : e);
+        failed.push({ states, reason: e });
       }
     }
-    if (sent.length > 0)
-      this.host.transact(() => {
-        for (const id of sent) this.host.store.closeRound(id);
-      });
+    if (failed.length === 0) return;
+    const now = Date.now();
+    this.host.transact(() => {
+      for (const { states, reason } of failed) this.unsent(states, reason, now);
+    });
   }
 
   private transportOf(state: StateRow): Transport | undefined {
@@ -343,4 +364,8 @@ export class Dispatcher {
     if (next === null) return;
     await this.host.scheduleAlarm(Math.max(next, Date.now() + 10));
   }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -31,6 +31,30 @@ async function alarmsUntilSuccess(stub: ReturnType<typeof runStub>, runId: strin
 }
 
 describe("dispatch failures", () => {
+  it("records nothing but the claim for a push round that went out", async () => {
+    const graph = fresh("sent");
+    await upsertValid("examples", graph, splitProcessMergeGraph);
+    const runId = await triggerRun("examples", graph, {
+      inputs: { data: "[1,2,3]", chunk_size: "1" },
+      start_delay: 60_000,
+    });
+    const stub = runStub(runId);
+    const sent: unknown[][] = [];
+    await dispatchRootThrough(stub, async (batch) => {
+      sent.push(batch);
+    });
+    expect(sent).toHaveLength(1);
+    const rounds = await runInDurableObject(
+      stub,
+      (_, state) =>
+        state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
+    );
+    // The claim (QUEUED, tagged with its delivery) is the record: a crash after it is the next instance's
+    // to repair (delivery-lease.test.ts), so no round row is written, and none deleted after the send.
+    expect(rounds).toBe(0);
+    expect((await stateRows<Row>(runId)).map((r) => r.status)).toEqual(["QUEUED"]);
+  });
+
   it("sends a round again after its sendBatch failed, and the run finishes exactly", async () => {
     const graph = fresh("resend");
     await upsertValid("examples", graph, splitProcessMergeGraph);
@@ -46,7 +70,7 @@ describe("dispatch failures", () => {
       (_, state) =>
         state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
     );
-    // Claimed and recorded as an unconfirmed round, but never sent.
+    // Claimed, never sent, and recorded as an unconfirmed round when the send failed.
     expect(rounds).toBe(1);
     expect((await stateRows<Row>(runId)).map((r) => r.status)).toEqual(["QUEUED"]);
     // The alarm sends the round again once it is RESEND_AFTER_MS old; the run then completes.
@@ -100,8 +124,9 @@ describe("dispatch failures", () => {
         rows: (await instance.costs()).rowsWritten,
       };
     });
-    // Born QUEUED, leased and tagged with a delivery, in one unconfirmed round: written once each (the
-    // root, 299 clones, 300 branches, and a few bookkeeping rows), with no claim write of their own.
+    // Born QUEUED, leased and tagged with a delivery, and recorded as one unconfirmed round when their
+    // send failed: written once each (the root, 299 clones, 300 branches, and a few bookkeeping rows), with
+    // no claim write of their own.
     expect(born.branches).toEqual([{ status: "QUEUED", leased: 1, delivery: 1, n }]);
     expect(born.rounds).toBe(1);
     expect(born.rows).toBeLessThan(2 * n + 20);

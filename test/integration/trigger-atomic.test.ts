@@ -113,13 +113,27 @@ describe("a trigger is atomic", () => {
     expect((await runsOf(ns)).total).toBe(1);
   });
 
-  it("leaves nothing pending after a trigger that started its run", async () => {
+  it("leaves nothing pending after a trigger that started its run; the next trigger deletes its record", async () => {
     const ns = await oneNodeGraph();
-    const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, {});
-    expect(res.status).toBe(200);
-    const { run_id: runId } = (await res.json()) as { run_id: string };
+    const trigger = async () => {
+      const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, {});
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { run_id: string }).run_id;
+    };
+    const first = await trigger();
+    expect((await runStub(first).summary())?.run_id).toBe(first);
+    // Started: not listed as starting, and its record goes in the next commit that records a start.
+    expect((await runsOf(ns)).runs.find((r) => r.run_id === first)?.starting).toBeUndefined();
+    expect(await pendingStarts(ns)).toEqual([{ run_id: first }]);
+    const second = await trigger();
+    expect(await pendingStarts(ns)).toEqual([{ run_id: second }]);
+    // The alarm deletes what no later trigger did.
+    await runInDurableObject(env.NAMESPACE.getByName(ns), async (_actor, state) => {
+      state.storage.sql.exec("UPDATE run_starts SET retry_at = ?", Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
     expect(await pendingStarts(ns)).toEqual([]);
-    expect((await runStub(runId).summary())?.run_id).toBe(runId);
+    expect((await runsOf(ns)).total).toBe(2);
   });
 });
 
