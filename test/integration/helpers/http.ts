@@ -44,6 +44,8 @@ export interface RunRow {
   retried_count: number;
   total_count: number;
   status: string;
+  /** Our extension: the run's start is still pending (the namespace actor's alarm makes it). */
+  starting?: true;
 }
 
 export async function runRow(ns: string, runId: string): Promise<RunRow | undefined> {
