@@ -1,18 +1,23 @@
 // Runs the namespace actor has recorded but not yet seen started. A trigger (HTTP or cron) indexes its run
-// and records its start here in one transaction, then starts the run actor; the record goes once the
-// start has succeeded. If the actor dies in between, or the start fails, the record is a due-time table of
-// the actor's one alarm, which starts the run again (the run actor's `start` is idempotent). So a listed
-// run always comes to exist, instead of showing FAILED with no states forever.
+// and records its start here in one transaction, then starts the run actor. If the actor dies in between,
+// or the start fails, the record is a due-time table of the actor's one alarm, which starts the run again
+// (the run actor's `start` is idempotent). So a listed run always comes to exist, instead of showing FAILED
+// with no states forever.
 //
-// A record whose start succeeded is deleted by the actor's next transaction that records a start (or by
-// the alarm), not in a commit of its own: a stream of triggers writes one commit per trigger. Until then
-// the actor remembers the start in memory; if it dies first, the alarm starts the run once more, which
-// changes nothing.
+// A first start made before the record is due covers the run: the record stays until it is due,
+// and the run actor writes no alarm for that time or later, since the repair comes by then. At its due time
+// the alarm calls `start` once more (the repair), and the run actor arms its own alarm for whatever it still
+// needs. Most runs finish within the cover and never write an alarm. The alarm repairs the covered runs
+// due within START_REPAIR_BATCH_MS at once, so a stream of triggers wakes it about once per that period.
+//
+// A record whose run started (a start without cover, or a repair) is deleted by the actor's next
+// transaction that records a start, or by the alarm, not in a commit of its own. Until then the actor keeps
+// both kinds in memory; if it dies first, the alarm starts those runs once more, which changes nothing.
 import { z } from "zod";
 import { RunBootstrap } from "../contracts";
 import { fireRetryAt } from "../engine/cron-schedule";
 import { runKeyOfRunId } from "../engine/ids";
-import { START_REPAIR_AFTER_MS } from "../engine/limits";
+import { START_REPAIR_AFTER_MS, START_REPAIR_BATCH_MS } from "../engine/limits";
 import { jsonText, parseStored } from "./stored";
 
 export const STARTS_SCHEMA = `
@@ -29,6 +34,7 @@ const StartRow = z.object({
   run_id: z.string(),
   bootstrap: jsonText(RunBootstrap),
   attempts: z.number(),
+  retry_at: z.number(),
 });
 
 export interface StartsHost {
@@ -40,7 +46,9 @@ export interface StartsHost {
 
 export class RunStarts {
   private readonly sql: SqlStorage;
-  /** Runs whose start succeeded and whose record is not deleted yet (see the top). */
+  /** Runs started under the cover of their record, to be repaired when it is due (see the top). */
+  private readonly covering = new Set<string>();
+  /** Runs started for good, whose record is not deleted yet (see the top). */
   private readonly started = new Set<string>();
 
   constructor(private readonly host: StartsHost) {
@@ -65,7 +73,7 @@ export class RunStarts {
 
   /** Whether the run is recorded and not yet known to have started. */
   pending(runId: string): boolean {
-    if (this.started.has(runId)) return false;
+    if (this.started.has(runId) || this.covering.has(runId)) return false;
     return this.sql.exec("SELECT 1 FROM run_starts WHERE run_id = ?", runId).toArray().length > 0;
   }
 
@@ -80,7 +88,7 @@ export class RunStarts {
         )
         .toArray()
         .map((r) => r.run_id)
-        .filter((id) => !this.started.has(id)),
+        .filter((id) => !this.started.has(id) && !this.covering.has(id)),
     );
   }
 
@@ -89,11 +97,15 @@ export class RunStarts {
     return this.sql.exec<{ t: number | null }>("SELECT min(retry_at) AS t FROM run_starts").one().t;
   }
 
-  /** Starts every recorded run that is due (from the alarm). */
+  /** Starts every recorded run that is due, and repairs the covered ones due soon (from the alarm). */
   async runDue(now: number): Promise<void> {
     const due = this.sql
-      .exec<{ run_id: string }>("SELECT run_id FROM run_starts WHERE retry_at <= ? ORDER BY retry_at", now)
-      .toArray();
+      .exec<{ run_id: string; retry_at: number }>(
+        "SELECT run_id, retry_at FROM run_starts WHERE retry_at <= ? ORDER BY retry_at",
+        now + START_REPAIR_BATCH_MS,
+      )
+      .toArray()
+      .filter((r) => r.retry_at <= now || this.covering.has(r.run_id));
     for (const { run_id } of due) await this.start(run_id);
     this.host.ctx.storage.transactionSync(() => this.forgetStarted());
   }
@@ -106,15 +118,18 @@ export class RunStarts {
   async start(runId: string): Promise<boolean> {
     if (this.started.has(runId)) return true;
     const raw = this.sql
-      .exec("SELECT run_id, bootstrap, attempts FROM run_starts WHERE run_id = ?", runId)
+      .exec("SELECT run_id, bootstrap, attempts, retry_at FROM run_starts WHERE run_id = ?", runId)
       .toArray()[0];
     if (raw === undefined) return true;
+    // A first start before the record is due is covered by it; any later one (the repair) is not.
+    const repair = this.covering.delete(runId);
     try {
       const row = parseStored(StartRow, raw, `start of run ${runId}`);
       const runKey = runKeyOfRunId(row.bootstrap.run_id);
       if (runKey === null) throw new Error(`recorded run ${runId} has a malformed id`);
-      await this.host.env.RUN.getByName(runKey).start(row.bootstrap);
-      this.started.add(runId);
+      const cover = !repair && row.attempts === 0 && row.retry_at > Date.now() ? row.retry_at : undefined;
+      await this.host.env.RUN.getByName(runKey).start(row.bootstrap, cover);
+      (cover === undefined ? this.started : this.covering).add(runId);
       return true;
     } catch (e) {
       this.failed(runId, e);

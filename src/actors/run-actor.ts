@@ -80,6 +80,11 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   private waitingCache: { at: number; nodes: WaitingNode[] } | null = null;
   /** The alarm time as last written (null: none armed), so most transitions need no alarm write. */
   private alarmAt: number | null = null;
+  /**
+   * Until when the namespace actor's start record covers this run (see `start`): an alarm asked for this
+   * time or later is not written, since the namespace actor calls `start` again by then. Null: not covered.
+   */
+  private coverUntil: number | null = null;
   private alarmWrite: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -151,11 +156,22 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     });
   }
 
-  /** Starts the run. Idempotent: a repeated start of the same run changes nothing. */
-  async start(bootstrap: RunBootstrap): Promise<void> {
-    if (this.meta) return;
+  /**
+   * Starts the run. Idempotent: a repeated start of the same run changes nothing but the cover.
+   *
+   * `coverUntil` is when the namespace actor, which keeps the run's start record until then, calls `start`
+   * again. Until that call this instance writes no alarm for that time or later: most runs finish long
+   * before it and never write one (namespace-starts.ts). The call after it is the repair: from then on the
+   * actor's own alarm is armed for whatever its storage still needs, whichever instance made the first start.
+   */
+  async start(bootstrap: RunBootstrap, coverUntil?: number): Promise<void> {
+    if (this.meta) {
+      await this.uncover();
+      return;
+    }
     if (!this.opened) this.open();
     const now = Date.now();
+    this.coverUntil = coverUntil !== undefined && coverUntil > now ? coverUntil : null;
     try {
       this.transact(() => {
         const meta = writeRunMeta(this.ctx.storage.sql, runMetaOf(bootstrap, configOf(this.env).shards));
@@ -170,9 +186,16 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
       // The transaction rolled back: the actor must not look started.
       this.meta = null;
       this.engine = null;
+      this.coverUntil = null;
       throw e;
     }
     await this.dispatcher.flush();
+  }
+
+  /** The end of the cover: arms the alarm for what the run's storage needs (nothing, for a finished run). */
+  private async uncover(): Promise<void> {
+    this.coverUntil = null;
+    await Promise.all([this.dispatcher.flush(), this.shardCancels.send()]);
   }
 
   /**
@@ -734,6 +757,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   /** Moves the alarm earlier when `at` is earlier than the one armed (one alarm serves every timer). */
   private scheduleAlarm(at: number): void {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
+    // Covered: the namespace actor's repair call (`start`) comes by then and arms what is still needed.
+    if (this.coverUntil !== null && at >= this.coverUntil) return;
     this.alarmAt = at;
     this.alarmWrite = this.ctx.storage.setAlarm(at).catch((e) => {
       this.alarmAt = null; // not armed after all: the next transition asks again

@@ -73,6 +73,12 @@ export const IDEMPOTENCY_KEYS_PURGED_PER_TRIGGER = 100;
 export const START_REPAIR_AFTER_MS = 5_000;
 
 /**
+ * The namespace actor's alarm repairs, with the runs due, the covered runs due within this long (see
+ * namespace-starts.ts): a stream of triggers wakes it about once per this period, not once per run.
+ */
+export const START_REPAIR_BATCH_MS = 1_000;
+
+/**
  * Longest delay a client may ask for, `re-enqueue-after` or a trigger's `start_delay` (ten years, in ms):
  * far beyond any polling interval, and small enough that `now + delay` stays a valid alarm time.
  */

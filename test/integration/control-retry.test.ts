@@ -5,7 +5,17 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { parseStateId, runKeyOfRunId, shardOfSeq, stateIdOf } from "../../src/engine/ids";
-import { fresh, json, runRow, runStub, settled, stateRows, triggerRun, upsertValid } from "./helpers/http";
+import {
+  endCover,
+  fresh,
+  json,
+  runRow,
+  runStub,
+  settled,
+  stateRows,
+  triggerRun,
+  upsertValid,
+} from "./helpers/http";
 import { ctlNode, TEST_NAMESPACE as NS } from "./runtime/test-nodes";
 
 interface StateRecord {
@@ -60,6 +70,9 @@ describe("retry policy", () => {
     expect(retry).toMatchObject({ status: "CREATED", retry_count: 1 });
     expect(retry?.enqueue_after).toBeGreaterThanOrEqual(before + 60_000);
 
+    // The run was started under the cover of its start record: a minute away, the retry's alarm is the
+    // namespace actor's repair to ask for. Once it did, the run actor's alarm is armed for the retry.
+    await endCover(NS, runId);
     // The alarm going off now (early) must not dispatch the retry: it is not due for a minute.
     expect(await runDurableObjectAlarm(runStub(runId))).toBe(true);
     expect((await states(runId))[1]?.status).toBe("CREATED");

@@ -7,6 +7,7 @@ import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import type { RunActor } from "../../src/actors/run-actor";
 import {
   dispatchRootThrough,
+  endCover,
   fresh,
   json,
   runRow,
@@ -55,9 +56,14 @@ async function rootSentIntoTheVoid(graph: string, rootTimeoutSeconds?: number) {
   return { runId, stub, delivery: root?.delivery as number };
 }
 
-/** The restart: every actor's instance ends (the old queue's messages with it); a stub for the new one. */
+/**
+ * The restart: every actor's instance ends (the old queue's messages with it); a stub for the new one. The
+ * run was started under the cover of its start record, so the namespace actor's repair of that record is
+ * what wakes it (a no-op once the record is gone).
+ */
 async function restart(runId: string) {
   await abortAllDurableObjects();
+  await endCover("examples", runId);
   return runStub(runId);
 }
 

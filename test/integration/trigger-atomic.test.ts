@@ -3,9 +3,19 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import { namespaceStub } from "../../src/actors/namespace-actor";
 import { IDEMPOTENCY_KEY_TTL_MS, MAX_IDEMPOTENCY_KEY_CHARS } from "../../src/engine/limits";
-import { call, fresh, type RunRow, runRow, runStub } from "./helpers/http";
+import {
+  call,
+  fresh,
+  type RunRow,
+  runRow,
+  runStub,
+  settled,
+  triggerRun,
+  upsertValid as upsertValidGraph,
+} from "./helpers/http";
 import { node, registerPull, statesOf, upsertValid } from "./helpers/pull";
 
 /** A namespace with a VALID one-node pull graph `g` (nothing runs it: its root stays CREATED). */
@@ -109,31 +119,65 @@ describe("a trigger is atomic", () => {
     });
     expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
     expect((await statesOf(ns, runId)).map((s) => s.status)).toEqual(["CREATED"]);
-    expect(await pendingStarts(ns)).toEqual([]);
-    expect((await runsOf(ns)).total).toBe(1);
+    // Started under the cover of the start record it was given (kept until its repair), not starting.
+    expect(await pendingStarts(ns)).toEqual([{ run_id: runId }]);
+    expect(await runsOf(ns)).toMatchObject({ total: 1, runs: [{ run_id: runId }] });
+    expect((await runsOf(ns)).runs[0]?.starting).toBeUndefined();
   });
 
-  it("leaves nothing pending after a trigger that started its run; the next trigger deletes its record", async () => {
+  it("keeps a started run's record as its cover until the repair, which arms the run actor's alarm", async () => {
     const ns = await oneNodeGraph();
     const trigger = async () => {
-      const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, {});
+      // Due in a minute: the root needs the run actor's alarm, at a time the start record covers.
+      const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, { start_delay: 60_000 });
       expect(res.status).toBe(200);
       return ((await res.json()) as { run_id: string }).run_id;
     };
-    const first = await trigger();
+    const runAlarm = (runId: string) =>
+      runInDurableObject(runStub(runId), (_actor, state) => state.storage.getAlarm());
+    const [first, second] = [await trigger(), await trigger()];
     expect((await runStub(first).summary())?.run_id).toBe(first);
-    // Started: not listed as starting, and its record goes in the next commit that records a start.
-    expect((await runsOf(ns)).runs.find((r) => r.run_id === first)?.starting).toBeUndefined();
-    expect(await pendingStarts(ns)).toEqual([{ run_id: first }]);
-    const second = await trigger();
-    expect(await pendingStarts(ns)).toEqual([{ run_id: second }]);
-    // The alarm deletes what no later trigger did.
+    // Started, so not listed as starting; each record stays as the run's cover, and the run actors wrote
+    // no alarm for their roots: the repair comes first.
+    expect((await runsOf(ns)).runs.map((r) => r.starting)).toEqual([undefined, undefined]);
+    expect((await pendingStarts(ns)).map((r) => r.run_id).sort()).toEqual([first, second].sort());
+    expect(await runAlarm(first)).toBeNull();
+    // Due: the alarm repairs both at once, each run actor arms its own alarm, and the records go.
     await runInDurableObject(env.NAMESPACE.getByName(ns), async (_actor, state) => {
       state.storage.sql.exec("UPDATE run_starts SET retry_at = ?", Date.now() - 1);
     });
     expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
     expect(await pendingStarts(ns)).toEqual([]);
+    expect(await runAlarm(first)).toBeGreaterThan(Date.now() + 50_000);
+    expect(await runAlarm(second)).toBeGreaterThan(Date.now() + 50_000);
     expect((await runsOf(ns)).total).toBe(2);
+  });
+});
+
+describe("the cover of a start record", () => {
+  const runAlarm = (runId: string) =>
+    runInDurableObject(runStub(runId), (_actor, state) => state.storage.getAlarm());
+
+  it("lets a run that finishes within it end without ever writing an alarm", async () => {
+    const graph = fresh("covered");
+    await upsertValidGraph("examples", graph, splitProcessMergeGraph);
+    // One item: the tests' configuration spreads any wider fan-out over branch shards, whose protocol
+    // asks for alarms of its own (a unite gathering its inputs).
+    const runId = await triggerRun("examples", graph, { inputs: { data: "[1]", chunk_size: "1" } });
+    expect(await settled("examples", runId)).toMatchObject({ status: "SUCCESS", success_count: 3 });
+    // Its deliveries were watched by the cover, not by an alarm that would have woken a finished run.
+    expect(await runAlarm(runId)).toBeNull();
+  });
+
+  it("still writes an alarm the run needs before the cover ends", async () => {
+    const ns = await oneNodeGraph();
+    const before = Date.now();
+    const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, { start_delay: 1_000 });
+    expect(res.status).toBe(200);
+    const { run_id: runId } = (await res.json()) as { run_id: string };
+    const armed = await runAlarm(runId);
+    expect(armed).toBeGreaterThanOrEqual(before + 1_000);
+    expect(armed).toBeLessThan(before + 5_000);
   });
 });
 

@@ -1,5 +1,5 @@
 // Calls into the Worker the way a client would: through its fetch handler, with the test API key.
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import { actorName, runKeyOfRunId } from "../../../src/engine/ids";
@@ -75,6 +75,19 @@ export async function upsertValid(ns: string, graph: string, body: Record<string
 }
 
 /** Triggers a run (exactly 200) and answers its id. */
+/**
+ * The namespace actor's repair of a run's start, as if its start record were due (namespace-starts.ts): it
+ * ends the cover that record gave the run, and the run actor's own alarm is armed from then on for
+ * whatever its storage needs. After a restart, it is what wakes a run started under cover.
+ */
+export async function endCover(ns: string, runId: string): Promise<void> {
+  const stub = env.NAMESPACE.getByName(ns);
+  await runInDurableObject(stub, (_actor, state) => {
+    state.storage.sql.exec("UPDATE run_starts SET retry_at = ? WHERE run_id = ?", Date.now() - 1, runId);
+  });
+  await runDurableObjectAlarm(stub);
+}
+
 export async function triggerRun(
   ns: string,
   graph: string,
