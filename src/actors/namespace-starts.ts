@@ -144,6 +144,8 @@ export class RunStarts {
       "DELETE FROM run_starts WHERE run_id IN (SELECT value FROM json_each(?))",
       JSON.stringify([...this.started]),
     );
+    // A first start that answered after its repair (the two raced) left its run marked as covered.
+    for (const runId of this.started) this.covering.delete(runId);
     this.started.clear();
   }
 
