@@ -19,6 +19,13 @@ interface Row {
   error: string | null;
 }
 
+/** The run actor's unconfirmed dispatch rounds (the only rows `dispatch_rounds` holds). */
+const roundRows = (stub: ReturnType<typeof runStub>) =>
+  runInDurableObject(
+    stub,
+    (_, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
+  );
+
 /** Runs the run actor's alarm (which sends unconfirmed rounds again) until the run ends SUCCESS. */
 async function alarmsUntilSuccess(stub: ReturnType<typeof runStub>, runId: string): Promise<void> {
   await vi.waitUntil(
@@ -44,11 +51,7 @@ describe("dispatch failures", () => {
       sent.push(batch);
     });
     expect(sent).toHaveLength(1);
-    const rounds = await runInDurableObject(
-      stub,
-      (_, state) =>
-        state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
-    );
+    const rounds = await roundRows(stub);
     // The claim (QUEUED, tagged with its delivery) is the record: a crash after it is the next instance's
     // to repair (delivery-lease.test.ts), so no round row is written, and none deleted after the send.
     expect(rounds).toBe(0);
@@ -65,11 +68,7 @@ describe("dispatch failures", () => {
     });
     const stub = runStub(runId);
     await dispatchRootThrough(stub, () => Promise.reject(new Error("queue unavailable")));
-    const rounds = await runInDurableObject(
-      stub,
-      (_, state) =>
-        state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dispatch_rounds").one().n,
-    );
+    const rounds = await roundRows(stub);
     // Claimed, never sent, and recorded as an unconfirmed round when the send failed.
     expect(rounds).toBe(1);
     expect((await stateRows<Row>(runId)).map((r) => r.status)).toEqual(["QUEUED"]);
