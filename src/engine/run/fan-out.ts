@@ -56,11 +56,13 @@ export abstract class FanOutEngine extends UniteEngine {
       members.push([member(0, {}), spawn.filter((n) => !this.graph.readsOutputsOf(n, state.identifier))]);
     }
 
-    // Pass 1: check that every child can be rendered, so a failure creates nothing of this page.
+    // Pass 1: render every child's inputs, so a failure creates nothing of this page. Pass 2 uses them (a
+    // clone renders what its member did: the same outputs and parents).
+    let rendered: Record<string, string>[][];
     try {
-      for (const [m, children] of members) {
-        for (const next of children) renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
-      }
+      rendered = members.map(([m, children]) =>
+        children.map((next) => renderInputs(this.graph, next, this.resolverFor(m, next.identifier))),
+      );
     } catch (e) {
       if (!(e instanceof RenderError)) throw e;
       return this.nextCreatedError(state, received, fresh, e.message, opening);
@@ -77,9 +79,10 @@ export abstract class FanOutEngine extends UniteEngine {
     const born: StateRow[] = [];
     // The clones this actor keeps come first, with consecutive seqs: the store may keep such a run of
     // clones as one row (a page). A clone is born executed, so it is never pending.
-    const placed = members.map(([m, children]) => {
+    const placed = members.map(([m, children], i) => {
+      const inputs = rendered[i] ?? [];
       const shard = this.shardOf(m.fanout_index, state.identifier);
-      if (shard !== 0 || m.fanout_index === 0) return { m, children, shard };
+      if (shard !== 0 || m.fanout_index === 0) return { m, children, inputs, shard };
       const clone: StateRow = {
         ...m,
         seq: this.nextSeq(),
@@ -87,18 +90,21 @@ export abstract class FanOutEngine extends UniteEngine {
         retry_count: 0,
         does_unites: false,
         reported_outputs: 0,
+        status: "SUCCESS",
+        created_at: this.now,
+        updated_at: this.now,
       };
-      this.store.insertState({ ...clone, status: "SUCCESS", created_at: this.now, updated_at: this.now });
+      this.store.insertState(clone);
       this.store.count("SUCCESS", 1);
-      return { m: clone, children, shard };
+      return { m: clone, children, inputs, shard };
     });
-    for (const { m, children, shard } of placed) {
+    for (const { m, children, inputs: childInputs, shard } of placed) {
       if (shard !== 0) {
-        this.forwardMember(batches, shard, state, m, children);
+        this.forwardMember(batches, shard, state, m, children, childInputs);
         continue;
       }
-      for (const next of children) {
-        const inputs = renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
+      for (const [k, next] of children.entries()) {
+        const inputs = childInputs[k] ?? {};
         const child = this.newState({
           seq: this.nextSeq(),
           identifier: next.identifier,
@@ -156,17 +162,14 @@ export abstract class FanOutEngine extends UniteEngine {
     head: StateRow,
     m: StateRow,
     children: NodeTemplate[],
+    inputs: Record<string, string>[],
   ): void {
     const keys = this.barriers.keys([...m.parents, [m.identifier, 0, m.exec_seq]], undefined);
-    const spawned: SpawnedMember = {
-      fanout_index: m.fanout_index,
-      outputs: m.outputs,
-      inputs: children.map((next) => {
-        this.store.count("CREATED", 1);
-        this.barriers.adjust(keys, 1);
-        return renderInputs(this.graph, next, this.resolverFor(m, next.identifier));
-      }),
-    };
+    if (children.length > 0) {
+      this.store.count("CREATED", children.length);
+      this.barriers.adjust(keys, children.length);
+    }
+    const spawned: SpawnedMember = { fanout_index: m.fanout_index, outputs: m.outputs, inputs };
     const text = JSON.stringify(spawned);
     let batch = batches.get(shard);
     let texts = batch ? this.batchTexts.get(batch) : undefined;
