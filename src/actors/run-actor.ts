@@ -27,6 +27,7 @@ import {
   RESEND_AFTER_MS,
   STALL_NOTICE_MS,
 } from "../engine/limits";
+import type { RunStatus } from "../engine/model";
 import { leaseExpiryError } from "../engine/run/control";
 import { runCounts, runStatus } from "../engine/run/counts";
 import { RunEngine } from "../engine/run/engine";
@@ -86,6 +87,11 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
    */
   private coverUntil: number | null = null;
   private alarmWrite: Promise<void> = Promise.resolve();
+  /** Requests waiting for the run to end (`awaitEnd`), answered by the transaction that ends it. */
+  private endWaiters = new Set<{
+    resolve: (status: RunStatus) => void;
+    timer: ReturnType<typeof setTimeout>;
+  }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -526,6 +532,45 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     return out;
   }
 
+  /**
+   * The run's status once it has ended (SUCCESS, FAILED, CANCELLED), or PENDING when `ms` passed first;
+   * null for a run that does not exist. A trigger with `wait_ms` answers with it (our extension).
+   */
+  async awaitEnd(ms: number): Promise<RunStatus | null> {
+    if (!this.meta) return null;
+    const now = this.status();
+    if (now !== "PENDING" || ms <= 0) return now;
+    return new Promise((resolve) => {
+      const waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          this.endWaiters.delete(waiter);
+          resolve(this.meta ? this.status() : "PENDING");
+        }, ms),
+      };
+      this.endWaiters.add(waiter);
+    });
+  }
+
+  /** After a transaction: answers the requests waiting for the run to end, if it has. */
+  private answerEndWaiters(): void {
+    if (this.endWaiters.size === 0 || !this.meta) return;
+    const status = this.status();
+    if (status === "PENDING") return;
+    for (const waiter of this.endWaiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(status);
+    }
+    this.endWaiters.clear();
+  }
+
+  private status(): RunStatus {
+    return runStatus(runCounts(this.store.counts()), {
+      cancelled: this.store.isCancelled(),
+      tolerated: this.store.tolerated(),
+    });
+  }
+
   async summary(): Promise<RunSummary | null> {
     if (!this.meta) return null;
     const counts = runCounts(this.store.counts());
@@ -751,6 +796,8 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     if (readyTouched || linkTouched) this.scheduleAlarm(Date.now() + DISPATCH_SAFETY_MS);
     // A unite waiting for its gather: the alarm runs it at once, in an event of its own.
     if (this.store.takeGatherTouched()) this.scheduleAlarm(Date.now());
+    // Their answers leave once the commit is durable (the output gate holds them until then).
+    this.answerEndWaiters();
     return result;
   }
 

@@ -40,6 +40,19 @@ export interface TriggerOptions {
   store?: Record<string, string>;
   /** Milliseconds before the first state may run. */
   startDelay?: number;
+  /**
+   * Ours: wait up to this many milliseconds (at most 20,000) for the run to end; the answer's `run_status`
+   * is then its status (PENDING if the wait ran out first).
+   */
+  waitMs?: number;
+}
+
+export interface TriggerAnswer {
+  status: string;
+  run_id: string;
+  warnings?: string[];
+  /** With `waitMs`: the run's status when the engine answered. */
+  run_status?: "SUCCESS" | "FAILED" | "CANCELLED" | "PENDING";
 }
 
 export interface UpsertGraphOptions {
@@ -74,15 +87,16 @@ export class StateManager {
   }
 
   /** Starts a run; answers `{status: "CREATED", run_id}`. Anything but 200 throws, as in the Python SDK. */
-  async trigger(graph: string, opts: TriggerOptions = {}): Promise<{ status: string; run_id: string }> {
+  async trigger(graph: string, opts: TriggerOptions = {}): Promise<TriggerAnswer> {
     const res = await this.conn.request("POST", `/graph/${segment(graph)}/trigger`, {
       start_delay: opts.startDelay ?? 0,
       inputs: opts.inputs ?? {},
       store: opts.store ?? {},
+      ...(opts.waitMs === undefined ? {} : { wait_ms: opts.waitMs }),
     });
     const body = await readBody(res);
     if (res.status !== 200) throw new Error(`Failed to trigger state: ${res.status} ${body.text}`);
-    return body.json as { status: string; run_id: string };
+    return body.json as TriggerAnswer;
   }
 
   async getGraph(graph: string): Promise<GraphTemplateView> {

@@ -276,6 +276,13 @@ export const DEFAULT_PULL_WAIT_MS = 1_000;
 export const MAX_PULL_WAIT_MS = 20_000;
 
 /**
+ * Longest a trigger may wait for its run to end before it answers (`wait_ms` in its body, our extension):
+ * a client that starts a small run gets its outcome in the same request; a longer run answers `PENDING`
+ * and is followed as usual.
+ */
+export const MAX_TRIGGER_WAIT_MS = 20_000;
+
+/**
  * Offers one waiting `states/enqueue` wakes for before it answers (each wake is one claim attempt; a poll
  * that keeps losing the race for offered refs to other runtimes still answers in bounded work).
  */

@@ -108,8 +108,17 @@ describe("the TypeScript pull runtime", () => {
     await runtime.start();
     const client = new StateManager({ ...connection, namespace: ns });
     await client.upsertGraph("bad", exampleGraphIn(ns), { retryPolicy: { max_retries: 0 } });
-    const { run_id: runId } = await client.trigger("bad", { inputs: { data: "not json", chunk_size: "1" } });
-    expect(await settled(ns, runId)).toMatchObject({ status: "FAILED", errored_count: 1, total_count: 1 });
+    // The client waits for the run's end in the trigger itself (our wait_ms): FAILED, and already listed so.
+    const answer = await client.trigger("bad", {
+      inputs: { data: "not json", chunk_size: "1" },
+      waitMs: 15_000,
+    });
+    expect(answer.run_status).toBe("FAILED");
+    expect(await runRow(ns, answer.run_id)).toMatchObject({
+      status: "FAILED",
+      errored_count: 1,
+      total_count: 1,
+    });
   });
 
   it("hands claimed but unstarted states back on stop, after reporting the one in flight", async () => {

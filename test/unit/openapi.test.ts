@@ -6,8 +6,8 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { buildOpenApiDocument } from "../../src/api/openapi/document";
 import { components, operations } from "../../src/api/openapi/operations";
-import { manualRetryBodySchema } from "../../src/api/schemas/request-bodies";
-import { triggerBodySchema, upsertGraphBodySchema } from "../../src/engine/template/request-schema";
+import { manualRetryBodySchema, triggerRequestSchema } from "../../src/api/schemas/request-bodies";
+import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
 
 // biome-ignore lint/suspicious/noExplicitAny: the test walks a parsed JSON document by known paths
 type Json = Record<string, any>;
@@ -33,7 +33,7 @@ describe("the OpenAPI document", () => {
   it("describes the request bodies the routes validate with", () => {
     // The same schema objects, not copies.
     expect(components.UpsertGraphRequest).toBe(upsertGraphBodySchema);
-    expect(components.TriggerRequest).toBe(triggerBodySchema);
+    expect(components.TriggerRequest).toBe(triggerRequestSchema);
     expect(components.ManualRetryRequest).toBe(manualRetryBodySchema);
     const upsert = doc.paths["/v0/namespace/{namespace}/graph/{graph}"].put;
     expect(upsert.requestBody.content["application/json"].schema).toEqual({
@@ -51,8 +51,12 @@ describe("the OpenAPI document", () => {
     const ajv = new Ajv2020({ strict: false });
     const check = ajv.compile(doc.components.schemas.TriggerRequest);
     expect(check({ inputs: { data: "[1]" }, start_delay: 0 })).toBe(true);
-    expect(triggerBodySchema.safeParse({ inputs: { data: 1 } }).success).toBe(false);
+    expect(triggerRequestSchema.safeParse({ inputs: { data: 1 } }).success).toBe(false);
     expect(check({ inputs: { data: 1 } })).toBe(false);
+    // Our wait_ms, bounded the same way in both.
+    expect(check({ wait_ms: 20_000 })).toBe(true);
+    expect(triggerRequestSchema.safeParse({ wait_ms: 20_001 }).success).toBe(false);
+    expect(check({ wait_ms: 20_001 })).toBe(false);
   });
 
   it("marks which operations need no key and which are ours", () => {

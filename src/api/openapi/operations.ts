@@ -4,7 +4,7 @@
 // that the list and the app's routes name the same operations, so a new route cannot go undocumented.
 import type { z } from "zod";
 import { MAX_GRAPH_PAGE_STATES, MAX_RUNS_PAGE, MAX_RUNS_PAGE_SIZE } from "../../engine/limits";
-import { triggerBodySchema, upsertGraphBodySchema } from "../../engine/template/request-schema";
+import { upsertGraphBodySchema } from "../../engine/template/request-schema";
 import * as bodies from "../schemas/request-bodies";
 import * as r from "../schemas/responses";
 
@@ -47,7 +47,7 @@ export interface OperationSpec {
 /** The named schemas of the document (components.schemas), requests and responses. */
 export const components: Record<string, z.ZodType> = {
   UpsertGraphRequest: upsertGraphBodySchema,
-  TriggerRequest: triggerBodySchema,
+  TriggerRequest: bodies.triggerRequestSchema,
   RegisterNodesRequest: bodies.registerNodesBodySchema,
   EnqueueRequest: bodies.enqueueBodySchema,
   ExecutedRequest: bodies.executedBodySchema,
@@ -187,7 +187,7 @@ export const operations: OperationSpec[] = [
     operationId: "triggerGraph",
     tag: "runs",
     summary: "Start a run",
-    body: triggerBodySchema,
+    body: bodies.triggerRequestSchema,
     responses: {
       200: { description: "the run was created", schema: r.TriggerResult },
       400: refused("the graph is not VALID, or a required store key is missing"),

@@ -15,9 +15,10 @@ import {
   MAX_PULL_WAIT_MS,
   MAX_RUNTIME_CALL_ITEMS,
   MAX_SECRETS_PER_GRAPH,
+  MAX_TRIGGER_WAIT_MS,
 } from "../../engine/limits";
 import { Transport } from "../../engine/model";
-import { boundedName } from "../../engine/template/request-schema";
+import { boundedName, triggerBodySchema } from "../../engine/template/request-schema";
 
 const jsonObject = z.record(z.string(), z.unknown());
 
@@ -98,6 +99,15 @@ export const runtimeCallBodySchemas = {
   secretsOf: z.object({ args: withNamespace([actorName, seqs]) }),
   registerNodes: z.object({ args: z.tuple([runtimeRegistrationSchema]) }),
 };
+
+/**
+ * `POST /v0/namespace/{ns}/graph/{g}/trigger`: Exosphere's body, plus our optional `wait_ms`: how long the
+ * request may wait for the run to end before it answers. It is not part of the run (nor of the request an
+ * `Idempotency-Key` stands for): the route takes it off before the namespace actor sees the body.
+ */
+export const triggerRequestSchema = triggerBodySchema.extend({
+  wait_ms: z.int().min(0).max(MAX_TRIGGER_WAIT_MS).optional(),
+});
 
 /**
  * `POST /v0/namespace/{ns}/states/enqueue`. A batch_size ≤ 0 is valid and claims nothing, as in Exosphere;

@@ -132,7 +132,13 @@ const warnings = z
   .array(z.string())
   .optional()
   .describe("our extension: what the trigger asked for that was ignored (absent when nothing was)");
-export const TriggerResult = z.object({ status: z.literal("CREATED"), run_id: z.string(), warnings });
+export const TriggerResult = z.object({
+  status: z.literal("CREATED"),
+  run_id: z.string(),
+  warnings,
+  /** Ours, with `wait_ms`: the run's status when the request answered (PENDING: the wait ended first). */
+  run_status: RunStatus.optional(),
+});
 
 export const PulledState = z.object({
   state_id: stateId,
