@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS run_starts (
 CREATE INDEX IF NOT EXISTS run_starts_due ON run_starts (retry_at);
 `;
 
+/** Recorded runs the alarm starts (or repairs) at once. */
+const STARTS_AT_ONCE = 16;
+
 const StartRow = z.object({
   run_id: z.string(),
   bootstrap: jsonText(RunBootstrap),
@@ -106,7 +109,11 @@ export class RunStarts {
       )
       .toArray()
       .filter((r) => r.retry_at <= now || this.covering.has(r.run_id));
-    for (const { run_id } of due) await this.start(run_id);
+    // Each start is a call to another run actor: a few at a time, so a busy namespace's repairs (one per
+    // run it started a few seconds ago) do not queue up behind one another.
+    for (let i = 0; i < due.length; i += STARTS_AT_ONCE) {
+      await Promise.all(due.slice(i, i + STARTS_AT_ONCE).map(({ run_id }) => this.start(run_id)));
+    }
     this.host.ctx.storage.transactionSync(() => this.forgetStarted());
   }
 
