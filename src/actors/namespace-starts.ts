@@ -139,7 +139,7 @@ export class RunStarts {
       (cover === undefined ? this.started : this.covering).add(runId);
       return true;
     } catch (e) {
-      this.failed(runId, e);
+      this.failed(runId, e, repair);
       return false;
     }
   }
@@ -156,7 +156,12 @@ export class RunStarts {
     this.started.clear();
   }
 
-  private failed(runId: string, e: unknown): void {
+  /**
+   * A start (or, `repair`, the call that ends a started run's cover) failed: tried again later, with a
+   * growing delay. After the last try a run never started is taken out of the index; a started one stays
+   * listed, since it exists (only the alarm its repair would have armed is missing).
+   */
+  private failed(runId: string, e: unknown, repair: boolean): void {
     const reason = e instanceof Error ? e.message : String(e);
     const row = this.sql
       .exec<{ attempts: number }>("SELECT attempts FROM run_starts WHERE run_id = ?", runId)
@@ -166,13 +171,19 @@ export class RunStarts {
     const now = Date.now();
     const retryAt = fireRetryAt(attempts, now);
     if (retryAt === null) {
-      console.error(`run ${runId}: giving up after ${attempts} failed starts: ${reason}`);
+      console.error(
+        repair
+          ? `run ${runId}: giving up after ${attempts} failed repairs of its start (it stays listed): ${reason}`
+          : `run ${runId}: giving up after ${attempts} failed starts: ${reason}`,
+      );
       this.host.ctx.storage.transactionSync(() => {
         this.sql.exec("DELETE FROM run_starts WHERE run_id = ?", runId);
-        this.host.forgetRun(runId);
+        if (!repair) this.host.forgetRun(runId);
       });
       return;
     }
+    // Still a started run's repair when it is tried again.
+    if (repair) this.covering.add(runId);
     console.error(`run ${runId}: start failed (attempt ${attempts}), retrying: ${reason}`);
     this.sql.exec(
       "UPDATE run_starts SET attempts = ?, retry_at = ? WHERE run_id = ?",

@@ -97,6 +97,33 @@ describe("a trigger is atomic", () => {
     expect(await runsOf(ns)).toMatchObject({ total: 0, runs: [] });
   });
 
+  it("keeps a started run listed when the repairs of its start keep failing", async () => {
+    const ns = await oneNodeGraph();
+    const res = await call("POST", `/v0/namespace/${ns}/graph/g/trigger`, { start_delay: 60_000 });
+    const { run_id: runId } = (await res.json()) as { run_id: string };
+    // Covered, and every repair fails (a record no call can use): first one, then the last one.
+    await runInDurableObject(env.NAMESPACE.getByName(ns), async (_actor, state) => {
+      state.storage.sql.exec("UPDATE run_starts SET bootstrap = 'not json', retry_at = ?", Date.now() - 1);
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
+      // Failed once: still a started run, not one waiting for its start.
+      expect((await runsOf(ns)).runs[0]?.starting).toBeUndefined();
+      await runInDurableObject(env.NAMESPACE.getByName(ns), async (_actor, state) => {
+        state.storage.sql.exec("UPDATE run_starts SET attempts = 5, retry_at = ?", Date.now() - 1);
+      });
+      expect(await runDurableObjectAlarm(env.NAMESPACE.getByName(ns))).toBe(true);
+      expect(logged).toHaveBeenCalledWith(
+        expect.stringContaining("failed repairs of its start (it stays listed)"),
+      );
+    } finally {
+      logged.mockRestore();
+    }
+    expect(await pendingStarts(ns)).toEqual([]);
+    expect(await runsOf(ns)).toMatchObject({ total: 1, runs: [{ run_id: runId }] });
+  });
+
   it("starts the run of a cron fire recorded by an earlier version (its bootstrap kept in the fire)", async () => {
     const ns = await oneNodeGraph();
     const prepared = await namespaceStub(env, ns).prepareRun(ns, "g", {
