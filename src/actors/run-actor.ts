@@ -433,7 +433,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     const result = await toResult(() => {
       const told = this.transact(() => {
         if (this.store.isCancelled()) return false;
-        const status = runStatus(runCounts(this.store.counts()), { tolerated: this.store.tolerated() });
+        const status = this.status();
         if (status !== "PENDING") throw new ConflictError(`Run is already finished (${status})`);
         this.runEngine().cancel(Date.now());
         // Every shard of the plan is told, durably: the alarm tells again those that did not confirm.
@@ -564,20 +564,15 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.endWaiters.clear();
   }
 
-  private status(): RunStatus {
-    return runStatus(runCounts(this.store.counts()), {
-      cancelled: this.store.isCancelled(),
-      tolerated: this.store.tolerated(),
-    });
+  /** The run's status from its counts and run control (cancelled, tolerated failures). */
+  private status(counts = runCounts(this.store.counts())): RunStatus {
+    return runStatus(counts, { cancelled: this.store.isCancelled(), tolerated: this.store.tolerated() });
   }
 
   async summary(): Promise<RunSummary | null> {
     if (!this.meta) return null;
     const counts = runCounts(this.store.counts());
-    const status = runStatus(counts, {
-      cancelled: this.store.isCancelled(),
-      tolerated: this.store.tolerated(),
-    });
+    const status = this.status(counts);
     const stalled = status === "PENDING" && Date.now() - this.lastProgressAt >= STALL_NOTICE_MS;
     const waiting = stalled ? await this.waitingNodes() : [];
     return {
