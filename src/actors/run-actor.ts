@@ -44,7 +44,7 @@ import { addCosts, CostBook, noCosts, type RunCosts } from "./run-costs";
 import { runGraphView } from "./run-graph-view";
 import { type RunMeta, readRunMeta, runMetaOf, writeRunMeta } from "./run-meta";
 import { countNodes, type NodeCountsHost, runNodesView } from "./run-node-counts";
-import { migrateRunSchema, nextDeliveryEpoch, runSchemaExists } from "./run-schema";
+import { FIRST_DELIVERY_EPOCH, migrateRunSchema, nextDeliveryEpoch, runSchemaExists } from "./run-schema";
 import { type RunPeer, ShardLink } from "./run-shards";
 import { SqlRunStore } from "./run-sql-store";
 
@@ -105,17 +105,18 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   /** Creates (or upgrades) the schema and loads the run. Called for a started run, or by `start`. */
   private open(): void {
     const { ctx, env } = this;
-    migrateRunSchema(ctx.storage.sql);
+    // A new actor's storage holds its schema and first delivery epoch, nothing to read back.
+    const created = migrateRunSchema(ctx.storage.sql) === "created";
     this.opened = true;
-    this.meta = readRunMeta(ctx.storage.sql);
+    this.meta = created ? null : readRunMeta(ctx.storage.sql);
     this.engine = null;
-    this.store = new SqlRunStore(ctx.storage.sql, this.meta?.shard ?? 0);
-    this.costBook = new CostBook(ctx.storage.sql);
+    this.store = new SqlRunStore(ctx.storage.sql, this.meta?.shard ?? 0, created);
+    this.costBook = new CostBook(ctx.storage.sql, created);
     this.reportRpcs = 0;
     this.claimRpcs = 0;
     this.inputsByReference = 0;
     this.pickupRpcs = 0;
-    this.epoch = nextDeliveryEpoch(ctx.storage.sql);
+    this.epoch = created ? FIRST_DELIVERY_EPOCH : nextDeliveryEpoch(ctx.storage.sql);
     this.openedAt = Date.now();
     this.lastProgressAt = this.openedAt;
     this.confirmed = new Set();
@@ -769,11 +770,14 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     let result: T;
     try {
       result = this.ctx.storage.transactionSync(() => {
+        const written = this.store.cost.rowsWritten;
         // State rows written in this transaction go out in multi-row statements (run-state-writes.ts).
         this.store.bufferWrites();
         const value = fn();
         this.store.flush();
-        this.costBook.save(this.liveCosts());
+        // The cost counters ride on a transaction that writes rows. One that wrote none (a dispatch round
+        // that found nothing to send) stays read-only and commits nothing; the next one saves them.
+        if (this.store.cost.rowsWritten !== written) this.costBook.save(this.liveCosts());
         return value;
       });
     } catch (e) {

@@ -65,10 +65,13 @@ export class CostBook {
   private readonly base: RunCosts;
   private readonly saved: RunCosts;
 
-  /** Reads what earlier instances of this actor saved. */
-  constructor(private readonly sql: SqlStorage) {
+  /** Reads what earlier instances of this actor saved (nothing, in storage created just now: `empty`). */
+  constructor(
+    private readonly sql: SqlStorage,
+    empty = false,
+  ) {
     this.base = noCosts();
-    for (const row of sql.exec<{ name: string; n: number }>("SELECT name, n FROM costs")) {
+    for (const row of empty ? [] : sql.exec<{ name: string; n: number }>("SELECT name, n FROM costs")) {
       if ((NAMES as readonly string[]).includes(row.name)) this.base[row.name as keyof RunCosts] = row.n;
     }
     this.saved = { ...this.base };

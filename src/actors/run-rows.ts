@@ -144,7 +144,11 @@ export abstract class SqlRows {
   private chunked = new Set<string>();
   private readonly prefetched = new Map<number, StateRecord>();
 
-  constructor(private readonly raw: SqlStorage) {
+  /** `empty`: the actor's storage was created just now and holds no state (nothing to load). */
+  constructor(
+    private readonly raw: SqlStorage,
+    empty = false,
+  ) {
     this.writes = new StateWrites(raw);
     const writes = this.writes;
     const pages = this.pages;
@@ -155,7 +159,7 @@ export abstract class SqlRows {
         return raw.exec(query, ...bindings);
       },
     } as SqlStorage;
-    this.loadChunked();
+    if (!empty) this.loadChunked();
   }
 
   /**

@@ -32,12 +32,22 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
   private toleratedDelta = 0;
   private born: StateRow[][] = [];
 
-  /** `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. */
+  /**
+   * `shard` is this actor's place in its run: 0 for the run actor, s for branch shard s. `empty`: the
+   * actor's storage was created just now (migrateRunSchema answered "created"), so nothing is read back.
+   */
   constructor(
     sql: SqlStorage,
     private readonly shard = 0,
+    empty = false,
   ) {
-    super(sql);
+    super(sql, empty);
+    if (empty) {
+      this.seq = firstSeqOf(shard) - 1;
+      this.shardsUsed = false;
+      this.cancelled = false;
+      return;
+    }
     // One statement: a run actor opens a store for every run it starts.
     const [row] = Array.from(
       sql

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CLONE_PAGE_MEMBERS } from "../../src/actors/run-clone-pages";
 import { localNodeCounts } from "../../src/actors/run-node-counts";
-import { migrateRunSchema } from "../../src/actors/run-schema";
+import { FIRST_DELIVERY_EPOCH, migrateRunSchema, nextDeliveryEpoch } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
 import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
@@ -103,6 +103,51 @@ describe("the run actor's schema upgrade to v5 (the CANCELLED status)", () => {
       );
       expect(sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'states_v4'").toArray()).toEqual([]);
     }));
+});
+
+describe("a new run actor's schema", () => {
+  const objects = (sql: SqlStorage) =>
+    sql
+      .exec<{ type: string; name: string }>(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY type, name",
+      )
+      .toArray()
+      .map((o) => `${o.type} ${o.name}`);
+
+  it("is created in one batch with the first delivery epoch, and is the schema an upgrade reaches", () =>
+    runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
+      const { sql } = state.storage;
+      expect(migrateRunSchema(sql)).toBe("created");
+      const created = objects(sql);
+      expect(created).toEqual(
+        expect.arrayContaining(["table states", "table meta", "table costs", "index states_ready"]),
+      );
+      const meta = () =>
+        Object.fromEntries(
+          sql
+            .exec<{ key: string; value: string }>("SELECT key, value FROM meta")
+            .toArray()
+            .map((r) => [r.key, r.value]),
+        );
+      expect(meta()).toEqual({ schema_version: "8", delivery_epoch: String(FIRST_DELIVERY_EPOCH) });
+      // Nothing else was written: a store and a cost book opened as empty read nothing back.
+      for (const table of ["states", "clone_pages", "chunks", "costs", "barriers", "counts"]) {
+        expect(sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n).toBe(0);
+      }
+      // Opened again (a restart), the schema is current, and the next instance gets the next epoch.
+      expect(migrateRunSchema(sql)).toBe("current");
+      expect(nextDeliveryEpoch(sql)).toBe(FIRST_DELIVERY_EPOCH + 1);
+      return created;
+    }).then((created) =>
+      // The same statements run one at a time (as for an actor that has a meta table but no schema
+      // version) reach the same tables and indexes.
+      runInDurableObject(env.RUN.getByName(`schema-${crypto.randomUUID()}`), async (_actor, state) => {
+        const { sql } = state.storage;
+        sql.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+        expect(migrateRunSchema(sql)).toBe("current");
+        expect(objects(sql)).toEqual(created);
+      }),
+    ));
 });
 
 describe("values stored in chunks", () => {

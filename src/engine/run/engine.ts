@@ -40,7 +40,13 @@ export class RunEngine extends ShardEngine {
       lineage: "",
       enqueue_after: now + startDelayMs,
     });
-    this.insert(state);
+    // A push root due now is born claimed, like a wide fan-out's branch: sent after the commit, with no
+    // dispatch round to read it back and claim it.
+    const claim = this.birthClaim(root.identifier, state.enqueue_after);
+    if (claim) {
+      this.insertClaimed(state, claim);
+      this.store.bornClaimed?.([state]);
+    } else this.insert(state);
     this.end();
     return state;
   }
