@@ -19,6 +19,24 @@ interface Row {
   error: string | null;
 }
 
+/**
+ * A run of `graph` over `data` whose root is not due for a minute, so nothing is sent until a test
+ * dispatches it (`dispatchRootThrough`) with the send it wants.
+ */
+async function delayedRun(
+  name: string,
+  data: string,
+  graph: Record<string, unknown> = splitProcessMergeGraph,
+) {
+  const graphName = fresh(name);
+  await upsertValid("examples", graphName, graph);
+  const runId = await triggerRun("examples", graphName, {
+    inputs: { data, chunk_size: "1" },
+    start_delay: 60_000,
+  });
+  return { runId, stub: runStub(runId) };
+}
+
 /** The run actor's unconfirmed dispatch rounds (the only rows `dispatch_rounds` holds). */
 const roundRows = (stub: ReturnType<typeof runStub>) =>
   runInDurableObject(
@@ -39,13 +57,7 @@ async function alarmsUntilSuccess(stub: ReturnType<typeof runStub>, runId: strin
 
 describe("dispatch failures", () => {
   it("records nothing but the claim for a push round that went out", async () => {
-    const graph = fresh("sent");
-    await upsertValid("examples", graph, splitProcessMergeGraph);
-    const runId = await triggerRun("examples", graph, {
-      inputs: { data: "[1,2,3]", chunk_size: "1" },
-      start_delay: 60_000,
-    });
-    const stub = runStub(runId);
+    const { runId, stub } = await delayedRun("sent", "[1,2,3]");
     const sent: unknown[][] = [];
     await dispatchRootThrough(stub, async (batch) => {
       sent.push(batch);
@@ -59,14 +71,7 @@ describe("dispatch failures", () => {
   });
 
   it("sends a round again after its sendBatch failed, and the run finishes exactly", async () => {
-    const graph = fresh("resend");
-    await upsertValid("examples", graph, splitProcessMergeGraph);
-    // Not due for a minute, so nothing is sent before the queue is broken below.
-    const runId = await triggerRun("examples", graph, {
-      inputs: { data: "[1,2,3]", chunk_size: "1" },
-      start_delay: 60_000,
-    });
-    const stub = runStub(runId);
+    const { runId, stub } = await delayedRun("resend", "[1,2,3]");
     await dispatchRootThrough(stub, () => Promise.reject(new Error("queue unavailable")));
     const rounds = await roundRows(stub);
     // Claimed, never sent, and recorded as an unconfirmed round when the send failed.
@@ -82,14 +87,11 @@ describe("dispatch failures", () => {
   });
 
   it("a wide fan-out's branches are born claimed, sent after the commit, and sent again if that send failed", async () => {
-    const graph = fresh("born");
-    await upsertValid("examples", graph, splitProcessMergeGraph);
     const n = 300;
-    const runId = await triggerRun("examples", graph, {
-      inputs: { data: JSON.stringify(Array.from({ length: n }, (_, i) => i + 1)), chunk_size: "1" },
-      start_delay: 60_000,
-    });
-    const stub = runStub(runId);
+    const { runId, stub } = await delayedRun(
+      "born",
+      JSON.stringify(Array.from({ length: n }, (_, i) => i + 1)),
+    );
     // The root goes out (its send "succeeds" without reaching the queue); the splitter's report then
     // creates 300 branches while every send fails.
     await dispatchRootThrough(stub, async () => {});
@@ -138,13 +140,10 @@ describe("dispatch failures", () => {
   });
 
   it("turns an expired push lease into an errored attempt that the retry policy retries", async () => {
-    const graph = fresh("lease");
-    await upsertValid("examples", graph, { ...splitProcessMergeGraph, retry_policy: { max_retries: 1 } });
-    const runId = await triggerRun("examples", graph, {
-      inputs: { data: "[1]", chunk_size: "1" },
-      start_delay: 60_000,
+    const { runId, stub } = await delayedRun("lease", "[1]", {
+      ...splitProcessMergeGraph,
+      retry_policy: { max_retries: 1 },
     });
-    const stub = runStub(runId);
     // A state handed out whose runtime never reports: claimed (QUEUED) with a lease, as a dispatch does.
     const expired = await runInDurableObject(stub, async (instance, state) => {
       state.storage.sql.exec(
