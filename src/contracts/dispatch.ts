@@ -27,3 +27,63 @@ export const DispatchMessage = z.object({
   states: z.array(DispatchedState).min(1),
 });
 export type DispatchMessage = z.infer<typeof DispatchMessage>;
+
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(["v", "run", "states"]);
+const STATE_KEYS: ReadonlySet<string> = new Set([
+  "id",
+  "node",
+  "ns",
+  "identifier",
+  "inputs",
+  "secrets",
+  "timeout",
+  "d",
+]);
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+const onlyKeys = (o: Record<string, unknown>, keys: ReadonlySet<string>): boolean => {
+  for (const k in o) if (!keys.has(k)) return false;
+  return true;
+};
+
+function isExactState(s: unknown): boolean {
+  if (!isPlainObject(s) || !onlyKeys(s, STATE_KEYS)) return false;
+  if (typeof s.id !== "string" || typeof s.node !== "string") return false;
+  if (typeof s.ns !== "string" || typeof s.identifier !== "string") return false;
+  if (s.inputs !== undefined) {
+    if (!isPlainObject(s.inputs)) return false;
+    for (const k in s.inputs) if (typeof s.inputs[k] !== "string") return false;
+  }
+  if (s.secrets !== undefined && typeof s.secrets !== "boolean") return false;
+  if (
+    s.timeout !== undefined &&
+    !(typeof s.timeout === "number" && Number.isFinite(s.timeout) && s.timeout > 0)
+  ) {
+    return false;
+  }
+  return s.d === undefined || Number.isSafeInteger(s.d);
+}
+
+/**
+ * A queue message body, checked. A body in exactly the shape our dispatcher sends (no other key, every
+ * field of its type) is answered as it is; anything else goes to the zod schema, which strips unknown
+ * keys and words the error. Both ways accept the same bodies with the same data (a property test checks
+ * it): the hand-written check is for speed, since a Worker cannot compile code at run time and zod then
+ * checks a 64-state message field by field at about 1 µs a state, on every message of a wide fan-out.
+ */
+export function parseDispatchMessage(body: unknown): z.ZodSafeParseResult<DispatchMessage> {
+  if (
+    isPlainObject(body) &&
+    onlyKeys(body, MESSAGE_KEYS) &&
+    body.v === 1 &&
+    typeof body.run === "string" &&
+    Array.isArray(body.states) &&
+    body.states.length > 0 &&
+    body.states.every(isExactState)
+  ) {
+    return { success: true, data: body as DispatchMessage };
+  }
+  return DispatchMessage.safeParse(body);
+}

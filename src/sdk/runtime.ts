@@ -16,7 +16,7 @@ import type {
   RuntimeEnv,
   RuntimeRegistration,
 } from "../contracts";
-import { type DispatchedState, DispatchMessage } from "../contracts/dispatch";
+import { type DispatchedState, parseDispatchMessage } from "../contracts/dispatch";
 import { RUN_CALLS, type RunCallName } from "../contracts/engine-rpc";
 import { parseStateId } from "../engine/ids";
 import {
@@ -174,7 +174,7 @@ export async function consume(
   // Messages of one run are reported together; a run whose report fails is retried as a whole.
   const byRun = new Map<string, { messages: Message<unknown>[]; states: DispatchedState[] }>();
   for (const message of batch.messages) {
-    const parsed = DispatchMessage.safeParse(message.body);
+    const parsed = parseDispatchMessage(message.body);
     if (!parsed.success) {
       // Not ours to execute, and redelivering will not make it valid.
       console.error("dropping malformed dispatch message", message.id);

@@ -1,6 +1,7 @@
 // Packing ready states into queue messages and sendBatch calls within the platform's limits.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DispatchedState } from "../../src/contracts/dispatch";
+import { type DispatchedState, DispatchMessage, parseDispatchMessage } from "../../src/contracts/dispatch";
 import { byteLength, packMessages } from "../../src/dispatch/pack";
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES } from "../../src/engine/limits";
 
@@ -11,6 +12,8 @@ const state = (i: number, inputBytes = 10): DispatchedState => ({
   identifier: "n",
   inputs: { v: "x".repeat(inputBytes) },
 });
+
+const state0 = state;
 
 function check(batches: ReturnType<typeof packMessages>, states: DispatchedState[], perMessage: number) {
   // Every state exactly once, in order.
@@ -45,5 +48,112 @@ describe("packMessages", () => {
 
   it("sends nothing for no states", () => {
     expect(packMessages("r", [], { statesPerMessage: 64 })).toEqual([]);
+  });
+});
+
+describe("parseDispatchMessage", () => {
+  // A body in the dispatcher's shape, then at most one field set to a value of any kind (or an unknown key
+  // added): the hand-written check must accept exactly what the zod schema accepts, with the same data.
+  const anything = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.boolean(),
+    fc.string({ maxLength: 4 }),
+    fc.constantFrom(
+      0,
+      -0,
+      1,
+      -1,
+      0.5,
+      Number.MIN_VALUE,
+      2 ** 53,
+      2 ** 53 - 1,
+      -(2 ** 53),
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+    ),
+    fc.integer(),
+    fc.double(),
+    fc.constant([]),
+    fc.constant({}),
+    fc.constant({ k: 1 }),
+  );
+  const validState = fc.record(
+    {
+      id: fc.string({ maxLength: 4 }),
+      node: fc.string({ maxLength: 4 }),
+      ns: fc.string({ maxLength: 4 }),
+      identifier: fc.string({ maxLength: 4 }),
+      inputs: fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), { maxKeys: 3 }),
+      secrets: fc.boolean(),
+      timeout: fc.double({ min: Number.MIN_VALUE, max: 1e6, noNaN: true }),
+      d: fc.maxSafeInteger(),
+    },
+    { requiredKeys: ["id", "node", "ns", "identifier"] },
+  );
+  const validBody = fc.record({
+    v: fc.constant(1),
+    run: fc.string({ maxLength: 4 }),
+    states: fc.array(validState, { minLength: 1, maxLength: 3 }),
+  });
+  const stateFields = [
+    "id",
+    "node",
+    "ns",
+    "identifier",
+    "inputs",
+    "secrets",
+    "timeout",
+    "d",
+    "extra",
+    "input value",
+  ] as const;
+  const mutation = fc.option(
+    fc.record({
+      where: fc.constantFrom("v", "run", "states", "extra", ...stateFields),
+      at: fc.nat(),
+      value: anything,
+    }),
+    { freq: 4 },
+  );
+  const mutate = (body: Record<string, unknown>, m: { where: string; at: number; value: unknown } | null) => {
+    if (!m) return body;
+    if (["v", "run", "states", "extra"].includes(m.where)) return { ...body, [m.where]: m.value };
+    const states = [...(body.states as Record<string, unknown>[])];
+    const i = m.at % states.length;
+    const target = { ...(states[i] as Record<string, unknown>) };
+    if (m.where === "input value") target.inputs = { ...(target.inputs as object), x: m.value };
+    else target[m.where] = m.value;
+    states[i] = target;
+    return { ...body, states };
+  };
+
+  it("accepts exactly the bodies the schema accepts, with the same data", () => {
+    fc.assert(
+      fc.property(validBody, mutation, (body, m) => {
+        const b = mutate(body, m);
+        const ours = parseDispatchMessage(b);
+        const zod = DispatchMessage.safeParse(b);
+        expect(ours.success).toBe(zod.success);
+        if (ours.success && zod.success) expect(ours.data).toEqual(zod.data);
+        // An unmutated body is one the dispatcher could send: always accepted.
+        if (!m) expect(ours.success).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("answers a body in the dispatcher's exact shape as it is, without zod", () => {
+    const message = {
+      v: 1 as const,
+      run: "r",
+      states: [state0(1), { ...state0(2), secrets: true, timeout: 2, d: -3 }],
+    };
+    const parsed = parseDispatchMessage(message);
+    expect(parsed.success && parsed.data).toBe(message);
+    // An unknown key goes to zod, which strips it.
+    const stripped = parseDispatchMessage({ ...message, extra: 1 });
+    expect(stripped.success && stripped.data).toEqual(message);
+    expect(stripped.success && "extra" in stripped.data).toBe(false);
   });
 });
