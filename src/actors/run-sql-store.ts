@@ -42,23 +42,19 @@ export class SqlRunStore extends SqlOutboxes implements RunStore {
     empty = false,
   ) {
     super(sql, empty);
-    if (empty) {
-      this.seq = firstSeqOf(shard) - 1;
-      this.shardsUsed = false;
-      this.cancelled = false;
-      return;
-    }
-    // One statement: a run actor opens a store for every run it starts.
-    const [row] = Array.from(
-      sql
-        .exec(
-          `SELECT (SELECT max(seq) FROM states),
-             (SELECT first_seq + n - 1 FROM clone_pages ORDER BY first_seq DESC LIMIT 1),
-             EXISTS (SELECT 1 FROM meta WHERE key = 'shards_used') OR EXISTS (SELECT 1 FROM spawn_outbox),
-             EXISTS (SELECT 1 FROM meta WHERE key = 'cancelled')`,
-        )
-        .raw(),
-    );
+    // One statement: a run actor opens a store for every run it starts (none, for storage created now).
+    const [row] = empty
+      ? []
+      : Array.from(
+          sql
+            .exec(
+              `SELECT (SELECT max(seq) FROM states),
+                 (SELECT first_seq + n - 1 FROM clone_pages ORDER BY first_seq DESC LIMIT 1),
+                 EXISTS (SELECT 1 FROM meta WHERE key = 'shards_used') OR EXISTS (SELECT 1 FROM spawn_outbox),
+                 EXISTS (SELECT 1 FROM meta WHERE key = 'cancelled')`,
+            )
+            .raw(),
+        );
     const [lastRow, lastClone, shardsUsed, cancelled] = (row ?? []) as (number | null)[];
     this.seq = Math.max(lastRow ?? firstSeqOf(shard) - 1, lastClone ?? 0);
     this.shardsUsed = shardsUsed === 1;

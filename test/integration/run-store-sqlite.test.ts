@@ -134,6 +134,10 @@ describe("a new run actor's schema", () => {
       for (const table of ["states", "clone_pages", "chunks", "costs", "barriers", "counts"]) {
         expect(sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n).toBe(0);
       }
+      // A store opened as empty starts where one that reads the storage back starts, on any shard.
+      for (const shard of [0, 2]) {
+        expect(new SqlRunStore(sql, shard, true).nextSeq()).toBe(new SqlRunStore(sql, shard).nextSeq());
+      }
       // Opened again (a restart), the schema is current, and the next instance gets the next epoch.
       expect(migrateRunSchema(sql)).toBe("current");
       expect(nextDeliveryEpoch(sql)).toBe(FIRST_DELIVERY_EPOCH + 1);

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { MAX_STATE_VALUE_BYTES } from "../../src/engine/limits";
+import { DEFAULT_RETRY_POLICY } from "../../src/engine/model";
+import { RunEngine } from "../../src/engine/run/engine";
+import { GraphIndex } from "../../src/engine/run/graph-index";
 import { MAX_FANOUT } from "../../src/engine/run/lineage";
+import { MemoryRunStore } from "../../src/engine/run/memory-store";
 import type { StateRow } from "../../src/engine/run/types";
 import { type Behaviour, makeRun, node, sum } from "./run-harness";
 
@@ -500,5 +504,61 @@ describe("manual retry of a fan-out execution", () => {
     expect(run.states("b").map((s) => s.inputs.x)).toEqual(["1", "2"]);
     expect(run.counts()).toMatchObject({ errored_count: 0, retried_count: 2 });
     expect(run.status()).toBe("SUCCESS");
+  });
+});
+
+describe("the root of a run", () => {
+  /** A store that, like the run actor's, can write a state born claimed and hand it to the dispatcher. */
+  class ClaimingStore extends MemoryRunStore {
+    claims: { seq: number; leaseExpires: number; delivery: number }[] = [];
+    born: StateRow[][] = [];
+    insertClaimed(row: StateRow, leaseExpires: number, delivery: number): void {
+      this.insertState(row);
+      this.claims.push({ seq: row.seq, leaseExpires, delivery });
+    }
+    bornClaimed(states: StateRow[]): void {
+      this.born.push(states);
+    }
+  }
+
+  const startRoot = (delayMs: number, transport: "queue" | "pull" = "queue") => {
+    const root = node("root", { x: "${{ store.x }}" });
+    const store = new ClaimingStore({ x: "1" });
+    const engine = new RunEngine(
+      store,
+      new GraphIndex({
+        nodes: [root],
+        retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
+        store_config: { required_keys: [], default_values: {} },
+        secrets: {},
+        node_info: { "t/root": { transport, secrets: [], inputFields: ["x"] } },
+      }),
+      {
+        runKey: "0123456789abcdef",
+        namespace: "t",
+        graphName: "g",
+        retryPolicy: DEFAULT_RETRY_POLICY,
+        newFanoutId: () => "f",
+        claimAtBirth: () => ({ leaseExpires: 5_000, delivery: 3 }),
+      },
+    );
+    const state = engine.start({}, delayMs, 1_000);
+    return { store, state, row: store.getState(state.seq) };
+  };
+
+  it("is born claimed when it is due now and pushed: queued, leased, handed to the dispatcher", () => {
+    const { store, state, row } = startRoot(0);
+    expect(row?.status).toBe("QUEUED");
+    expect(store.claims).toEqual([{ seq: state.seq, leaseExpires: 5_000, delivery: 3 }]);
+    expect(store.born.map((b) => b.map((s) => s.seq))).toEqual([[state.seq]]);
+    expect(store.counts.get("QUEUED")).toBe(1);
+  });
+
+  it("is written ready when it is delayed or pulled, for a dispatch round to claim", () => {
+    for (const { store, row } of [startRoot(60_000), startRoot(0, "pull")]) {
+      expect(row?.status).toBe("CREATED");
+      expect(store.claims).toEqual([]);
+      expect(store.born).toEqual([]);
+    }
   });
 });
