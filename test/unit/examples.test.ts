@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   DataProcessorNode,
@@ -7,7 +8,8 @@ import {
   splitProcessGraph,
   splitProcessMergeGraph,
 } from "../../examples/runtime/src";
-import { formatDecimal, parseDecimal, sumDecimals } from "../../examples/runtime/src/decimal";
+import { addDecimals, formatDecimal, parseDecimal, sumDecimals } from "../../examples/runtime/src/decimal";
+import { forEachJsonString, topLevelElements } from "../../examples/runtime/src/json-array";
 import type { RegisteredNode } from "../../src/engine/model";
 import { verifyGraph } from "../../src/engine/template/registry-check";
 import { upsertGraphBodySchema } from "../../src/engine/template/request-schema";
@@ -161,6 +163,115 @@ describe("the pipeline", () => {
       results.push(outputsOf(await run(processor, { data: chunk }))[0]?.result ?? "");
     const merged = outputsOf(await run(merger, { processed_data: JSON.stringify(results) }));
     expect(merged).toEqual([{ merged: String((101 * 102) / 2) }]);
+  });
+});
+
+/** Every string forEachJsonString hands out, or null when it answers false. */
+function stringsOf(text: string): string[] | null {
+  const seen: string[] = [];
+  return forEachJsonString(text, (value) => {
+    seen.push(value);
+    return true;
+  })
+    ? seen
+    : null;
+}
+
+/** JSON text of `values` with JSON whitespace (space, tab, newline, return) around every token. */
+const spaced = (values: string[], ws: string[]) => {
+  const at = (i: number) => ws[i % ws.length] ?? "";
+  return `${at(0)}[${values.map((v, i) => `${at(i + 1)}${JSON.stringify(v)}${at(i + 2)}`).join(",")}]${at(1)}`;
+};
+const whitespace = fc.array(fc.stringMatching(/^[ \t\n\r]{0,3}$/), { minLength: 1, maxLength: 4 });
+
+describe("reading a JSON array of strings one element at a time", () => {
+  it("hands out exactly the elements of any array of strings, escapes and whitespace included", () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: "binary" })), whitespace, (values, ws) => {
+        expect(stringsOf(spaced(values, ws))).toEqual(values);
+        expect(stringsOf(JSON.stringify(values))).toEqual(values);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("accepts a text only when it is a JSON array of strings, with the values JSON.parse reads", () => {
+    // Arbitrary texts, and arrays of strings with one character replaced, removed or inserted.
+    const mutated = fc
+      .tuple(
+        fc.array(fc.string()),
+        fc.nat(),
+        fc.constantFrom("replace", "remove", "insert"),
+        fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
+      )
+      .map(([values, at, how, ch]) => {
+        const text = JSON.stringify(values);
+        const i = at % (text.length + 1);
+        if (how === "remove") return text.slice(0, i) + text.slice(i + 1);
+        if (how === "insert") return text.slice(0, i) + ch + text.slice(i);
+        return text.slice(0, i) + ch + text.slice(i + 1);
+      });
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: "binary" }), fc.json(), mutated), (text) => {
+        const strings = stringsOf(text);
+        if (strings === null) return;
+        expect(JSON.parse(text)).toEqual(strings);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("stops where its callback says no", () => {
+    const seen: string[] = [];
+    expect(forEachJsonString('["a","b","c"]', (v) => seen.push(v) < 2)).toBe(false);
+    expect(seen).toEqual(["a", "b"]);
+  });
+});
+
+describe("the splitter's elements, one at a time", () => {
+  it("are the source texts of the elements JSON.parse reads", () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue()), whitespace, (values, ws) => {
+        const text = `${ws[0]}[${values.map((v) => `${ws[1 % ws.length]}${JSON.stringify(v)}`).join(",")}]`;
+        const elements = [...topLevelElements(text)];
+        expect(elements.map((e) => JSON.parse(e))).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("the merger's running sum", () => {
+  const decimalText = fc
+    .tuple(
+      fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+      fc.integer({ min: -20, max: 20 }),
+      fc.boolean(),
+    )
+    .map(([digits, exp, asExponent]) => {
+      const sign = digits < 0n ? "-" : "";
+      const whole = (digits < 0n ? -digits : digits).toString();
+      if (asExponent) return `${sign}${whole}e${exp}`;
+      if (exp >= 0) return `${sign}${whole}`;
+      const padded = whole.padStart(-exp + 1, "0");
+      return `${sign}${padded.slice(0, exp)}.${padded.slice(exp)}`;
+    });
+
+  it("adds up to the total of the whole list", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(decimalText, { maxLength: 40 }), async (texts) => {
+        const values = texts.map((t) => {
+          const d = parseDecimal(t);
+          if (typeof d === "string") throw new Error(d);
+          return d;
+        });
+        const merged = outputsOf(await run(merger, { processed_data: JSON.stringify(texts) }));
+        expect(merged).toEqual([{ merged: formatDecimal(sumDecimals(values)) }]);
+        const running = values.reduce((sum, v) => addDecimals(sum, v), { digits: 0n, exponent: 0 });
+        expect(formatDecimal(running)).toBe(formatDecimal(sumDecimals(values)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -56,6 +56,13 @@ export function sumDecimals(values: readonly Decimal[]): Decimal {
   return { digits, exponent };
 }
 
+/** `a + b`, exactly, at the smaller of their exponents (a running sum, one value at a time). */
+export function addDecimals(a: Decimal, b: Decimal): Decimal {
+  if (a.exponent === b.exponent) return { digits: a.digits + b.digits, exponent: a.exponent };
+  const [low, high] = a.exponent < b.exponent ? [a, b] : [b, a];
+  return { digits: low.digits + high.digits * 10n ** BigInt(high.exponent - low.exponent), exponent: low.exponent };
+}
+
 /** Plain decimal notation without exponent or trailing fractional zeros: `3`, `-0.25`, `1200`. */
 export function formatDecimal({ digits, exponent }: Decimal): string {
   if (digits === 0n) return "0";

@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { BaseNode } from "exoflare";
-import { type Decimal, formatDecimal, numberTokens, parseDecimal, sumDecimals } from "./decimal";
-import { kindOf, parseJsonArray, parsePositiveInteger, topLevelElements } from "./json-array";
+import { addDecimals, type Decimal, formatDecimal, numberTokens, parseDecimal, sumDecimals } from "./decimal";
+import {
+  forEachJsonString,
+  kindOf,
+  parseJsonArray,
+  parsePositiveInteger,
+  topLevelElements,
+} from "./json-array";
 
 // The seed's example nodes (namespace "examples"): split a JSON array into chunks, sum each chunk, merge the
 // sums. Sums are exact decimals, not doubles: integers of any size up to 10^400 (not only up to 2^53) and
@@ -26,10 +32,15 @@ export class DataSplitterNode extends BaseNode<typeof SplitterInputs, typeof Spl
   *execute({ data, chunk_size }: z.infer<typeof SplitterInputs>): Generator<z.infer<typeof SplitterOutputs>> {
     const size = parsePositiveInteger("chunk_size", chunk_size);
     parseJsonArray("data", data);
-    const elements = topLevelElements(data);
-    for (let i = 0; i < elements.length; i += size) {
-      yield { chunk: `[${elements.slice(i, i + size).join(",")}]` };
+    let chunk: string[] = [];
+    for (const element of topLevelElements(data)) {
+      chunk.push(element);
+      if (chunk.length === size) {
+        yield { chunk: `[${chunk.join(",")}]` };
+        chunk = [];
+      }
     }
+    if (chunk.length > 0) yield { chunk: `[${chunk.join(",")}]` };
   }
 }
 
@@ -59,13 +70,27 @@ export class DataProcessorNode extends BaseNode<typeof ProcessorInputs, typeof P
 const MergerInputs = z.object({ processed_data: z.string() });
 const MergerOutputs = z.object({ merged: z.string() });
 
-/** Adds up `processed_data` (a JSON array of decimal strings, one per processed chunk) into `merged`. */
+/**
+ * Adds up `processed_data` (a JSON array of decimal strings, one per processed chunk) into `merged`,
+ * reading the text one element at a time: a million results take a few MB, not a million values at once
+ * (over 100 MB of a Worker isolate's 128).
+ */
 export class ResultMergerNode extends BaseNode<typeof MergerInputs, typeof MergerOutputs> {
   static override readonly nodeName = "ResultMergerNode";
   readonly inputs = MergerInputs;
   readonly outputs = MergerOutputs;
 
   execute({ processed_data }: z.infer<typeof MergerInputs>): z.infer<typeof MergerOutputs> {
+    // A running sum over the text: a million results are never held as a million values at once.
+    let sum: Decimal | undefined;
+    const summed = forEachJsonString(processed_data, (value) => {
+      const decimal = parseDecimal(value);
+      if (typeof decimal === "string") return false;
+      sum = sum === undefined ? decimal : addDecimals(sum, decimal);
+      return true;
+    });
+    if (summed) return { merged: formatDecimal(sum ?? { digits: 0n, exponent: 0 }) };
+    // Not an array of decimal strings: the full parse says what is wrong and where.
     const parsed = parseJsonArray("processed_data", processed_data);
     const values = parsed.map((value, index) => {
       if (typeof value !== "string") {
