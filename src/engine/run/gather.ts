@@ -43,16 +43,20 @@ export async function gatherArray(readers: SubtreeReader[], page: number): Promi
   const empty: SubtreePage = { seqs: [], indexes: [], lineages: [], values: [] };
   const sources = readers.map((read) => ({ read, page: empty, at: 0, done: false }));
   const parts: string[] = [];
+  const needsPage = (s: (typeof sources)[number]) => !s.done && s.at >= s.page.seqs.length;
   for (;;) {
-    await Promise.all(
-      sources.map(async (s) => {
-        if (s.at < s.page.seqs.length || s.done) return;
-        const last = s.page.seqs.length - 1;
-        s.page = await s.read(last >= 0 ? positionIn(s.page, last) : null);
-        s.at = 0;
-        if (s.page.seqs.length < page) s.done = true;
-      }),
-    );
+    // Only when a source has run out of its page (once per page, not once per value: a million awaits
+    // of every source would cost more than the values themselves).
+    if (sources.some(needsPage)) {
+      await Promise.all(
+        sources.filter(needsPage).map(async (s) => {
+          const last = s.page.seqs.length - 1;
+          s.page = await s.read(last >= 0 ? positionIn(s.page, last) : null);
+          s.at = 0;
+          if (s.page.seqs.length < page) s.done = true;
+        }),
+      );
+    }
     // The next value in fan-out order: the smallest position at the head of any source.
     // (Compared in place: this loop runs once per value, a million times for a million branches.)
     let next: (typeof sources)[number] | undefined;
