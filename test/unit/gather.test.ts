@@ -1,4 +1,5 @@
 // A unite's array gathered from several actors, page by page, in fan-out order.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { gatherArray, type SubtreeReader, sortsBefore } from "../../src/engine/run/gather";
 
@@ -60,5 +61,40 @@ describe("gatherArray", () => {
 
   it("answers an empty array when no actor has a value", async () => {
     expect(await gatherArray([reader([], 5, []), reader([], 5, [])], 5)).toBe("[]");
+  });
+
+  it("answers every actor's values in fan-out order, whatever the actors, pages and values", async () => {
+    const items = fc.uniqueArray(
+      fc.record({
+        lineage: fc.constantFrom("a", "a.1", "a.2", "b"),
+        index: fc.nat(6),
+        seq: fc.nat(1_000),
+        value: fc.option(fc.integer(), { nil: null }),
+        actor: fc.nat(3),
+      }),
+      { selector: (i) => i.seq, maxLength: 60 },
+    );
+    await fc.assert(
+      fc.asyncProperty(items, fc.integer({ min: 1, max: 7 }), async (all, page) => {
+        const sorted = all
+          .map((i) => ({ ...i, value: i.value === null ? null : JSON.stringify(i.value) }))
+          .sort((x, y) => (sortsBefore(x, y) ? -1 : sortsBefore(y, x) ? 1 : 0));
+        const reads: number[] = [];
+        const readers = [0, 1, 2, 3].map((k) =>
+          reader(
+            sorted.filter((i) => i.actor === k),
+            page,
+            reads,
+          ),
+        );
+        const text = await gatherArray(readers, page);
+        expect(JSON.parse(text)).toEqual(
+          sorted.filter((i) => i.value !== null).map((i) => JSON.parse(i.value as string)),
+        );
+        // Each actor is read a page at a time: at most its pages plus the read that finds it done.
+        expect(reads.length).toBeLessThanOrEqual(4 + Math.ceil(all.length / page) + 4);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

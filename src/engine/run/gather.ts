@@ -2,7 +2,7 @@
 // the run a page at a time, merged into fan-out order (lineage, then output index, then seq: the clones of
 // one execution share its lineage and are spread over the shards), as one JSON array. Values travel
 // as their JSON text, in columns (cheap to send between actors, never parsed here). Memory is a page per
-// actor plus the array being built.
+// actor plus the array being built, joined a page at a time.
 
 /** Where a state sorts in fan-out order: its lineage, its output index (a clone's), then its seq. */
 export interface SubtreePosition {
@@ -42,7 +42,10 @@ export const positionIn = (page: SubtreePage, i: number): SubtreePosition => ({
 export async function gatherArray(readers: SubtreeReader[], page: number): Promise<string> {
   const empty: SubtreePage = { seqs: [], indexes: [], lineages: [], values: [] };
   const sources = readers.map((read) => ({ read, page: empty, at: 0, done: false }));
+  // Values are joined a page at a time, so that a million values are a few hundred strings, not a
+  // million, until the array is built.
   const parts: string[] = [];
+  let joining: string[] = [];
   const needsPage = (s: (typeof sources)[number]) => !s.done && s.at >= s.page.seqs.length;
   for (;;) {
     // Only when a source has run out of its page (once per page, not once per value: a million awaits
@@ -78,7 +81,12 @@ export async function gatherArray(readers: SubtreeReader[], page: number): Promi
     if (!next) break;
     const value = next.page.values[next.at];
     next.at += 1;
-    if (value !== null && value !== undefined) parts.push(value);
+    if (value !== null && value !== undefined) joining.push(value);
+    if (joining.length === page) {
+      parts.push(joining.join(","));
+      joining = [];
+    }
   }
+  if (joining.length > 0) parts.push(joining.join(","));
   return `[${parts.join(",")}]`;
 }
