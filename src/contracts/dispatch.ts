@@ -28,6 +28,8 @@ export const DispatchMessage = z.object({
 });
 export type DispatchMessage = z.infer<typeof DispatchMessage>;
 
+// Listed, not read from the schemas' shapes: a field added to a schema is then not in these lists, and a
+// body carrying it goes to zod (slower, never wrong) until `isExactState` checks its type too.
 const MESSAGE_KEYS: ReadonlySet<string> = new Set(["v", "run", "states"]);
 const STATE_KEYS: ReadonlySet<string> = new Set([
   "id",
