@@ -7,7 +7,11 @@ import { localNodeCounts } from "../../src/actors/run-node-counts";
 import { FIRST_DELIVERY_EPOCH, migrateRunSchema, nextDeliveryEpoch } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
+import { DEFAULT_RETRY_POLICY, type NodeTemplate } from "../../src/engine/model";
+import { RunEngine } from "../../src/engine/run/engine";
 import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
+import { GraphIndex } from "../../src/engine/run/graph-index";
+import type { RunTemplateSnapshot } from "../../src/engine/run/snapshot";
 import { row, runStoreContract } from "../contract/run-store-contract";
 
 /** Runs `fn` inside a fresh run actor (named `prefix-<uuid>`) whose schema is migrated. */
@@ -182,6 +186,96 @@ describe("values stored in chunks", () => {
       store.updateState(1, { outputs: big }, 6);
       new SqlRunStore(sql, 0).updateState(1, { outputs: { v: "restarted" } }, 7);
       expect(chunkRows()).toBe(0);
+    }));
+});
+
+describe("inputs stored in chunks", () => {
+  const big = { data: "x".repeat(ROW_VALUE_BYTES + 10) };
+  const corrupt = (sql: SqlStorage, seq: number) =>
+    sql.exec("UPDATE chunks SET text = 'not JSON' WHERE seq = ? AND col = 'inputs' AND part = 0", seq);
+
+  it("are read with their row and parsed on first use: once, as read, and replaced by an assignment", () =>
+    inFreshRunActor("lazy-inputs", async ({ sql }) => {
+      const store = new SqlRunStore(sql, 0);
+      store.insertState(row(1, { status: "QUEUED", inputs: big }));
+      store.insertState(row(2, { status: "QUEUED", inputs: big }));
+      const read = store.getState(1);
+      // The row holds the text it had when read: a later write does not change what it parses.
+      store.updateState(1, { inputs: { data: "small" } }, 2);
+      expect(read?.inputs).toEqual(big);
+      expect(read?.inputs).toBe(read?.inputs); // parsed once
+      expect({ ...store.getState(1) }.inputs).toEqual({ data: "small" });
+      const second = store.getState(2);
+      expect({ ...second }.inputs).toEqual(big); // a spread reads them too
+      if (second) second.inputs = { data: "assigned" };
+      expect(second?.inputs).toEqual({ data: "assigned" });
+      // Only reading them parses them: a row whose chunked inputs are damaged reads, its inputs throw.
+      corrupt(sql, 2);
+      const damaged = store.getState(2);
+      expect(damaged?.status).toBe("QUEUED");
+      expect(() => damaged?.inputs).toThrow("not JSON");
+    }));
+
+  it("are never parsed while a fan-out head's pages of outputs apply", () =>
+    inFreshRunActor("lazy-head", async ({ sql }) => {
+      const nodes: NodeTemplate[] = [
+        {
+          node_name: "S",
+          namespace: "t",
+          identifier: "s",
+          inputs: { data: "" },
+          next_nodes: ["p"],
+          unites: null,
+        },
+        {
+          node_name: "P",
+          namespace: "t",
+          identifier: "p",
+          inputs: { v: "${{ s.outputs.v }}" },
+          next_nodes: null,
+          unites: null,
+        },
+      ];
+      const snapshot: RunTemplateSnapshot = {
+        nodes,
+        retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
+        store_config: { required_keys: [], default_values: {} },
+        secrets: {},
+        node_info: {
+          "t/S": { transport: "queue", secrets: [], inputFields: ["data"] },
+          "t/P": { transport: "queue", secrets: [], inputFields: ["v"] },
+        },
+      };
+      const store = new SqlRunStore(sql, 0);
+      let fanout = 0;
+      const engine = new RunEngine(store, new GraphIndex(snapshot), {
+        runKey: "0123456789abcdef",
+        namespace: "t",
+        graphName: "g",
+        retryPolicy: snapshot.retry_policy,
+        newFanoutId: () => `f${++fanout}`,
+        random: () => 0.5,
+      });
+      const head = engine.start(big, 0, 1_000);
+      engine.claim([head.seq], 1_000);
+      corrupt(sql, head.seq);
+      const outputs = (from: number, n: number) =>
+        Array.from({ length: n }, (_, i) => ({ v: `${from + i}` }));
+      const pages = [
+        engine.apply(
+          [{ type: "executed", seq: head.seq, outputs: outputs(0, 3), page: { offset: 0, more: true } }],
+          2_000,
+        ),
+        engine.apply(
+          [{ type: "executed", seq: head.seq, outputs: outputs(3, 2), page: { offset: 3, more: false } }],
+          3_000,
+        ),
+      ];
+      expect(pages.flat().map((o) => o.applied)).toEqual([true, true]);
+      expect(store.getState(head.seq)?.status).toBe("SUCCESS");
+      expect(localNodeCounts(sql)).toEqual({ s: { SUCCESS: 5 }, p: { CREATED: 5 } });
+      // The damage is still there: had a page parsed the head's inputs, it would have failed on it.
+      expect(() => store.getState(head.seq)?.inputs).toThrow("not JSON");
     }));
 });
 

@@ -42,8 +42,11 @@ export abstract class FanOutEngine extends UniteEngine {
 
     const node = this.graph.node(state.identifier);
     const spawn = (node.next_nodes ?? []).map((id) => this.graph.node(id)).filter((n) => !n.unites);
+    // Members leave the head's inputs out: a clone's inputs are its head's by definition (never stored
+    // with it), children render from outputs and parents, and the store may parse a large head's inputs
+    // only when they are read (run-rows.ts), which a page of outputs then never does.
     const member = (index: number, memberOutputs: Record<string, unknown>): StateRow => ({
-      ...state,
+      ...withoutInputs(state),
       outputs: memberOutputs,
       fanout_index: index,
       exec_seq: state.seq,
@@ -249,4 +252,35 @@ export abstract class FanOutEngine extends UniteEngine {
     }
     return { applied: true, status: "EXECUTED", enqueueAfter: state.enqueue_after };
   }
+}
+
+/**
+ * `state` with empty inputs, its own never read (a spread or a destructuring would read them). Every field
+ * is named: a field added to StateRow fails to compile here until it is copied.
+ */
+function withoutInputs(state: StateRow): StateRow {
+  return {
+    seq: state.seq,
+    identifier: state.identifier,
+    node_name: state.node_name,
+    namespace: state.namespace,
+    status: state.status,
+    inputs: {},
+    outputs: state.outputs,
+    error: state.error,
+    data: state.data,
+    parents: state.parents,
+    exec_seq: state.exec_seq,
+    fanout_index: state.fanout_index,
+    lineage: state.lineage,
+    retry_count: state.retry_count,
+    fanout_id: state.fanout_id,
+    manual_retry_fanout_id: state.manual_retry_fanout_id,
+    does_unites: state.does_unites,
+    never_ran: state.never_ran,
+    reported_outputs: state.reported_outputs,
+    enqueue_after: state.enqueue_after,
+    created_at: state.created_at,
+    updated_at: state.updated_at,
+  };
 }
