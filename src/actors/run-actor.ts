@@ -35,7 +35,7 @@ import type { SubtreePage, SubtreePosition } from "../engine/run/gather";
 import { GraphIndex } from "../engine/run/graph-index";
 import type { NodeCounts } from "../engine/run/node-counts";
 import type { Report, ReportOutcome, SettleDelta, SpawnBatch, StateRow } from "../engine/run/types";
-import { type GraphStructureView, type NodeDetailsView, nodeDetails } from "../engine/run/views";
+import { type GraphStructureView, type NodeDetailsParts, nodeDetails } from "../engine/run/views";
 import { decryptSecret, secretsKeyFrom } from "../engine/secrets";
 import { isoNaive } from "../engine/time";
 import { ReportBatch } from "./report-batch";
@@ -645,17 +645,22 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
   }
 
   /** One state's details, if it belongs to this run, graph and namespace (spec §2.18). */
-  async stateDetails(seq: number, graphName: string, namespace: string): Promise<NodeDetailsView | null> {
+  async stateDetails(seq: number, graphName: string, namespace: string): Promise<NodeDetailsParts | null> {
     const meta = this.meta;
     if (!meta) return null;
     const state = this.store.getState(seq);
     if (!state || meta.graph_name !== graphName || state.namespace !== namespace) return null;
-    if (shardOfSeq(state.exec_seq) !== meta.shard) {
-      // A fan-out clone in a shard: its inputs are its execution head's, in the run actor.
-      const head = await this.env.RUN.getByName(meta.run_key).inputsOf([state.exec_seq]);
-      state.inputs = head[state.exec_seq] ?? {};
-    }
-    return nodeDetails(meta.run_key, meta.run_id, meta.graph_name, state);
+    // The inputs as stored (a clone's are its head's; a clone in a shard has its head in the run actor).
+    const inputs =
+      shardOfSeq(state.exec_seq) === meta.shard
+        ? this.store.inputsText(state.exec_seq)
+        : await this.env.RUN.getByName(meta.run_key).inputsText(state.exec_seq);
+    return nodeDetails(meta.run_key, meta.run_id, meta.graph_name, state, inputs);
+  }
+
+  /** The inputs stored with state `execSeq`, as JSON text in parts (see SqlRows.inputsText). */
+  async inputsText(execSeq: number): Promise<string[]> {
+    return this.meta ? this.store.inputsText(execSeq) : ["{}"];
   }
 
   /** Per node, this actor's states by status; on a run actor, its shards' added (run-node-counts.ts). */

@@ -256,12 +256,8 @@ function memberOf(sql: SqlStorage, page: PageRecord, seq: number): [number, stri
   return [a?.[0] as number, a?.[1] as string, a?.[2] as string];
 }
 
-/** Clone `seq` as a state row (its inputs are its head's: `headInputs` reads them), or undefined. */
-export function cloneState(
-  sql: SqlStorage,
-  seq: number,
-  headInputs: (execSeq: number) => Record<string, string>,
-): StateRow | undefined {
+/** Clone `seq` as a state row, or undefined. Its inputs are its head's: the caller gives them. */
+export function cloneState(sql: SqlStorage, seq: number): StateRow | undefined {
   const page = pageAt(sql, seq);
   if (!page) return undefined;
   const [fanoutIndex, fanoutId, outputs] = memberOf(sql, page, seq);
@@ -272,7 +268,7 @@ export function cloneState(
     node_name: page.node_name,
     namespace: page.namespace,
     status: "SUCCESS",
-    inputs: headInputs(page.exec_seq),
+    inputs: {},
     outputs: parseObject(outputs, what("outputs")),
     error: null,
     data: parseObject(page.data, what("data")),

@@ -88,19 +88,21 @@ export function stateRecords(cursor: SqlStorageCursor<Record<string, SqlStorageV
 const chunkKey = (seq: number, col: string) => `${seq}\u0000${col}`;
 
 /**
- * Defines `row.inputs` as parsed from `text` on first use. A chunked value is large (a fan-out head's
- * list to split: 6.9 MB at a million items), and the row is read for every page of the head's outputs,
- * which never look at its inputs: parsing them there cost seconds of a million-branch run. Reading or
- * spreading the row parses them once; assigning replaces them.
+ * Defines `row.inputs` as read and parsed on first use. Inputs can be large (a fan-out head's list to
+ * split: 6.9 MB at a million items, in chunks), and most reads of a row never look at them: the head is
+ * read for every page of its outputs, a clone for a view that sends its head's inputs as stored text.
+ * Reading or spreading the row loads them once; assigning replaces them. A row's stored inputs never
+ * change once written, except a waiting unite's (given them once), so loading them later reads what
+ * was there when the row was read.
  */
-function parseInputsOnUse(row: StateRow, text: string, what: string): void {
+export function inputsOnUse(row: StateRow, load: () => Record<string, string>): void {
   const settle = (value: Record<string, string>) =>
     Object.defineProperty(row, "inputs", { value, writable: true, enumerable: true, configurable: true });
   Object.defineProperty(row, "inputs", {
     enumerable: true,
     configurable: true,
     get: () => {
-      const value = parseInputs(text, what);
+      const value = load();
       settle(value);
       return value;
     },
@@ -137,8 +139,7 @@ export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string)
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
-  // The text is read now (what the row holds at this moment); only its parse waits.
-  if (r.inputs === CHUNKED) parseInputsOnUse(row, chunked("inputs"), what("inputs"));
+  if (r.inputs === CHUNKED) inputsOnUse(row, () => parseInputs(chunked("inputs"), what("inputs")));
   return row;
 }
 
@@ -270,10 +271,23 @@ export abstract class SqlRows {
     const cached = this.prefetched.get(seq);
     if (cached) this.prefetched.delete(seq);
     const r = cached ?? stateRecords(this.sql.exec(selectStates("WHERE seq = ?"), seq))[0];
-    if (!r) return cloneState(this.sql, seq, (execSeq) => this.headInputs(execSeq));
-    const state = this.toRow(r);
-    if (r.inputs === null) state.inputs = this.headInputs(state.exec_seq);
+    const state = r ? this.toRow(r) : cloneState(this.sql, seq);
+    // A fan-out clone's inputs are its head's (never stored with it).
+    if (state && (!r || r.inputs === null)) inputsOnUse(state, () => this.headInputs(state.exec_seq));
     return state;
+  }
+
+  /**
+   * The inputs stored with state `execSeq` (a fan-out's clones have their head's: pass their exec_seq) as
+   * JSON text, in parts whose concatenation is the text: a large value's chunks are neither joined nor
+   * parsed. `{}` when this actor holds no inputs for it.
+   */
+  inputsText(execSeq: number): string[] {
+    const head = this.sql
+      .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
+      .toArray()[0];
+    if (!head?.inputs) return ["{}"];
+    return head.inputs === CHUNKED ? this.chunkParts(execSeq, "inputs") : [head.inputs];
   }
 
   /** A row read with `SELECT *`, its large values read from their chunks. */
@@ -398,15 +412,15 @@ export abstract class SqlRows {
   }
 
   protected readChunks(seq: number, col: JsonColumn): string {
-    let text = "";
-    for (const r of this.sql.exec<{ text: string }>(
-      "SELECT text FROM chunks WHERE seq = ? AND col = ? ORDER BY part",
-      seq,
-      col,
-    )) {
-      text += r.text;
-    }
-    return text;
+    return this.chunkParts(seq, col).join("");
+  }
+
+  /** The chunks of one value, in order: their concatenation is its JSON text. */
+  private chunkParts(seq: number, col: JsonColumn): string[] {
+    return this.sql
+      .exec<{ text: string }>("SELECT text FROM chunks WHERE seq = ? AND col = ? ORDER BY part", seq, col)
+      .toArray()
+      .map((r) => r.text);
   }
 
   /**

@@ -194,17 +194,23 @@ describe("inputs stored in chunks", () => {
   const corrupt = (sql: SqlStorage, seq: number) =>
     sql.exec("UPDATE chunks SET text = 'not JSON' WHERE seq = ? AND col = 'inputs' AND part = 0", seq);
 
-  it("are read with their row and parsed on first use: once, as read, and replaced by an assignment", () =>
+  it("are loaded on first use: once, by a spread too, replaced by an assignment, and as text in chunks", () =>
     inFreshRunActor("lazy-inputs", async ({ sql }) => {
       const store = new SqlRunStore(sql, 0);
       store.insertState(row(1, { status: "QUEUED", inputs: big }));
       store.insertState(row(2, { status: "QUEUED", inputs: big }));
+      store.insertState(row(3, { status: "SUCCESS", exec_seq: 1, fanout_index: 1 }));
       const read = store.getState(1);
-      // The row holds the text it had when read: a later write does not change what it parses.
-      store.updateState(1, { inputs: { data: "small" } }, 2);
       expect(read?.inputs).toEqual(big);
-      expect(read?.inputs).toBe(read?.inputs); // parsed once
-      expect({ ...store.getState(1) }.inputs).toEqual({ data: "small" });
+      expect(read?.inputs).toBe(read?.inputs); // loaded once
+      expect(store.getState(3)?.inputs).toEqual(big); // a clone's are its head's
+      // As text: the chunks as stored, never joined or parsed; a small value is one part.
+      const parts = store.inputsText(1);
+      expect(parts.length).toBeGreaterThan(1);
+      expect(JSON.parse(parts.join(""))).toEqual(big);
+      store.updateState(1, { inputs: { data: "small" } }, 2);
+      expect(store.inputsText(1)).toEqual(['{"data":"small"}']);
+      expect(store.inputsText(99)).toEqual(["{}"]);
       const second = store.getState(2);
       expect({ ...second }.inputs).toEqual(big); // a spread reads them too
       if (second) second.inputs = { data: "assigned" };

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { NotFoundError, ValidationError } from "../../engine/errors";
 import { parseStateId, runKeyOfRunId } from "../../engine/ids";
 import { MAX_GRAPH_PAGE_STATES } from "../../engine/limits";
-import type { NodeDetailsView } from "../../engine/run/views";
+import { type NodeDetailsParts, nodeDetailsText } from "../../engine/run/views";
 import type { AppEnv } from "../env";
 import { intPathParam, unprocessable } from "../validation/path-params";
 import { servingOf } from "../waiting";
@@ -48,19 +48,38 @@ export const runInspectRoutes = new Hono<AppEnv>()
     if (id === null) throw new ValidationError(`Invalid node ID format: ${nodeId}`);
     const missing = () => new NotFoundError(`Node ${nodeId} not found in run ${runId} for graph ${graph}`);
     if (runKeyOfRunId(runId) !== id.runKey) throw missing();
-    // RPC typing cannot express `unknown` output values; the actor returns a NodeDetailsView.
-    const details = (await c.env.RUN.getByName(id.actor).stateDetails(
+    // RPC typing cannot express `unknown` output values; the actor returns NodeDetailsParts.
+    const state = (await c.env.RUN.getByName(id.actor).stateDetails(
       id.seq,
       graph,
       namespace,
-    )) as NodeDetailsView | null;
-    if (details === null || details.run_id !== runId) throw missing();
-    if (details.status !== "CREATED" && details.status !== "QUEUED") return c.json(details);
+    )) as NodeDetailsParts | null;
+    if (state === null || state.details.run_id !== runId) throw missing();
+    const { details } = state;
+    if (details.status !== "CREATED" && details.status !== "QUEUED") return jsonText(nodeDetailsText(state));
     // Our extension: a state that waits says who should serve its node and when a runtime last did.
     const serving = await servingOf(c.env, [{ namespace, node_name: details.node_name }]);
-    return c.json({
-      ...details,
-      waiting_since: details.updated_at,
-      served_by: serving(namespace, details.node_name),
-    });
+    return jsonText(
+      nodeDetailsText(state, {
+        waiting_since: details.updated_at,
+        served_by: serving(namespace, details.node_name),
+      }),
+    );
   });
+
+/**
+ * A 200 JSON answer streamed from the parts of its text: a state's inputs of megabytes are sent as they
+ * are stored, in chunks, never joined, parsed or serialized again in the engine.
+ */
+function jsonText(parts: string[]): Response {
+  const encoder = new TextEncoder();
+  let next = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const part = parts[next++];
+      if (part === undefined) controller.close();
+      else controller.enqueue(encoder.encode(part));
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/json" } });
+}

@@ -120,19 +120,49 @@ export interface NodeDetailsView {
   updated_at: string;
 }
 
-export function nodeDetails(runKey: string, runId: string, graphName: string, s: StateRow): NodeDetailsView {
+/** A state's details with its inputs apart, as their stored JSON text in parts (see nodeDetailsText). */
+export interface NodeDetailsParts {
+  details: Omit<NodeDetailsView, "inputs">;
+  /** Concatenated, the JSON text of the inputs: a large value is never parsed to be shown. */
+  inputs: string[];
+}
+
+export function nodeDetails(
+  runKey: string,
+  runId: string,
+  graphName: string,
+  s: StateRow,
+  inputs: string[],
+): NodeDetailsParts {
   return {
-    id: stateIdOf(runKey, s.seq),
-    node_name: s.node_name,
-    identifier: s.identifier,
-    graph_name: graphName,
-    run_id: runId,
-    status: s.status,
-    inputs: s.inputs,
-    outputs: s.outputs,
-    error: s.error,
-    parents: Object.fromEntries(s.parents.map(([identifier, seq]) => [identifier, stateIdOf(runKey, seq)])),
-    created_at: isoNaive(s.created_at),
-    updated_at: isoNaive(s.updated_at),
+    details: {
+      id: stateIdOf(runKey, s.seq),
+      node_name: s.node_name,
+      identifier: s.identifier,
+      graph_name: graphName,
+      run_id: runId,
+      status: s.status,
+      outputs: s.outputs,
+      error: s.error,
+      parents: Object.fromEntries(s.parents.map(([identifier, seq]) => [identifier, stateIdOf(runKey, seq)])),
+      created_at: isoNaive(s.created_at),
+      updated_at: isoNaive(s.updated_at),
+    },
+    inputs,
   };
+}
+
+/**
+ * The NodeDetailsView of `parts` (and `extra` fields after its own) as JSON text in parts, in Exosphere's
+ * field order: the inputs' parts as they are, so a response can stream a state of megabytes without
+ * holding it as one string.
+ */
+export function nodeDetailsText(parts: NodeDetailsParts, extra: Record<string, unknown> = {}): string[] {
+  const { id, node_name, identifier, graph_name, run_id, status, ...rest } = parts.details;
+  return [
+    JSON.stringify({ id, node_name, identifier, graph_name, run_id, status }).slice(0, -1),
+    ',"inputs":',
+    ...parts.inputs,
+    `,${JSON.stringify({ ...rest, ...extra }).slice(1)}`,
+  ];
 }

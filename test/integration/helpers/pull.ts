@@ -98,10 +98,12 @@ export async function statesOf(ns: string, runId: string): Promise<ViewNode[]> {
 }
 
 export async function stateDetails(ns: string, graph: string, runId: string, stateId: string) {
-  const res = await json<{ status: string; outputs: Record<string, string>; error: string | null }>(
-    "GET",
-    `/v0/namespace/${ns}/graph/${graph}/run/${runId}/node/${stateId}`,
-  );
+  const res = await json<{
+    status: string;
+    inputs: Record<string, string>;
+    outputs: Record<string, string>;
+    error: string | null;
+  }>("GET", `/v0/namespace/${ns}/graph/${graph}/run/${runId}/node/${stateId}`);
   expect(res.status).toBe(200);
   return res.body;
 }
