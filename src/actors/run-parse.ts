@@ -85,6 +85,7 @@ const SpawnBatchSchema = z.object({
       inputs: z.array(z.record(z.string(), z.string())),
     }),
   ),
+  queued: z.array(z.string()).optional(),
 });
 /**
  * A batch written before batches named their nodes once (each member carried its children whole, and

@@ -12,6 +12,7 @@ import { RunEngine } from "../../src/engine/run/engine";
 import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
 import { GraphIndex } from "../../src/engine/run/graph-index";
 import type { RunTemplateSnapshot } from "../../src/engine/run/snapshot";
+import type { SpawnBatch } from "../../src/engine/run/types";
 import { row, runStoreContract } from "../contract/run-store-contract";
 
 /** Runs `fn` inside a fresh run actor (named `prefix-<uuid>`) whose schema is migrated. */
@@ -282,6 +283,64 @@ describe("inputs stored in chunks", () => {
       expect(localNodeCounts(sql)).toEqual({ s: { SUCCESS: 5 }, p: { CREATED: 5 } });
       // The damage is still there: had a page parsed the head's inputs, it would have failed on it.
       expect(() => store.getState(head.seq)?.inputs).toThrow("not JSON");
+    }));
+});
+
+describe("a wide batch of branches adopted by a shard", () => {
+  it("changes no count the run actor counted for it, so the shard has nothing to send back", () =>
+    inFreshRunActor("adopt", async ({ sql }) => {
+      const snapshot: RunTemplateSnapshot = {
+        nodes: [
+          { node_name: "S", namespace: "t", identifier: "s", inputs: {}, next_nodes: ["p"], unites: null },
+          {
+            node_name: "P",
+            namespace: "t",
+            identifier: "p",
+            inputs: { v: "" },
+            next_nodes: null,
+            unites: null,
+          },
+        ],
+        retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
+        store_config: { required_keys: [], default_values: {} },
+        secrets: {},
+        node_info: {
+          "t/S": { transport: "queue", secrets: [], inputFields: [] },
+          "t/P": { transport: "queue", secrets: [], inputFields: ["v"] },
+        },
+      };
+      const store = new SqlRunStore(sql, 1);
+      let fanout = 0;
+      const engine = new RunEngine(store, new GraphIndex(snapshot), {
+        runKey: "0123456789abcdef",
+        namespace: "t",
+        graphName: "g",
+        retryPolicy: snapshot.retry_policy,
+        newFanoutId: () => `f${++fanout}`,
+        random: () => 0.5,
+        shard: 1,
+        shards: { count: 2, from: 1 },
+        claimAtBirth: () => ({ leaseExpires: 60_000, delivery: 1 }),
+      });
+      const batch = (from: number, queued?: string[]): SpawnBatch => ({
+        head: { seq: 1, identifier: "s", node_name: "S", namespace: "t", parents: [], lineage: "" },
+        spawn: [{ identifier: "p", node_name: "P", namespace: "t" }],
+        members: Array.from({ length: 100 }, (_, i) => ({
+          fanout_index: from + i,
+          outputs: { v: `${from + i}` },
+          inputs: [{ v: `${from + i}` }],
+        })),
+        ...(queued ? { queued } : {}),
+      });
+      // Counted QUEUED by the run actor, written born claimed: no settle delta at all.
+      engine.adopt(batch(1, ["p"]), 1_000);
+      store.flush();
+      expect(store.pendingSettles(10)).toEqual([]);
+      // A batch counted CREATED (written before batches said otherwise): the shard moves the counts.
+      engine.adopt(batch(101), 1_000);
+      store.flush();
+      expect(store.pendingSettles(10).map((r) => r.delta.counts)).toEqual([{ CREATED: -100, QUEUED: 100 }]);
+      expect(localNodeCounts(sql).p).toEqual({ QUEUED: 200 });
     }));
 });
 

@@ -31,6 +31,9 @@ describe("parsing the run actor's stored rows", () => {
       members: [{ fanout_index: 1, outputs: { v: "1" }, inputs: [] }],
     };
     expect(parseSpawnBatch(JSON.stringify(batch))).toEqual(batch);
+    // Which children the run actor counted QUEUED survives the outbox (a shard recounts from it).
+    const counted = { ...batch, queued: ["q"] };
+    expect(parseSpawnBatch(JSON.stringify(counted))).toEqual(counted);
     // A batch of the shape written before (children whole, fan-out ids from the run actor).
     const legacy = {
       head: batch.head,

@@ -174,9 +174,14 @@ export abstract class EngineCore {
    */
   protected birthClaim(identifier: string, due: number): { leaseExpires: number; delivery: number } | null {
     if (!this.env.claimAtBirth || !this.store.insertClaimed || due > this.now) return null;
-    if (this.graph.concurrencyLimits.has(identifier)) return null;
-    if (this.graph.info(this.graph.node(identifier))?.transport === "pull") return null;
+    if (!this.claimableAtBirth(identifier)) return null;
     return this.env.claimAtBirth(identifier);
+  }
+
+  /** Whether a state of `identifier` may be born claimed: a push node with no concurrency limit. */
+  protected claimableAtBirth(identifier: string): boolean {
+    if (this.graph.concurrencyLimits.has(identifier)) return false;
+    return this.graph.info(this.graph.node(identifier))?.transport !== "pull";
   }
 
   /** Inserts a state born claimed (QUEUED, leased, tagged with its delivery); the caller sends it. */

@@ -199,10 +199,23 @@ export abstract class FanOutEngine extends UniteEngine {
     this.store.count("SUCCESS", 1);
   }
 
-  /** Writes a filled batch to the store with its text (`JSON.stringify(batch)`, built member by member). */
+  /**
+   * Writes a filled batch to the store with its text (`JSON.stringify(batch)`, built member by member). A
+   * wide batch's children are born claimed in the shard: they are counted QUEUED here, now, so that its
+   * adoption changes no count, and the shard has nothing to send back for it (a settle RPC and a
+   * transaction of the run actor per batch, several seconds of a million-branch split).
+   */
   protected forwardBatch(shard: number, batch: SpawnBatch): void {
+    const wide = batch.members.length * batch.spawn.length > BORN_CLAIMED_FROM;
+    const queued = wide ? batch.spawn.filter((n) => this.claimableAtBirth(n.identifier)) : [];
+    if (queued.length > 0) {
+      batch.queued = queued.map((n) => n.identifier);
+      this.store.count("CREATED", -queued.length * batch.members.length);
+      this.store.count("QUEUED", queued.length * batch.members.length);
+    }
     const texts = this.batchTexts.get(batch);
-    const text = texts ? `${texts.prefix},"members":[${texts.members.join(",")}]}` : undefined;
+    const tail = batch.queued ? `,"queued":${JSON.stringify(batch.queued)}` : "";
+    const text = texts ? `${texts.prefix},"members":[${texts.members.join(",")}]${tail}}` : undefined;
     this.store.forward(shard, batch, text);
   }
 

@@ -16,9 +16,18 @@ export abstract class ShardEngine extends FanOutEngine {
     this.begin(now);
     const { head } = batch;
     const cancelled = this.store.isCancelled();
-    // A wide batch's branches are born claimed (see fan-out.ts); the run actor counted them CREATED.
+    // A wide batch's branches are born claimed (see fan-out.ts).
     const wide = batch.members.length * batch.spawn.length > BORN_CLAIMED_FROM;
     const born: StateRow[] = [];
+    // The run actor counted each child CREATED, or QUEUED when it named the child's node in `queued`
+    // (expecting it born claimed); a child written otherwise moves its count.
+    const queued = new Set(batch.queued ?? []);
+    const recount = (identifier: string, status: StateStatus) => {
+      const counted: StateStatus = queued.has(identifier) ? "QUEUED" : "CREATED";
+      if (counted === status) return;
+      this.store.count(counted, -1);
+      this.store.count(status, 1);
+    };
     // The clones first, with consecutive seqs (the store may keep them as one page), then their children.
     const clones = batch.members.map((member): StateRow => {
       const clone: StateRow = {
@@ -55,23 +64,22 @@ export abstract class ShardEngine extends FanOutEngine {
         });
         if (cancelled) {
           // The run was cancelled while this batch was on its way: its children never run. The run
-          // actor counted them CREATED; this shard's settle delta moves them.
+          // actor counted them pending; this shard's settle delta moves them.
           this.store.insertState({ ...row, status: "CANCELLED", error: CANCELLED_ERROR });
-          this.store.count("CREATED", -1);
-          this.store.count("CANCELLED", 1);
+          recount(row.identifier, "CANCELLED");
           continue;
         }
         const claim = wide ? this.birthClaim(row.identifier, now) : null;
         if (claim) {
           row.status = "QUEUED";
           this.store.insertClaimed?.(row, claim.leaseExpires, claim.delivery);
-          this.store.count("CREATED", -1);
-          this.store.count("QUEUED", 1);
+          recount(row.identifier, "QUEUED");
           born.push(row);
           continue;
         }
         this.store.insertState(row);
         this.store.ready(row.seq, now);
+        recount(row.identifier, "CREATED");
       }
     });
     if (born.length > 0) this.store.bornClaimed?.(born);

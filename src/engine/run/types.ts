@@ -119,6 +119,12 @@ export interface SpawnBatch {
   head: Pick<StateRow, "seq" | "identifier" | "node_name" | "namespace" | "parents" | "lineage">;
   spawn: SpawnedNode[];
   members: SpawnedMember[];
+  /**
+   * The children (by node identifier) the run actor counted QUEUED, as the shard will write them born
+   * claimed, rather than CREATED. Absent: all counted CREATED. The shard moves the count of any child
+   * it writes otherwise, so that the run's counts always end up right.
+   */
+  queued?: string[];
 }
 
 /** A change to a barrier kept by another actor (the run actor, for an execution it holds). */
