@@ -9,6 +9,7 @@ import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
 import { DEFAULT_RETRY_POLICY, type NodeTemplate } from "../../src/engine/model";
 import { RunEngine } from "../../src/engine/run/engine";
+import type { EngineEnv } from "../../src/engine/run/engine-core";
 import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
 import { GraphIndex } from "../../src/engine/run/graph-index";
 import type { RunTemplateSnapshot } from "../../src/engine/run/snapshot";
@@ -190,6 +191,44 @@ describe("values stored in chunks", () => {
     }));
 });
 
+/**
+ * An engine over this actor's SQLite store, shard `shard` of a run of the seed's shape: `s` fans out, `p`
+ * runs once per output. `env`: more of the engine's environment (a shard plan, claims at birth).
+ */
+function splitProcessEngine(sql: SqlStorage, shard: number, env: Partial<EngineEnv> = {}) {
+  const node = (identifier: string, inputs: Record<string, string>, next: string[] | null): NodeTemplate => ({
+    node_name: identifier.toUpperCase(),
+    namespace: "t",
+    identifier,
+    inputs,
+    next_nodes: next,
+    unites: null,
+  });
+  const snapshot: RunTemplateSnapshot = {
+    nodes: [node("s", { data: "" }, ["p"]), node("p", { v: "${{ s.outputs.v }}" }, null)],
+    retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
+    store_config: { required_keys: [], default_values: {} },
+    secrets: {},
+    node_info: {
+      "t/S": { transport: "queue", secrets: [], inputFields: ["data"] },
+      "t/P": { transport: "queue", secrets: [], inputFields: ["v"] },
+    },
+  };
+  const store = new SqlRunStore(sql, shard);
+  let fanout = 0;
+  const engine = new RunEngine(store, new GraphIndex(snapshot), {
+    runKey: "0123456789abcdef",
+    namespace: "t",
+    graphName: "g",
+    retryPolicy: snapshot.retry_policy,
+    newFanoutId: () => `f${++fanout}`,
+    random: () => 0.5,
+    shard,
+    ...env,
+  });
+  return { store, engine };
+}
+
 describe("inputs stored in chunks", () => {
   const big = { data: "x".repeat(ROW_VALUE_BYTES + 10) };
   const corrupt = (sql: SqlStorage, seq: number) =>
@@ -225,44 +264,7 @@ describe("inputs stored in chunks", () => {
 
   it("are never parsed while a fan-out head's pages of outputs apply", () =>
     inFreshRunActor("lazy-head", async ({ sql }) => {
-      const nodes: NodeTemplate[] = [
-        {
-          node_name: "S",
-          namespace: "t",
-          identifier: "s",
-          inputs: { data: "" },
-          next_nodes: ["p"],
-          unites: null,
-        },
-        {
-          node_name: "P",
-          namespace: "t",
-          identifier: "p",
-          inputs: { v: "${{ s.outputs.v }}" },
-          next_nodes: null,
-          unites: null,
-        },
-      ];
-      const snapshot: RunTemplateSnapshot = {
-        nodes,
-        retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
-        store_config: { required_keys: [], default_values: {} },
-        secrets: {},
-        node_info: {
-          "t/S": { transport: "queue", secrets: [], inputFields: ["data"] },
-          "t/P": { transport: "queue", secrets: [], inputFields: ["v"] },
-        },
-      };
-      const store = new SqlRunStore(sql, 0);
-      let fanout = 0;
-      const engine = new RunEngine(store, new GraphIndex(snapshot), {
-        runKey: "0123456789abcdef",
-        namespace: "t",
-        graphName: "g",
-        retryPolicy: snapshot.retry_policy,
-        newFanoutId: () => `f${++fanout}`,
-        random: () => 0.5,
-      });
+      const { store, engine } = splitProcessEngine(sql, 0);
       const head = engine.start(big, 0, 1_000);
       engine.claim([head.seq], 1_000);
       corrupt(sql, head.seq);
@@ -289,36 +291,7 @@ describe("inputs stored in chunks", () => {
 describe("a wide batch of branches adopted by a shard", () => {
   it("changes no count the run actor counted for it, so the shard has nothing to send back", () =>
     inFreshRunActor("adopt", async ({ sql }) => {
-      const snapshot: RunTemplateSnapshot = {
-        nodes: [
-          { node_name: "S", namespace: "t", identifier: "s", inputs: {}, next_nodes: ["p"], unites: null },
-          {
-            node_name: "P",
-            namespace: "t",
-            identifier: "p",
-            inputs: { v: "" },
-            next_nodes: null,
-            unites: null,
-          },
-        ],
-        retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
-        store_config: { required_keys: [], default_values: {} },
-        secrets: {},
-        node_info: {
-          "t/S": { transport: "queue", secrets: [], inputFields: [] },
-          "t/P": { transport: "queue", secrets: [], inputFields: ["v"] },
-        },
-      };
-      const store = new SqlRunStore(sql, 1);
-      let fanout = 0;
-      const engine = new RunEngine(store, new GraphIndex(snapshot), {
-        runKey: "0123456789abcdef",
-        namespace: "t",
-        graphName: "g",
-        retryPolicy: snapshot.retry_policy,
-        newFanoutId: () => `f${++fanout}`,
-        random: () => 0.5,
-        shard: 1,
+      const { store, engine } = splitProcessEngine(sql, 1, {
         shards: { count: 2, from: 1 },
         claimAtBirth: () => ({ leaseExpires: 60_000, delivery: 1 }),
       });
