@@ -101,9 +101,13 @@ export abstract class FanOutEngine extends UniteEngine {
       this.store.count("SUCCESS", 1);
       return { m: clone, children, inputs, shard };
     });
+    // The branches handed to shards are pending in the barriers around this execution: the same keys for
+    // every member of the page, so they are counted there once per page.
+    let forwarded = 0;
     for (const { m, children, inputs: childInputs, shard } of placed) {
       if (shard !== 0) {
         this.forwardMember(batches, shard, state, m, children, childInputs);
+        forwarded += children.length;
         continue;
       }
       for (const [k, next] of children.entries()) {
@@ -126,6 +130,12 @@ export abstract class FanOutEngine extends UniteEngine {
       }
     }
     if (born.length > 0) this.store.bornClaimed?.(born);
+    if (forwarded > 0) {
+      this.barriers.adjust(
+        this.barriers.keys([...state.parents, [state.identifier, 0, state.seq]], undefined),
+        forwarded,
+      );
+    }
     for (const [shard, batch] of batches) this.forwardBatch(shard, batch);
     // One write for the head per page: its output 0 (children never read it back from the store), how far
     // the execution got, and its end with the last page.
@@ -155,9 +165,10 @@ export abstract class FanOutEngine extends UniteEngine {
 
   /**
    * Hands one member and its children to a shard. They are counted here, now (the clone SUCCESS, each
-   * child CREATED and pending in its barriers), so that neither the run's counts nor a barrier can look
-   * finished while the batch is on its way; the shard only writes their rows. Each member is serialized
-   * once, as it joins its batch: the batch's text is its members' texts joined.
+   * child CREATED; the caller counts them pending in their barriers, in the same transaction), so that
+   * neither the run's counts nor a barrier can look finished while the batch is on its way; the shard
+   * only writes their rows. Each member is serialized once, as it joins its batch: the batch's text is
+   * its members' texts joined.
    */
   protected forwardMember(
     batches: Map<number, SpawnBatch>,
@@ -167,11 +178,7 @@ export abstract class FanOutEngine extends UniteEngine {
     children: NodeTemplate[],
     inputs: Record<string, string>[],
   ): void {
-    const keys = this.barriers.keys([...m.parents, [m.identifier, 0, m.exec_seq]], undefined);
-    if (children.length > 0) {
-      this.store.count("CREATED", children.length);
-      this.barriers.adjust(keys, children.length);
-    }
+    if (children.length > 0) this.store.count("CREATED", children.length);
     const spawned: SpawnedMember = { fanout_index: m.fanout_index, outputs: m.outputs, inputs };
     const text = JSON.stringify(spawned);
     let batch = batches.get(shard);
