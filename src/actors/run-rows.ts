@@ -95,7 +95,7 @@ const chunkKey = (seq: number, col: string) => `${seq}\u0000${col}`;
  * change once written, except a waiting unite's (given them once), so loading them later reads what
  * was there when the row was read.
  */
-export function inputsOnUse(row: StateRow, load: () => Record<string, string>): void {
+function inputsOnUse(row: StateRow, load: () => Record<string, string>): void {
   const settle = (value: Record<string, string>) =>
     Object.defineProperty(row, "inputs", { value, writable: true, enumerable: true, configurable: true });
   Object.defineProperty(row, "inputs", {
@@ -310,11 +310,7 @@ export abstract class SqlRows {
   }
 
   protected headInputs(execSeq: number): Record<string, string> {
-    const head = this.sql
-      .exec<{ inputs: string | null }>("SELECT inputs FROM states WHERE seq = ?", execSeq)
-      .toArray()[0];
-    if (!head?.inputs) return {};
-    return parseInputs(this.text(execSeq, "inputs", head.inputs), `inputs of state ${execSeq}`);
+    return parseInputs(this.inputsText(execSeq).join(""), `inputs of state ${execSeq}`);
   }
 
   /**

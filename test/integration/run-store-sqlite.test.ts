@@ -7,14 +7,11 @@ import { localNodeCounts } from "../../src/actors/run-node-counts";
 import { FIRST_DELIVERY_EPOCH, migrateRunSchema, nextDeliveryEpoch } from "../../src/actors/run-schema";
 import { SqlRunStore } from "../../src/actors/run-sql-store";
 import { ROW_VALUE_BYTES } from "../../src/engine/limits";
-import { DEFAULT_RETRY_POLICY, type NodeTemplate } from "../../src/engine/model";
-import { RunEngine } from "../../src/engine/run/engine";
 import type { EngineEnv } from "../../src/engine/run/engine-core";
 import { positionIn, type SubtreePosition } from "../../src/engine/run/gather";
-import { GraphIndex } from "../../src/engine/run/graph-index";
-import type { RunTemplateSnapshot } from "../../src/engine/run/snapshot";
 import type { SpawnBatch } from "../../src/engine/run/types";
 import { row, runStoreContract } from "../contract/run-store-contract";
+import { engineOver, node, runSnapshot } from "../unit/run-harness";
 
 /** Runs `fn` inside a fresh run actor (named `prefix-<uuid>`) whose schema is migrated. */
 const inFreshRunActor = <T>(
@@ -196,37 +193,9 @@ describe("values stored in chunks", () => {
  * runs once per output. `env`: more of the engine's environment (a shard plan, claims at birth).
  */
 function splitProcessEngine(sql: SqlStorage, shard: number, env: Partial<EngineEnv> = {}) {
-  const node = (identifier: string, inputs: Record<string, string>, next: string[] | null): NodeTemplate => ({
-    node_name: identifier.toUpperCase(),
-    namespace: "t",
-    identifier,
-    inputs,
-    next_nodes: next,
-    unites: null,
-  });
-  const snapshot: RunTemplateSnapshot = {
-    nodes: [node("s", { data: "" }, ["p"]), node("p", { v: "${{ s.outputs.v }}" }, null)],
-    retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0 },
-    store_config: { required_keys: [], default_values: {} },
-    secrets: {},
-    node_info: {
-      "t/S": { transport: "queue", secrets: [], inputFields: ["data"] },
-      "t/P": { transport: "queue", secrets: [], inputFields: ["v"] },
-    },
-  };
+  const snapshot = runSnapshot([node("s", { data: "" }, ["p"]), node("p", { v: "${{ s.outputs.v }}" })]);
   const store = new SqlRunStore(sql, shard);
-  let fanout = 0;
-  const engine = new RunEngine(store, new GraphIndex(snapshot), {
-    runKey: "0123456789abcdef",
-    namespace: "t",
-    graphName: "g",
-    retryPolicy: snapshot.retry_policy,
-    newFanoutId: () => `f${++fanout}`,
-    random: () => 0.5,
-    shard,
-    ...env,
-  });
-  return { store, engine };
+  return { store, engine: engineOver(store, snapshot, { shard, ...env }) };
 }
 
 describe("inputs stored in chunks", () => {
@@ -296,8 +265,8 @@ describe("a wide batch of branches adopted by a shard", () => {
         claimAtBirth: () => ({ leaseExpires: 60_000, delivery: 1 }),
       });
       const batch = (from: number, queued?: string[]): SpawnBatch => ({
-        head: { seq: 1, identifier: "s", node_name: "S", namespace: "t", parents: [], lineage: "" },
-        spawn: [{ identifier: "p", node_name: "P", namespace: "t" }],
+        head: { seq: 1, identifier: "s", node_name: "s", namespace: "t", parents: [], lineage: "" },
+        spawn: [{ identifier: "p", node_name: "p", namespace: "t" }],
         members: Array.from({ length: 100 }, (_, i) => ({
           fanout_index: from + i,
           outputs: { v: `${from + i}` },

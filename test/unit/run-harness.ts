@@ -3,10 +3,11 @@
 import { DEFAULT_RETRY_POLICY, type NodeTemplate, type RetryPolicy } from "../../src/engine/model";
 import { runCounts, runStatus } from "../../src/engine/run/counts";
 import { RunEngine } from "../../src/engine/run/engine";
+import type { EngineEnv } from "../../src/engine/run/engine-core";
 import { GraphIndex } from "../../src/engine/run/graph-index";
 import { MemoryRunStore } from "../../src/engine/run/memory-store";
 import type { NodeInfo, RunTemplateSnapshot } from "../../src/engine/run/snapshot";
-import type { Report, StateRow } from "../../src/engine/run/types";
+import type { Report, RunStore, StateRow } from "../../src/engine/run/types";
 
 export type Behaviour = (state: StateRow) => Omit<Report, "seq"> & { seq?: number };
 
@@ -19,6 +20,38 @@ export function node(
   return { node_name: identifier, namespace: "t", identifier, inputs, next_nodes: next, unites };
 }
 
+/** A run's template snapshot of `nodes`, every node a queue node whose input fields are its template's. */
+export function runSnapshot(
+  nodes: NodeTemplate[],
+  opts: { retry?: Partial<RetryPolicy>; defaults?: Record<string, string> } = {},
+): RunTemplateSnapshot {
+  const node_info: Record<string, NodeInfo> = {};
+  for (const n of nodes) {
+    node_info[`t/${n.node_name}`] = { transport: "queue", secrets: [], inputFields: Object.keys(n.inputs) };
+  }
+  return {
+    nodes,
+    retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0, ...opts.retry },
+    store_config: { required_keys: [], default_values: opts.defaults ?? {} },
+    secrets: {},
+    node_info,
+  };
+}
+
+/** An engine of run "0123456789abcdef" over `store` (any RunStore), with `env` added to its environment. */
+export function engineOver(store: RunStore, snapshot: RunTemplateSnapshot, env: Partial<EngineEnv> = {}) {
+  let fanout = 0;
+  return new RunEngine(store, new GraphIndex(snapshot), {
+    runKey: "0123456789abcdef",
+    namespace: "t",
+    graphName: "g",
+    retryPolicy: snapshot.retry_policy,
+    newFanoutId: () => `f${++fanout}`,
+    random: () => 0.5,
+    ...env,
+  });
+}
+
 export function makeRun(
   nodes: NodeTemplate[],
   opts: {
@@ -27,27 +60,9 @@ export function makeRun(
     defaults?: Record<string, string>;
   } = {},
 ) {
-  const node_info: Record<string, NodeInfo> = {};
-  for (const n of nodes) {
-    node_info[`t/${n.node_name}`] = { transport: "queue", secrets: [], inputFields: Object.keys(n.inputs) };
-  }
-  const snapshot: RunTemplateSnapshot = {
-    nodes,
-    retry_policy: { ...DEFAULT_RETRY_POLICY, max_retries: 0, ...opts.retry },
-    store_config: { required_keys: [], default_values: opts.defaults ?? {} },
-    secrets: {},
-    node_info,
-  };
+  const snapshot = runSnapshot(nodes, opts);
   const store = new MemoryRunStore(opts.store ?? {});
-  let fanout = 0;
-  const engine = new RunEngine(store, new GraphIndex(snapshot), {
-    runKey: "0123456789abcdef",
-    namespace: "t",
-    graphName: "g",
-    retryPolicy: snapshot.retry_policy,
-    newFanoutId: () => `f${++fanout}`,
-    random: () => 0.5,
-  });
+  const engine = engineOver(store, snapshot);
   let now = 1_000_000;
   const run = {
     store,
