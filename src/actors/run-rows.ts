@@ -90,7 +90,8 @@ const chunkKey = (seq: number, col: string) => `${seq}\u0000${col}`;
 /**
  * Defines `row.inputs` as read and parsed on first use. Inputs can be large (a fan-out head's list to
  * split: 6.9 MB at a million items, in chunks), and most reads of a row never look at them: the head is
- * read for every page of its outputs, a clone for a view that sends its head's inputs as stored text.
+ * read for every page of its outputs, a clone for a view that sends its head's inputs as stored text,
+ * and a reported state for its report (parsing every reported state's inputs was about 1 % of a run).
  * Reading or spreading the row loads them once; assigning replaces them. A row's stored inputs never
  * change once written, except a waiting unite's (given them once), so loading them later reads what
  * was there when the row was read.
@@ -120,8 +121,9 @@ export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string)
     node_name: r.node_name,
     namespace: r.namespace,
     status: parseStatus(r.status),
-    // A clone's inputs live on its head (see getState); views that list states never show inputs.
-    inputs: r.inputs === null || r.inputs === CHUNKED ? {} : parseInputs(r.inputs, what("inputs")),
+    // A clone's inputs live on its head (see getState); views that list states never show inputs. Stored
+    // inputs are parsed on first use (below).
+    inputs: {},
     outputs: parseObject(value("outputs", r.outputs), what("outputs")),
     error: r.error,
     data: parseObject(value("data", r.data), what("data")),
@@ -139,7 +141,10 @@ export function toStateRow(r: StateRecord, chunked: (col: JsonColumn) => string)
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
-  if (r.inputs === CHUNKED) inputsOnUse(row, () => parseInputs(chunked("inputs"), what("inputs")));
+  const inputs = r.inputs;
+  if (inputs !== null) {
+    inputsOnUse(row, () => parseInputs(inputs === CHUNKED ? chunked("inputs") : inputs, what("inputs")));
+  }
   return row;
 }
 

@@ -27,7 +27,7 @@ import {
 import type { Transport } from "../engine/model";
 import type { GraphIndex } from "../engine/run/graph-index";
 import type { StateRow } from "../engine/run/types";
-import { byteLength, packMessages } from "./pack";
+import { jsonBytes, packMessages } from "./pack";
 import { queueBinding } from "./queues";
 import { type ReadyRef, readyQueueName } from "./ready-refs";
 
@@ -287,7 +287,7 @@ export class Dispatcher {
         identifier: s.identifier,
         d: delivery,
       };
-      if (byteLength(s.inputs) <= INLINE_INPUTS_BYTES) d.inputs = s.inputs;
+      if (jsonBytes(s.inputs) <= INLINE_INPUTS_BYTES) d.inputs = s.inputs;
       if (info && info.secrets.length > 0) d.secrets = true;
       const timeout = graph.node(s.identifier).timeout_seconds;
       if (timeout !== undefined) d.timeout = timeout;

@@ -255,6 +255,23 @@ describe("inputs stored in chunks", () => {
       // The damage is still there: had a page parsed the head's inputs, it would have failed on it.
       expect(() => store.getState(head.seq)?.inputs).toThrow("not JSON");
     }));
+
+  it("of a row, small ones too, are never parsed while its report applies", () =>
+    inFreshRunActor("lazy-report", async ({ sql }) => {
+      const { store, engine } = splitProcessEngine(sql, 0);
+      const head = engine.start({ data: "[1]" }, 0, 1_000);
+      engine.claim([head.seq], 1_000);
+      engine.apply([{ type: "executed", seq: head.seq, outputs: [{ v: "1" }] }], 2_000);
+      const [branch] = store.readyStates(Number.MAX_SAFE_INTEGER, 10);
+      if (!branch) throw new Error("no branch was created");
+      engine.claim([branch.seq], 3_000);
+      // The branch's inputs ({"v":"1"}, one part in its row) damaged: a report that parsed them would fail.
+      sql.exec("UPDATE states SET inputs = 'not JSON' WHERE seq = ?", branch.seq);
+      const [outcome] = engine.apply([{ type: "executed", seq: branch.seq, outputs: [{ r: "2" }] }], 4_000);
+      expect(outcome?.applied).toBe(true);
+      expect(store.getState(branch.seq)?.status).toBe("SUCCESS");
+      expect(() => store.getState(branch.seq)?.inputs).toThrow("not JSON");
+    }));
 });
 
 describe("a wide batch of branches adopted by a shard", () => {

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DispatchedState, DispatchMessage, parseDispatchMessage } from "../../src/contracts/dispatch";
-import { byteLength, packMessages } from "../../src/dispatch/pack";
+import { byteLength, jsonBytes, packMessages } from "../../src/dispatch/pack";
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, MAX_MESSAGE_BYTES } from "../../src/engine/limits";
 
 const state = (i: number, inputBytes = 10): DispatchedState => ({
@@ -48,6 +48,43 @@ describe("packMessages", () => {
 
   it("sends nothing for no states", () => {
     expect(packMessages("r", [], { statesPerMessage: 64 })).toEqual([]);
+  });
+});
+
+describe("jsonBytes", () => {
+  // Text of every kind: plain, quotes and backslashes, control characters, non-ASCII, lone and paired surrogates.
+  const text = fc.string({
+    unit: fc.constantFrom("x", "7", " ", '"', "\\", "\n", "\u0001", "\u007f", "é", "😀", "\ud800", "\udc00"),
+  });
+  const value = fc.letrec((tie) => ({
+    any: fc.oneof(
+      { depthSize: "small" },
+      text,
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.constant(() => 1),
+      fc.array(tie("any"), { maxLength: 4 }),
+      fc.dictionary(text, tie("any"), { maxKeys: 4 }),
+    ),
+  })).any;
+
+  it("is the UTF-8 length of JSON.stringify, for any value", () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(jsonBytes(v)).toBe(byteLength(v));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("measures a dispatched state as its JSON", () => {
+    const s = { ...state(3, 40), d: -2, secrets: true, timeout: 1.5, inputs: { v: 'a"b', é: "😀" } };
+    expect(jsonBytes(s)).toBe(new TextEncoder().encode(JSON.stringify(s)).length);
+    expect(jsonBytes(new Date(0))).toBe(byteLength(new Date(0)));
+    expect(jsonBytes(Object.assign(Object.create(null), { a: "b" }))).toBe(9);
   });
 });
 

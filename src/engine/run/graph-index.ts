@@ -22,6 +22,8 @@ export class GraphIndex {
   /** Nodes whose fan-outs stay in the run actor: a concurrency-limited node runs downstream of them. */
   private readonly unshardable = new Set<string>();
   private readonly parsed = new Map<string, ParsedTemplate>();
+  /** Each node's registered info, looked up once (every dispatched state asks for its node's). */
+  private readonly infos = new Map<NodeTemplate, NodeInfo | undefined>();
 
   constructor(readonly snapshot: RunTemplateSnapshot) {
     const indegree = new Map<string, number>();
@@ -105,7 +107,10 @@ export class GraphIndex {
   }
 
   info(node: NodeTemplate): NodeInfo | undefined {
-    return this.snapshot.node_info[nodeKey(node.namespace, node.node_name)];
+    if (this.infos.has(node)) return this.infos.get(node);
+    const info = this.snapshot.node_info[nodeKey(node.namespace, node.node_name)];
+    this.infos.set(node, info);
+    return info;
   }
 
   /** The input fields a state of `node` gets: its registered schema's properties (Exosphere's rule). */
