@@ -29,10 +29,12 @@ import { fileURLToPath } from "node:url";
 import { exoflareJob, floorJob, JobError, workflowJob } from "./bench/jobs.mjs";
 import { exoflareLatency, workflowLatency } from "./bench/latency.mjs";
 import {
+  cpuTimes,
   freePort,
   killAllStartedSync,
   sampleMemory,
   startWrangler,
+  stealPercent,
   stopAllStarted,
   waitForOk,
 } from "./bench/processes.mjs";
@@ -345,11 +347,13 @@ async function main() {
       // million rows of it) is written now, untimed, instead of slowing the commits of the run measured.
       spawnSync("sync");
       let run;
+      const cpu = cpuTimes();
       try {
         run = await fn();
       } catch (e) {
         run = { errors: [e instanceof Error ? e.message : String(e)] };
       }
+      run.stealPercent = stealPercent(cpu, cpuTimes());
       runs.push(run);
       if (run.errors.length > 0) break;
     }
@@ -368,6 +372,7 @@ async function main() {
       ...(samples ? { samples } : {}),
       statesPerSecond: ok ? n / r.seconds : null,
       memory: mem,
+      stealPercent: r.stealPercent,
       errors: r.errors,
       ...(r.costs
         ? {
@@ -393,6 +398,7 @@ async function main() {
         (samples ? ` (median of ${samples.map((x) => x.toFixed(2)).join(", ")})` : "") +
         ", " +
         `peak RSS ${mem.peakRssMb} MB` +
+        (r.stealPercent != null ? `, CPU steal ${r.stealPercent.toFixed(1)} %` : "") +
         (ok && r.executed ? `, ${Math.round(r.executed / r.seconds)} executed states/s` : "") +
         (r.phases
           ? ` (split ${r.phases.splitSeconds} s, branches ${r.phases.branchesSeconds} s, merge ${r.phases.mergeSeconds} s)`

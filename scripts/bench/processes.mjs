@@ -138,6 +138,28 @@ function statusKb(pid, field) {
   }
 }
 
+/**
+ * The machine's CPU time so far (all cores, in clock ticks) and the part of it the hypervisor gave to
+ * other guests (`steal`), from /proc/stat; null where there is none. A run's steal share tells a slow
+ * machine from a slow engine: the same run may take half again as long when the host is busy.
+ */
+export function cpuTimes() {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return null;
+    return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7] };
+  } catch {
+    return null;
+  }
+}
+
+/** The percentage of the machine's CPU time stolen between two `cpuTimes()` readings (null: unknown). */
+export function stealPercent(before, after) {
+  if (!before || !after || after.total <= before.total) return null;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
+}
+
 /** Current RSS and high-water mark (kB), summed over the workerd processes under `pid`. */
 export function workerdMemory(pid) {
   const procs = descendants(pid).filter((p) => p.comm === "workerd");
