@@ -109,12 +109,17 @@ export async function exoflareJob({ base, apiKey, n, graph, ids }) {
   const expected = String((BigInt(n) * BigInt(n + 1)) / 2n);
   if (merged !== expected) errors.push(`merged ${merged}, expected ${expected}`);
   if (n >= 2) {
-    // Seq 3 is the splitter's first fan-out clone: it must show the inputs of the state it was cloned from.
-    const clone = await call(
+    // The splitter's first fan-out clone (in the run actor, or in a shard when its branches go there from
+    // the first output) must show the inputs of the state it was cloned from.
+    const splitters = await call(
       base,
-      `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${ids.stateIdOf(ids.runKeyOfRunId(runId), 3)}`,
+      `/v0/namespace/${ns}/states/run/${runId}/graph?identifier=data_splitter&limit=2`,
       { headers },
     );
+    const cloneId = splitters.nodes?.find((s) => s.id !== ids.stateIdOf(ids.runKeyOfRunId(runId), 1))?.id;
+    const clone = cloneId
+      ? await call(base, `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${cloneId}`, { headers })
+      : {};
     if (clone.identifier !== "data_splitter" || clone.inputs?.data !== data) {
       errors.push(`fan-out clone ${clone.identifier} does not show the splitter's inputs`);
     }
