@@ -117,11 +117,14 @@ export async function exoflareJob({ base, apiKey, n, graph, ids }) {
       { headers },
     );
     const cloneId = splitters.nodes?.find((s) => s.id !== ids.stateIdOf(ids.runKeyOfRunId(runId), 1))?.id;
-    const clone = cloneId
-      ? await call(base, `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${cloneId}`, { headers })
-      : {};
-    if (clone.identifier !== "data_splitter" || clone.inputs?.data !== data) {
-      errors.push(`fan-out clone ${clone.identifier} does not show the splitter's inputs`);
+    if (!cloneId) errors.push("the run's graph shows no fan-out clone of the splitter");
+    else {
+      const clone = await call(base, `/v0/namespace/${ns}/graph/${graphName}/run/${runId}/node/${cloneId}`, {
+        headers,
+      });
+      if (clone.identifier !== "data_splitter" || clone.inputs?.data !== data) {
+        errors.push(`fan-out clone ${cloneId} does not show the splitter's inputs`);
+      }
     }
   }
   // Where the time went, from the engine's own timestamps: the splitter's head settles when its fan-out
