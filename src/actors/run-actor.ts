@@ -102,8 +102,24 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     });
   }
 
-  /** Creates (or upgrades) the schema and loads the run. Called for a started run, or by `start`. */
-  private open(): void {
+  /**
+   * A branch shard's start, on the first batch or cancel that reaches it: writes the run's meta and loads
+   * the store and engine of shard `meta.shard`. Nothing happens once the shard has its meta.
+   */
+  private startShard(meta: RunMeta): void {
+    if (this.meta) return;
+    if (!this.opened) this.open();
+    this.transact(() => writeRunMeta(this.ctx.storage.sql, meta));
+    // Loaded again in the same instance: its delivery epoch stays the first. Counted as a new instance,
+    // the shard would take its own first deliveries for an earlier instance's and read for them.
+    this.open(true);
+  }
+
+  /**
+   * Creates (or upgrades) the schema and loads the run. Called for a started run, by `start`, or again by
+   * `startShard` in the same instance (`sameInstance`: it keeps its delivery epoch).
+   */
+  private open(sameInstance = false): void {
     const { ctx, env } = this;
     // A new actor's storage holds its schema and first delivery epoch, nothing to read back.
     const created = migrateRunSchema(ctx.storage.sql) === "created";
@@ -116,11 +132,13 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     this.claimRpcs = 0;
     this.inputsByReference = 0;
     this.pickupRpcs = 0;
-    this.epoch = created ? FIRST_DELIVERY_EPOCH : nextDeliveryEpoch(ctx.storage.sql);
-    this.openedAt = Date.now();
-    this.lastProgressAt = this.openedAt;
-    this.confirmed = new Set();
-    this.staleSettled = false;
+    if (!sameInstance) {
+      this.epoch = created ? FIRST_DELIVERY_EPOCH : nextDeliveryEpoch(ctx.storage.sql);
+      this.openedAt = Date.now();
+      this.confirmed = new Set();
+      this.staleSettled = false;
+    }
+    this.lastProgressAt = Date.now();
     this.link = new ShardLink({
       store: this.store,
       meta: () => this.meta,
@@ -310,11 +328,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
     // The run actor's own text: JSON.stringify of a batch it built, or one it checked when it read the
     // batch back from its outbox after a restart (run-sql-outboxes.ts). Parsed once, here.
     const batch = JSON.parse(body) as SpawnBatch;
-    if (!this.meta) {
-      if (!this.opened) this.open();
-      this.transact(() => writeRunMeta(this.ctx.storage.sql, meta));
-      this.open(); // again: the store and engine of shard `meta.shard`
-    }
+    this.startShard(meta);
     this.transact(() => {
       if (this.store.adoptOnce(id)) this.runEngine().adopt(batch, Date.now());
     });
@@ -452,11 +466,7 @@ export class RunActor extends DurableObject<Env> implements RunRuntimeRpc, RunPe
 
   /** A branch shard's part of a cancel: started with the run's meta if no batch reached it yet. */
   async cancelShard(meta: RunMeta): Promise<void> {
-    if (!this.meta) {
-      if (!this.opened) this.open();
-      this.transact(() => writeRunMeta(this.ctx.storage.sql, meta));
-      this.open();
-    }
+    this.startShard(meta);
     this.transact(() => this.runEngine().cancel(Date.now()));
     await this.afterCommit();
   }

@@ -2,9 +2,12 @@
 // run actor waits one delivery lease for consumers to confirm what earlier instances sent, then sends the
 // rest again in its own delivery; a late copy of the old message is refused at pickup.
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { splitProcessMergeGraph } from "../../examples/runtime/src/graphs";
 import type { RunActor } from "../../src/actors/run-actor";
+import { FIRST_DELIVERY_EPOCH } from "../../src/actors/run-schema";
+import { actorName, runKeyOfRunId } from "../../src/engine/ids";
 import {
   dispatchRootThrough,
   endCover,
@@ -132,6 +135,43 @@ describe("delivery lease", () => {
       return n;
     });
     expect(scans).toBe(0);
+  });
+
+  it("starts a branch shard in the first delivery epoch: its own first deliveries are never an earlier instance's", async () => {
+    const graph = fresh("shardepoch");
+    await upsertValid("examples", graph, splitProcessMergeGraph);
+    // Outputs from SHARD_FROM_OUTPUT on go to the BRANCH_SHARDS shards (the tests': 2 and 3).
+    const runId = await triggerRun("examples", graph, {
+      inputs: { data: "[1,2,3,4,5,6,7,8]", chunk_size: "1" },
+    });
+    await vi.waitUntil(async () => (await runRow("examples", runId))?.status === "SUCCESS", {
+      timeout: 30_000,
+      interval: 50,
+    });
+    const runKey = runKeyOfRunId(runId) ?? "";
+    const shards = await Promise.all(
+      Array.from({ length: Number(env.BRANCH_SHARDS) }, (_, i) =>
+        runInDurableObject(env.RUN.getByName(actorName(runKey, i + 1)), (instance, state) => ({
+          epoch: (instance as unknown as { epoch: number }).epoch,
+          stored: state.storage.sql
+            .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'delivery_epoch'")
+            .one().value,
+          deliveries: state.storage.sql
+            .exec<{ delivery: number }>("SELECT DISTINCT delivery FROM states WHERE delivery IS NOT NULL")
+            .toArray()
+            .map((r) => r.delivery),
+        })),
+      ),
+    );
+    // Every shard got branches, and delivered them in its first epoch, as a new run actor does.
+    for (const shard of shards) {
+      expect(shard).toEqual({
+        epoch: FIRST_DELIVERY_EPOCH,
+        stored: String(FIRST_DELIVERY_EPOCH),
+        deliveries: [FIRST_DELIVERY_EPOCH],
+      });
+    }
+    expect((await costsOf(runId)).redeliveries).toBe(0);
   });
 
   it("does not send again what a consumer confirmed after the restart, and refuses the old copy later", async () => {
