@@ -37,6 +37,7 @@ import {
   stealPercent,
   stopAllStarted,
   waitForOk,
+  workerdCpuSeconds,
 } from "./bench/processes.mjs";
 import { loadPullSources, PULL_DEFAULTS, runPullRows } from "./bench/pull.mjs";
 import { table, withRatios } from "./bench/report.mjs";
@@ -147,6 +148,13 @@ const { values: opts, usage } = parseCli({
       value: "N",
       description: "overrides the engine's DISPATCH_STATES_PER_MESSAGE (ready states per queue message)",
     },
+    "engine-var": {
+      type: "string",
+      multiple: true,
+      value: "NAME:VALUE",
+      description:
+        "sets one of the engine's variables for this run (repeatable), e.g. --engine-var SHARD_FROM_OUTPUT:1",
+    },
   },
   epilog: "Exit codes: 0 every job gave the right result, 1 a job failed or could not run, 2 bad options.",
 });
@@ -173,6 +181,10 @@ const latencyRuns = opts.quick ? 3 : intOption(usage, "latency-runs", opts["late
 const repeat = opts.quick ? 1 : intOption(usage, "repeat", opts.repeat, { min: 1 });
 if (opts["states-per-message"] !== undefined) {
   intOption(usage, "states-per-message", opts["states-per-message"], { min: 1 });
+}
+const engineVars = opts["engine-var"] ?? [];
+for (const v of engineVars) {
+  if (!/^[A-Z][A-Z0-9_]*:./.test(v)) usage(`--engine-var ${v} is not NAME:VALUE (e.g. SHARD_FROM_OUTPUT:1)`);
 }
 if (opts["engine-dir"] !== undefined && !existsSync(join(resolve(opts["engine-dir"]), "wrangler.toml"))) {
   usage(`--engine-dir ${opts["engine-dir"]} has no wrangler.toml`);
@@ -296,6 +308,7 @@ async function main() {
       if (opts["states-per-message"] !== undefined) {
         args.push("--var", `DISPATCH_STATES_PER_MESSAGE:${opts["states-per-message"]}`);
       }
+      for (const v of engineVars) args.push("--var", v);
       const started = await startWorker("engine", config, args);
       if (runtime) await registerExampleRuntime({ uri: started.base, key: apiKey });
       return started;
@@ -348,12 +361,14 @@ async function main() {
       spawnSync("sync");
       let run;
       const cpu = cpuTimes();
+      const workerdCpu = workerdCpuSeconds(worker.child.pid);
       try {
         run = await fn();
       } catch (e) {
         run = { errors: [e instanceof Error ? e.message : String(e)] };
       }
       run.stealPercent = stealPercent(cpu, cpuTimes());
+      run.cpuSeconds = workerdCpuSeconds(worker.child.pid) - workerdCpu;
       runs.push(run);
       if (run.errors.length > 0) break;
     }
@@ -371,6 +386,10 @@ async function main() {
       seconds: r.seconds ?? null,
       ...(samples ? { samples } : {}),
       statesPerSecond: ok ? n / r.seconds : null,
+      // CPU time of the job's workerd processes in the median run, per state: what a state cost, however
+      // fast the machine gave it.
+      cpuSeconds: r.cpuSeconds,
+      cpuMicrosPerState: ok ? (r.cpuSeconds * 1e6) / n : null,
       memory: mem,
       stealPercent: r.stealPercent,
       errors: r.errors,
@@ -398,6 +417,7 @@ async function main() {
         (samples ? ` (median of ${samples.map((x) => x.toFixed(2)).join(", ")})` : "") +
         ", " +
         `peak RSS ${mem.peakRssMb} MB` +
+        (ok ? `, workerd CPU ${((r.cpuSeconds * 1e6) / n).toFixed(1)} µs/state` : "") +
         (r.stealPercent != null ? `, CPU steal ${r.stealPercent.toFixed(1)} %` : "") +
         (ok && r.executed ? `, ${Math.round(r.executed / r.seconds)} executed states/s` : "") +
         (r.phases

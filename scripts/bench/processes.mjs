@@ -1,6 +1,7 @@
 // Child processes for the benchmark: free ports, `wrangler dev` started in its own process group,
-// waiting for it to answer, stopping it (and everything it started), and sampling its workerd memory.
-import { spawn } from "node:child_process";
+// waiting for it to answer, stopping it (and everything it started), and sampling its workerd memory and
+// CPU time.
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -136,6 +137,33 @@ function statusKb(pid, field) {
   } catch {
     return 0;
   }
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ). */
+const clockTicks = (() => {
+  const out = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim();
+  const n = Number(out);
+  return Number.isInteger(n) && n > 0 ? n : 100;
+})();
+
+/**
+ * CPU seconds (user and system, every thread) the workerd processes under `pid` have used so far. The
+ * difference across a run is what the run cost the machine, however long it waited: one workerd process
+ * runs the job's Workers, their actors, queues and local storage.
+ */
+export function workerdCpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of descendants(pid).filter((x) => x.comm === "workerd")) {
+    try {
+      const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
+      // Fields after comm: state is field 3, utime and stime are fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited while reading
+    }
+  }
+  return ticks / clockTicks;
 }
 
 /**

@@ -78,7 +78,11 @@ describe.concurrent("--help", CHILD_PROCESSES, () => {
       "npm run runtime:pull",
       ["--uri URL", "--key KEY", "--namespace NS", "--demo"],
     ],
-    ["scripts/bench.mjs", "npm run bench", ["--sizes", "--quick", "--out FILE", "--engine-dir DIR"]],
+    [
+      "scripts/bench.mjs",
+      "npm run bench",
+      ["--sizes", "--quick", "--out FILE", "--engine-dir DIR", "--engine-var NAME:VALUE"],
+    ],
     ["scripts/start.mjs", "npm start", ["--port 8787", "--persist-to"]],
     [
       "scripts/fault.mjs",
@@ -128,6 +132,11 @@ describe.concurrent("usage errors", CHILD_PROCESSES, () => {
     ],
     ["scripts/pull-runtime.mjs", ["--demo=yes"], "runtime:pull: option '--demo' takes no value"],
     ["scripts/bench.mjs", ["--sizes", "1000,lots"], "bench: --sizes must be an integer ≥ 1, not 'lots'"],
+    [
+      "scripts/bench.mjs",
+      ["--engine-var", "shards=1"],
+      "bench: --engine-var shards=1 is not NAME:VALUE (e.g. SHARD_FROM_OUTPUT:1)",
+    ],
   ];
   for (const [script, args, message] of cases) {
     it(`${script} ${args.join(" ")}: one line and a hint, exit 2`, async () => {
